@@ -1,0 +1,117 @@
+"""Run dbt in-process for the local pipeline and turn its results into figures for the summary.
+
+The same `dbt build` the ECS container runs on Redshift, here on the dev (PostgreSQL) target. The
+profiles live in a project-local folder (`.local/dbt`) so the user's `~/.dbt` is never touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_DIR = REPO_ROOT / "dbt_project"
+PROFILES_DIR = REPO_ROOT / ".local" / "dbt"
+FACT_RELATION = "analytics.fact_trips"
+
+
+@dataclass
+class DbtOutcome:
+    success: bool
+    models_ok: int = 0
+    models_failed: int = 0
+    tests_passed: int = 0
+    tests_failed: int = 0
+    tests_warned: int = 0
+    seeds_ok: int = 0
+    fact_rows: int | None = None
+    failures: list[str] = field(default_factory=list)
+
+    def failures_text(self) -> str:
+        return "; ".join(self.failures[:5]) + (f" (+{len(self.failures) - 5} more)" if len(self.failures) > 5 else "")
+
+
+def ensure_profiles(profiles_dir: Path = PROFILES_DIR) -> Path:
+    """Copy profiles.yml.example into the project-local profiles folder when it is missing or older."""
+    example = REPO_ROOT / "profiles.yml.example"
+    target = profiles_dir / "profiles.yml"
+    profiles_dir.mkdir(parents=True, exist_ok=True)
+    if not target.exists() or target.stat().st_mtime < example.stat().st_mtime:
+        shutil.copy2(example, target)
+    return profiles_dir
+
+
+def dbt_args(command: str, *extra: str, target: str = "dev") -> list[str]:
+    return [
+        command,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(ensure_profiles()),
+        "--target",
+        target,
+        *extra,
+    ]
+
+
+def _summarise(results) -> DbtOutcome:
+    outcome = DbtOutcome(success=True)
+    for result in results:
+        node = result.node
+        status = str(result.status).lower()
+        kind = str(node.resource_type).lower().split(".")[-1]
+        if kind == "test" or kind == "unit_test":
+            if status == "pass":
+                outcome.tests_passed += 1
+            elif status == "warn":
+                outcome.tests_warned += 1
+            else:
+                outcome.tests_failed += 1
+                outcome.failures.append(f"test {node.name}: {status}")
+        elif kind in ("model", "snapshot"):
+            if status == "success":
+                outcome.models_ok += 1
+            elif status != "skipped":
+                outcome.models_failed += 1
+                outcome.failures.append(f"{kind} {node.name}: {result.message or status}")
+        elif kind == "seed":
+            outcome.seeds_ok += status == "success"
+    return outcome
+
+
+def run_dbt_build(connection, progress: Callable[[str], None] | None = None, extra: list[str] | None = None) -> DbtOutcome:
+    """`dbt build` on the dev target; returns counts, never raises for model/test failures."""
+    from dbt.cli.main import dbtRunner
+
+    def on_event(event) -> None:
+        # One line per finished node is progress enough; dbt's own log goes to dbt_project/logs.
+        if progress and event.info.name == "LogNodeResult" or (progress and event.info.name.endswith("Result")):
+            msg = event.info.msg
+            if msg and ("OK" in msg or "PASS" in msg or "ERROR" in msg or "FAIL" in msg or "WARN" in msg):
+                progress(msg.strip())
+
+    runner = dbtRunner(callbacks=[on_event])
+    res = runner.invoke(dbt_args("build", "--quiet", *(extra or [])))
+    if res.result is None:
+        return DbtOutcome(success=False, failures=[str(res.exception)])
+    outcome = _summarise(res.result)
+    outcome.success = bool(res.success)
+    if outcome.success or outcome.models_ok:
+        outcome.fact_rows = _count_rows(connection, FACT_RELATION)
+    return outcome
+
+
+def _count_rows(connection, relation: str) -> int | None:
+    import psycopg2
+
+    conn = psycopg2.connect(connection.dsn())
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"select count(*) from {relation}")  # relation is a constant above, not input
+            return int(cur.fetchone()[0])
+    except psycopg2.Error:
+        return None
+    finally:
+        conn.close()

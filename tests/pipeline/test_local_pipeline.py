@@ -1,0 +1,146 @@
+"""The whole local pipeline, end to end, on a small synthetic sample and the embedded PostgreSQL.
+
+These are the promises `make run` makes: every row read is accepted or quarantined, what the lake
+holds is what the warehouse holds, a second run changes nothing, a new month is the only thing the
+next run processes, and bad input is refused before anything loads.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from orchestration.local import embedded_postgres
+from orchestration.local.run_pipeline import main as run_pipeline
+
+pytestmark = pytest.mark.integration
+
+DATABASE = "tlc_pytest_pipeline"
+ROWS = 4_000
+
+
+def _scalar(conn, query: str):
+    with conn.cursor() as cur:
+        cur.execute(query)
+        return cur.fetchone()[0]
+
+
+def _latest_summary(work_dir: Path) -> dict:
+    return json.loads((work_dir / "runs" / "latest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def warehouse():
+    """A fresh database on the embedded server, dropped first so the module starts clean."""
+    conn_info = embedded_postgres.start(database="postgres")
+    admin = psycopg2.connect(conn_info.dsn("postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'drop database if exists "{DATABASE}" with (force)')
+    admin.close()
+    conn_info = embedded_postgres.start(database=DATABASE)
+    conn = psycopg2.connect(conn_info.dsn())
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, warehouse):
+    work_dir = tmp_path_factory.mktemp("pipeline")
+    args = ["--work-dir", str(work_dir), "--database", DATABASE, "--rows", str(ROWS), "--months", "2024-01,2024-02"]
+    code = run_pipeline(args)
+    return {"code": code, "work_dir": work_dir, "args": args, "summary": _latest_summary(work_dir)}
+
+
+def test_first_run_succeeds_and_reconciles(first_run):
+    assert first_run["code"] == 0
+    rec = first_run["summary"]["reconciliation"]
+    assert rec["rows_read"] == 2 * ROWS
+    assert rec["rows_read"] == rec["rows_accepted"] + rec["rows_quarantined"]
+    assert rec["rows_quarantined"] > 0, "the synthetic sample carries known bad rows"
+
+
+def test_quarantine_counts_match_what_the_generator_injected(first_run):
+    sample = first_run["work_dir"] / "sample"
+    for manifest in first_run["summary"]["files"]:
+        expected = json.loads((sample / f"{manifest['source_file']}.expected.json").read_text())
+        injected = {code: n for code, n in expected["quarantined_by_reason"].items() if n}
+        assert manifest["quarantined_by_reason"] == injected, manifest["source_file"]
+
+
+def test_warehouse_holds_exactly_what_the_lake_accepted(first_run, warehouse):
+    rec = first_run["summary"]["reconciliation"]
+    assert _scalar(warehouse, "select count(*) from raw.yellow_trips") == rec["rows_accepted"]
+    assert _scalar(warehouse, "select count(*) from raw.quarantined_trips") == rec["rows_quarantined"]
+    assert _scalar(warehouse, "select count(*) from analytics.fact_trips") == rec["rows_accepted"]
+    assert _scalar(warehouse, "select count(distinct trip_id) from analytics.fact_trips") == rec["rows_accepted"]
+    reasons = _scalar(warehouse, "select count(*) from raw.quarantined_trips where reason_code is null")
+    assert reasons == 0, "every quarantined row carries its reason"
+
+
+def test_dbt_build_passed_with_tests(first_run):
+    dbt = first_run["summary"]["dbt"]
+    assert dbt["success"] is True
+    assert dbt["tests_failed"] == 0
+    assert dbt["tests_passed"] > 0
+    assert dbt["fact_rows"] == first_run["summary"]["reconciliation"]["rows_accepted"]
+
+
+def test_second_run_is_a_no_op(first_run, warehouse):
+    before = _scalar(warehouse, "select count(*) from analytics.fact_trips")
+    loads_before = _scalar(warehouse, "select string_agg(lake_version, ',' order by month) from raw.partition_loads")
+    assert run_pipeline(first_run["args"]) == 0
+    summary = _latest_summary(first_run["work_dir"])
+    assert all(f.get("skipped") for f in summary["files"])
+    assert summary["reconciliation"]["rows_read"] == 0
+    assert _scalar(warehouse, "select count(*) from analytics.fact_trips") == before
+    assert _scalar(warehouse, "select string_agg(lake_version, ',' order by month) from raw.partition_loads") == (
+        loads_before
+    )
+
+
+def test_a_new_month_is_the_only_month_processed(first_run, warehouse):
+    before = _scalar(warehouse, "select count(*) from analytics.fact_trips")
+    args = first_run["args"][:-1] + ["2024-01,2024-02,2024-03"]
+    assert run_pipeline(args) == 0
+    summary = _latest_summary(first_run["work_dir"])
+    processed = [f["source_file"] for f in summary["files"] if not f.get("skipped")]
+    assert processed == ["yellow_tripdata_2024-03.parquet"]
+    added = summary["reconciliation"]["rows_accepted"]
+    assert _scalar(warehouse, "select count(*) from analytics.fact_trips") == before + added
+
+
+@pytest.mark.parametrize(
+    "make_source, message",
+    [
+        (lambda tmp: tmp / "does-not-exist", "SOURCE does not exist"),
+        (lambda tmp: tmp, "holds no TLC trip files"),
+        (lambda tmp: (tmp / "notes.txt").write_text("hello") and tmp, "not a TLC trip file"),
+    ],
+    ids=["missing", "empty", "not-tlc"],
+)
+def test_bad_source_is_refused_and_nothing_loads(first_run, warehouse, tmp_path, capsys, make_source, message):
+    before = _scalar(warehouse, "select count(*) from raw.partition_loads")
+    source = make_source(tmp_path)
+    code = run_pipeline(["--source", str(source), "--work-dir", str(first_run["work_dir"]), "--database", DATABASE])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert str(source) in err.splitlines()[0]
+    assert _scalar(warehouse, "select count(*) from raw.partition_loads") == before
+
+
+def test_a_real_tlc_folder_runs_from_source(first_run, warehouse, tmp_path):
+    """SOURCE=dir path: the same files, handed over as a user's folder, are recognised as unchanged."""
+    source = tmp_path / "tlc"
+    source.mkdir()
+    shutil.copy2(first_run["work_dir"] / "sample" / "yellow_tripdata_2024-01.parquet", source)
+    code = run_pipeline(["--source", str(source), "--work-dir", str(first_run["work_dir"]), "--database", DATABASE])
+    assert code == 0
+    summary = _latest_summary(first_run["work_dir"])
+    assert [f["source_file"] for f in summary["files"]] == ["yellow_tripdata_2024-01.parquet"]
