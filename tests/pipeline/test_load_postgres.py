@@ -1,0 +1,163 @@
+"""The lake -> PostgreSQL load: one month swapped in one transaction, never doubled, never half-loaded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from pathlib import Path
+
+import psycopg2
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.local import embedded_postgres, load_postgres
+
+DATABASE = "tlc_pytest_loader"
+
+
+@pytest.fixture(scope="module")
+def dsn():
+    info = embedded_postgres.start(database="postgres")
+    admin = psycopg2.connect(info.dsn("postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'drop database if exists "{DATABASE}" with (force)')
+    admin.close()
+    return embedded_postgres.start(database=DATABASE).dsn()
+
+
+@pytest.fixture
+def conn(dsn):
+    connection = psycopg2.connect(dsn)
+    yield connection
+    connection.rollback()
+    with connection.cursor() as cur:
+        cur.execute("drop schema if exists raw cascade")
+    connection.commit()
+    connection.close()
+
+
+def _rows(n: int, source_file: str, quarantine: bool = False) -> pa.Table:
+    start = dt.datetime(2024, 1, 1, 8, 0)
+    data = {
+        "trip_key": [f"{source_file}-{i}" for i in range(n)],
+        "service": ["yellow"] * n,
+        "vendor_id": pa.array([2] * n, pa.int32()),
+        "pickup_at": pa.array([start + dt.timedelta(minutes=i) for i in range(n)], pa.timestamp("us", tz="UTC")),
+        "dropoff_at": pa.array([start + dt.timedelta(minutes=i + 9) for i in range(n)], pa.timestamp("us", tz="UTC")),
+        "passenger_count": pa.array([1] * n, pa.int32()),
+        "trip_distance": [1.5] * n,
+        "pickup_location_id": pa.array([161] * n, pa.int32()),
+        "dropoff_location_id": pa.array([237] * n, pa.int32()),
+        "payment_type": pa.array([1] * n, pa.int32()),
+        "fare_amount": pa.array([decimal.Decimal("10.50")] * n, pa.decimal128(12, 2)),
+        "total_amount": pa.array([decimal.Decimal("14.25")] * n, pa.decimal128(12, 2)),
+        "source_file": [source_file] * n,
+        "source_row": pa.array(range(1, n + 1), pa.int64()),
+    }
+    if quarantine:
+        data["reason_code"] = ["dropoff_before_pickup"] * n
+        data["reason"] = ['dropoff is before pickup, "quoted", with, commas'] * n
+        data["raw_record"] = ['{"VendorID": 2, "note": "line\\nbreak"}'] * n
+    return pa.table(data)
+
+
+def _write_month(root: Path, lake_rows: int, quarantine_rows: int, source_file: str, version: str) -> dict:
+    lake, quarantine = root / "lake", root / "quarantine"
+    for base, n, q in ((lake, lake_rows, False), (quarantine, quarantine_rows, True)):
+        part = base / "yellow_trips" / "year=2024" / "month=01"
+        part.mkdir(parents=True, exist_ok=True)
+        for old in part.glob("*.parquet"):
+            old.unlink()
+        if n:
+            pq.write_table(_rows(n, source_file, q), part / "part-00000.parquet")
+    return {
+        "service": "yellow",
+        "year": 2024,
+        "month": 1,
+        "source_file": source_file,
+        "sha256": "0" * 64,
+        "ingested_at": version,
+        "rows_accepted": lake_rows,
+        "rows_quarantined": quarantine_rows,
+    }
+
+
+def _counts(conn) -> tuple[int, int, int]:
+    with conn.cursor() as cur:
+        cur.execute(
+            "select (select count(*) from raw.yellow_trips), (select count(*) from raw.quarantined_trips),"
+            " (select coalesce(sum(row_count), 0) from raw.partition_loads)"
+        )
+        return cur.fetchone()
+
+
+def test_reload_replaces_the_month_instead_of_doubling_it(conn, tmp_path):
+    load_postgres.ensure_raw_schema(conn)
+    first = load_postgres.load_partition(conn, _write_month(tmp_path, 50, 3, "f.parquet", "v1"), tmp_path / "lake",
+                                         tmp_path / "quarantine")
+    assert (first.rows_loaded, first.rows_quarantined, first.skipped) == (50, 3, False)
+    assert _counts(conn) == (50, 3, 50)
+    second = load_postgres.load_partition(conn, _write_month(tmp_path, 40, 5, "f.parquet", "v2"), tmp_path / "lake",
+                                          tmp_path / "quarantine")
+    assert (second.rows_loaded, second.rows_quarantined) == (40, 5)
+    assert _counts(conn) == (40, 5, 40)
+
+
+def test_same_lake_version_is_not_reloaded(conn, tmp_path):
+    load_postgres.ensure_raw_schema(conn)
+    manifest = _write_month(tmp_path, 10, 1, "f.parquet", "v1")
+    load_postgres.load_partition(conn, manifest, tmp_path / "lake", tmp_path / "quarantine")
+    again = load_postgres.load_partition(conn, manifest, tmp_path / "lake", tmp_path / "quarantine")
+    assert again.skipped
+    assert _counts(conn) == (10, 1, 10)
+
+
+def test_timestamps_keep_the_wall_clock_time(conn, tmp_path):
+    load_postgres.ensure_raw_schema(conn)
+    load_postgres.load_partition(conn, _write_month(tmp_path, 2, 0, "f.parquet", "v1"), tmp_path / "lake",
+                                 tmp_path / "quarantine")
+    with conn.cursor() as cur:
+        cur.execute("select min(pickup_at), max(dropoff_at) from raw.yellow_trips")
+        assert cur.fetchone() == (dt.datetime(2024, 1, 1, 8, 0), dt.datetime(2024, 1, 1, 8, 10))
+
+
+def test_a_failure_mid_load_leaves_the_previous_month_intact(conn, tmp_path, monkeypatch):
+    load_postgres.ensure_raw_schema(conn)
+    load_postgres.load_partition(conn, _write_month(tmp_path, 30, 2, "f.parquet", "v1"), tmp_path / "lake",
+                                 tmp_path / "quarantine")
+    real_copy = load_postgres._copy
+    calls = []
+
+    def copy_then_die(cur, table, columns, batches):
+        calls.append(table)
+        if len(calls) == 2:  # the accepted rows are in, the quarantine copy dies
+            raise OSError("disk full (simulated)")
+        return real_copy(cur, table, columns, batches)
+
+    monkeypatch.setattr(load_postgres, "_copy", copy_then_die)
+    with pytest.raises(OSError):
+        load_postgres.load_partition(conn, _write_month(tmp_path, 99, 9, "f.parquet", "v2"), tmp_path / "lake",
+                                     tmp_path / "quarantine")
+    conn.rollback()
+    assert _counts(conn) == (30, 2, 30)
+
+
+def test_a_lake_that_disagrees_with_its_manifest_is_refused(conn, tmp_path):
+    load_postgres.ensure_raw_schema(conn)
+    manifest = _write_month(tmp_path, 20, 0, "f.parquet", "v1")
+    manifest["rows_accepted"] = 21
+    with pytest.raises(RuntimeError, match="manifest says 21"):
+        load_postgres.load_partition(conn, manifest, tmp_path / "lake", tmp_path / "quarantine")
+    assert _counts(conn) == (0, 0, 0)
+
+
+def test_hostile_file_names_are_data_not_sql(conn, tmp_path):
+    load_postgres.ensure_raw_schema(conn)
+    hostile = "yellow_tripdata_2024-01'; drop table raw.partition_loads;--.parquet"
+    load_postgres.load_partition(conn, _write_month(tmp_path, 5, 1, hostile, "v1"), tmp_path / "lake",
+                                 tmp_path / "quarantine")
+    with conn.cursor() as cur:
+        cur.execute("select source_file from raw.partition_loads")
+        assert cur.fetchone()[0] == hostile
