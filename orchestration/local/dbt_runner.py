@@ -81,7 +81,9 @@ def _summarise(results) -> DbtOutcome:
     return outcome
 
 
-def run_dbt_build(connection, progress: Callable[[str], None] | None = None, extra: list[str] | None = None) -> DbtOutcome:
+def run_dbt_build(
+    connection, progress: Callable[[str], None] | None = None, extra: list[str] | None = None
+) -> DbtOutcome:
     """`dbt build` on the dev target; returns counts, never raises for model/test failures."""
     from dbt.cli.main import dbtRunner
 

@@ -172,9 +172,7 @@ def _batches(partition_dir: Path, columns: list[str], year: int, month: int) -> 
         batch = _naive_timestamps(batch)
         n = batch.num_rows
         arrays = [
-            batch.column(name) if name in present else pa.nulls(n)
-            for name in columns
-            if name not in ("year", "month")
+            batch.column(name) if name in present else pa.nulls(n) for name in columns if name not in ("year", "month")
         ]
         arrays += [pa.array([year] * n, pa.int32()), pa.array([month] * n, pa.int32())]
         yield pa.RecordBatch.from_arrays(arrays, names=columns)
@@ -191,9 +189,9 @@ def _copy(cur, table: sql.Composable, columns: list[str], batches: Iterator[pa.R
 def _recorded_version(conn, service: str, year: int, month: int) -> str | None:
     with conn.cursor() as cur:
         cur.execute(
-            sql.SQL("select lake_version from {}.partition_loads where service = %s and year = %s and month = %s").format(
-                sql.Identifier(RAW_SCHEMA)
-            ),
+            sql.SQL(
+                "select lake_version from {}.partition_loads where service = %s and year = %s and month = %s"
+            ).format(sql.Identifier(RAW_SCHEMA)),
             (service, year, month),
         )
         row = cur.fetchone()

@@ -155,7 +155,9 @@ def ingest(state: RunState) -> StageReport:
     accepted = sum(m["rows_accepted"] for m in fresh)
     quarantined = sum(m["rows_quarantined"] for m in fresh)
     if rows_read != accepted + quarantined:
-        raise RuntimeError(f"reconciliation failed: read {rows_read} != accepted {accepted} + quarantined {quarantined}")
+        raise RuntimeError(
+            f"reconciliation failed: read {rows_read} != accepted {accepted} + quarantined {quarantined}"
+        )
     refused = [m for m in state.manifests if m.get("refused")]
     skipped = len(state.manifests) - len(fresh)
     detail = f"{len(fresh)} file(s) ingested, {skipped} unchanged (skipped); Spark start {spark_seconds:.1f}s"

@@ -95,12 +95,14 @@ def _counts(conn) -> tuple[int, int, int]:
 
 def test_reload_replaces_the_month_instead_of_doubling_it(conn, tmp_path):
     load_postgres.ensure_raw_schema(conn)
-    first = load_postgres.load_partition(conn, _write_month(tmp_path, 50, 3, "f.parquet", "v1"), tmp_path / "lake",
-                                         tmp_path / "quarantine")
+    first = load_postgres.load_partition(
+        conn, _write_month(tmp_path, 50, 3, "f.parquet", "v1"), tmp_path / "lake", tmp_path / "quarantine"
+    )
     assert (first.rows_loaded, first.rows_quarantined, first.skipped) == (50, 3, False)
     assert _counts(conn) == (50, 3, 50)
-    second = load_postgres.load_partition(conn, _write_month(tmp_path, 40, 5, "f.parquet", "v2"), tmp_path / "lake",
-                                          tmp_path / "quarantine")
+    second = load_postgres.load_partition(
+        conn, _write_month(tmp_path, 40, 5, "f.parquet", "v2"), tmp_path / "lake", tmp_path / "quarantine"
+    )
     assert (second.rows_loaded, second.rows_quarantined) == (40, 5)
     assert _counts(conn) == (40, 5, 40)
 
@@ -116,8 +118,9 @@ def test_same_lake_version_is_not_reloaded(conn, tmp_path):
 
 def test_timestamps_keep_the_wall_clock_time(conn, tmp_path):
     load_postgres.ensure_raw_schema(conn)
-    load_postgres.load_partition(conn, _write_month(tmp_path, 2, 0, "f.parquet", "v1"), tmp_path / "lake",
-                                 tmp_path / "quarantine")
+    load_postgres.load_partition(
+        conn, _write_month(tmp_path, 2, 0, "f.parquet", "v1"), tmp_path / "lake", tmp_path / "quarantine"
+    )
     with conn.cursor() as cur:
         cur.execute("select min(pickup_at), max(dropoff_at) from raw.yellow_trips")
         assert cur.fetchone() == (dt.datetime(2024, 1, 1, 8, 0), dt.datetime(2024, 1, 1, 8, 10))
@@ -125,8 +128,9 @@ def test_timestamps_keep_the_wall_clock_time(conn, tmp_path):
 
 def test_a_failure_mid_load_leaves_the_previous_month_intact(conn, tmp_path, monkeypatch):
     load_postgres.ensure_raw_schema(conn)
-    load_postgres.load_partition(conn, _write_month(tmp_path, 30, 2, "f.parquet", "v1"), tmp_path / "lake",
-                                 tmp_path / "quarantine")
+    load_postgres.load_partition(
+        conn, _write_month(tmp_path, 30, 2, "f.parquet", "v1"), tmp_path / "lake", tmp_path / "quarantine"
+    )
     real_copy = load_postgres._copy
     calls = []
 
@@ -138,8 +142,9 @@ def test_a_failure_mid_load_leaves_the_previous_month_intact(conn, tmp_path, mon
 
     monkeypatch.setattr(load_postgres, "_copy", copy_then_die)
     with pytest.raises(OSError):
-        load_postgres.load_partition(conn, _write_month(tmp_path, 99, 9, "f.parquet", "v2"), tmp_path / "lake",
-                                     tmp_path / "quarantine")
+        load_postgres.load_partition(
+            conn, _write_month(tmp_path, 99, 9, "f.parquet", "v2"), tmp_path / "lake", tmp_path / "quarantine"
+        )
     conn.rollback()
     assert _counts(conn) == (30, 2, 30)
 
@@ -156,8 +161,9 @@ def test_a_lake_that_disagrees_with_its_manifest_is_refused(conn, tmp_path):
 def test_hostile_file_names_are_data_not_sql(conn, tmp_path):
     load_postgres.ensure_raw_schema(conn)
     hostile = "yellow_tripdata_2024-01'; drop table raw.partition_loads;--.parquet"
-    load_postgres.load_partition(conn, _write_month(tmp_path, 5, 1, hostile, "v1"), tmp_path / "lake",
-                                 tmp_path / "quarantine")
+    load_postgres.load_partition(
+        conn, _write_month(tmp_path, 5, 1, hostile, "v1"), tmp_path / "lake", tmp_path / "quarantine"
+    )
     with conn.cursor() as cur:
         cur.execute("select source_file from raw.partition_loads")
         assert cur.fetchone()[0] == hostile
