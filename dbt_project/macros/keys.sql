@@ -1,0 +1,29 @@
+{#
+    Key of the unknown member every dimension carries.
+
+    Facts map a code the reference data does not know (or a null) to it, so a left join never drops a
+    trip and relationships tests hold.
+#}
+{% macro unknown_member_id() -%}
+    -1
+{%- endmacro %}
+
+
+{#
+    A deterministic surrogate key: md5 over the columns, each cast to text, nulls replaced by a marker
+    so (null, 'a') and ('', 'a') differ. Same result as dbt_utils.generate_surrogate_key, which this
+    project cannot install (no network for dbt Hub).
+
+    Args:
+        columns: list of SQL expressions.
+#}
+{% macro generate_surrogate_key(columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append(
+            "coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '_dbt_utils_surrogate_key_null_')"
+        ) -%}
+        {%- if not loop.last %}{% do parts.append("'-'") %}{% endif -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}

@@ -1,0 +1,265 @@
+{#
+    unique_key: a month is the unit of (re)loading upstream (one lake partition per service and month,
+    swapped as a whole). Rebuilding whole months keeps the fact equal to a full refresh even when a
+    reload removed or changed trips; a trip-level merge would leave removed trips behind.
+
+    Redshift: every dimension is DISTSTYLE ALL, so joins from the fact never move rows, and nothing joins
+    another large table on trip_id: a distribution key would buy no co-location and only risk skew, so
+    EVEN. Queries filter on day ranges and months arrive in order, so a compound sort on the pickup
+    day stays nearly clean, and pickup_month's zone maps let the month delete skip blocks.
+
+    Postgres: the index serves the month delete; trip_id lookups use the primary key's index (the
+    contract's primary_key constraint is enforced there). Each adapter ignores the other's keys.
+#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='pickup_month',
+        on_schema_change='fail',
+        dist='even',
+        sort=['pickup_date', 'pickup_at'],
+        sort_type='compound',
+        indexes=[{'columns': ['pickup_month']}],
+    )
+}}
+
+with
+
+trips as (
+
+    select * from {{ ref('int_trips_unioned') }}
+
+),
+
+partition_loads as (
+
+    select * from {{ ref('stg_tlc__partition_loads') }}
+
+),
+
+dates as (
+
+    select * from {{ ref('dim_date') }}
+
+),
+
+locations as (
+
+    select * from {{ ref('dim_location') }}
+
+),
+
+vendors as (
+
+    select * from {{ ref('dim_vendor') }}
+
+),
+
+payment_types as (
+
+    select * from {{ ref('dim_payment_type') }}
+
+),
+
+rate_codes as (
+
+    select * from {{ ref('dim_rate_code') }}
+
+),
+
+trip_types as (
+
+    select * from {{ ref('dim_trip_type') }}
+
+),
+
+{% if is_incremental() %}
+built as (
+
+    select * from {{ this }}
+
+),
+{% endif %}
+
+-- The load log may hold several rows for a partition (one per reload): the newest is what the
+-- partition holds now.
+latest_loads as (
+
+    select
+        service,
+        pickup_month,
+        max(loaded_at) as loaded_at
+    from partition_loads
+    group by 1, 2
+
+),
+
+{% if is_incremental() %}
+built_loads as (
+
+    select
+        service,
+        pickup_month,
+        max(_loaded_at) as loaded_at
+    from built
+    group by 1, 2
+
+),
+{% endif %}
+
+-- Which months to (re)build. Driven by the load log, not by max(pickup_at): a reloaded old month is
+-- picked up, and one future-dated trip cannot freeze the watermark. A (service, month) partition with
+-- no trips at all is rebuilt on every run, which costs nothing.
+months_to_build as (
+
+    {% if is_incremental() %}
+    select latest_loads.pickup_month
+    from latest_loads
+    left join built_loads
+        on
+            latest_loads.service = built_loads.service
+            and latest_loads.pickup_month = built_loads.pickup_month
+    where
+        built_loads.loaded_at is null
+        or latest_loads.loaded_at > built_loads.loaded_at
+    {% if var('lookback_months') | int > 0 %}
+
+    union
+
+    -- var lookback_months: also rebuild the newest N loaded months, e.g. after a fix in this model
+    select pickup_month
+    from latest_loads
+    where pickup_month > (
+        select {{ dbt.dateadd('month', -(var('lookback_months') | int), 'max(pickup_month)') }}
+        from latest_loads
+    )
+    {% endif %}
+    {% else %}
+    select pickup_month
+    from latest_loads
+    {% endif %}
+
+),
+
+-- Inner join on purpose: a partition counts as loaded once its load-log row exists (the loader writes
+-- both in one transaction); tests/assert_trip_partitions_have_a_load.sql guards the contract.
+trips_to_build as (
+
+    select
+        trips.*,
+        latest_loads.loaded_at as partition_loaded_at
+    from trips
+    inner join latest_loads
+        on
+            trips.service = latest_loads.service
+            and trips.pickup_month = latest_loads.pickup_month
+    where trips.pickup_month in (select months_to_build.pickup_month from months_to_build)
+
+),
+
+-- Left joins plus coalesce to the unknown member: a code the reference data lacks never drops a trip.
+joined as (
+
+    select
+        ---------- ids
+        trips_to_build.trip_id,
+        trips_to_build.service,
+        coalesce(dates.date_key, {{ unknown_member_id() }}) as pickup_date_key,
+        coalesce(pickup_locations.location_id, {{ unknown_member_id() }}) as pickup_location_id,
+        coalesce(dropoff_locations.location_id, {{ unknown_member_id() }}) as dropoff_location_id,
+        coalesce(vendors.vendor_id, {{ unknown_member_id() }}) as vendor_id,
+        coalesce(payment_types.payment_type_id, {{ unknown_member_id() }}) as payment_type_id,
+        coalesce(rate_codes.rate_code_id, {{ unknown_member_id() }}) as rate_code_id,
+        coalesce(trip_types.trip_type_id, {{ unknown_member_id() }}) as trip_type_id,
+
+        ---------- timestamps
+        trips_to_build.pickup_at,
+        trips_to_build.dropoff_at,
+        cast(trips_to_build.pickup_at as date) as pickup_date,
+        trips_to_build.pickup_month,
+
+        ---------- trip
+        trips_to_build.passenger_count,
+        trips_to_build.trip_distance_miles,
+        round(
+            {{ timestamp_diff_seconds('trips_to_build.pickup_at', 'trips_to_build.dropoff_at') }} / 60.0, 2
+        ) as trip_duration_minutes,
+        trips_to_build.is_store_and_forward,
+
+        ---------- amounts
+        trips_to_build.fare_amount,
+        trips_to_build.extra_amount,
+        trips_to_build.mta_tax_amount,
+        trips_to_build.tip_amount,
+        trips_to_build.tolls_amount,
+        trips_to_build.improvement_surcharge_amount,
+        trips_to_build.congestion_surcharge_amount,
+        trips_to_build.airport_fee_amount,
+        trips_to_build.cbd_congestion_fee_amount,
+        trips_to_build.ehail_fee_amount,
+        trips_to_build.total_amount,
+
+        ---------- lineage
+        trips_to_build.source_file,
+        trips_to_build.source_row,
+        trips_to_build.partition_loaded_at as _loaded_at
+
+    from trips_to_build
+    left join dates
+        on cast(trips_to_build.pickup_at as date) = dates.date_day
+    left join locations as pickup_locations
+        on trips_to_build.pickup_location_id = pickup_locations.location_id
+    left join locations as dropoff_locations
+        on trips_to_build.dropoff_location_id = dropoff_locations.location_id
+    left join vendors
+        on trips_to_build.vendor_id = vendors.vendor_id
+    left join payment_types
+        on trips_to_build.payment_type_id = payment_types.payment_type_id
+    left join rate_codes
+        on trips_to_build.rate_code_id = rate_codes.rate_code_id
+    left join trip_types
+        on trips_to_build.trip_type_id = trip_types.trip_type_id
+
+),
+
+-- Explicit types: the enforced contract (fact_trips.yml) checks them on Postgres and Redshift alike.
+final as (
+
+    select
+        cast(trip_id as varchar(64)) as trip_id,
+        cast(service as varchar(8)) as service,
+        cast(pickup_date_key as integer) as pickup_date_key,
+        cast(pickup_location_id as integer) as pickup_location_id,
+        cast(dropoff_location_id as integer) as dropoff_location_id,
+        cast(vendor_id as integer) as vendor_id,
+        cast(payment_type_id as integer) as payment_type_id,
+        cast(rate_code_id as integer) as rate_code_id,
+        cast(trip_type_id as integer) as trip_type_id,
+        cast(pickup_at as timestamp) as pickup_at,
+        cast(dropoff_at as timestamp) as dropoff_at,
+        cast(pickup_date as date) as pickup_date,
+        cast(pickup_month as date) as pickup_month,
+        cast(passenger_count as integer) as passenger_count,
+        cast(trip_distance_miles as numeric(12, 2)) as trip_distance_miles,
+        cast(trip_duration_minutes as numeric(12, 2)) as trip_duration_minutes,
+        cast(is_store_and_forward as boolean) as is_store_and_forward,
+        cast(fare_amount as numeric(12, 2)) as fare_amount,
+        cast(extra_amount as numeric(12, 2)) as extra_amount,
+        cast(mta_tax_amount as numeric(12, 2)) as mta_tax_amount,
+        cast(tip_amount as numeric(12, 2)) as tip_amount,
+        cast(tolls_amount as numeric(12, 2)) as tolls_amount,
+        cast(improvement_surcharge_amount as numeric(12, 2)) as improvement_surcharge_amount,
+        cast(congestion_surcharge_amount as numeric(12, 2)) as congestion_surcharge_amount,
+        cast(airport_fee_amount as numeric(12, 2)) as airport_fee_amount,
+        cast(cbd_congestion_fee_amount as numeric(12, 2)) as cbd_congestion_fee_amount,
+        cast(ehail_fee_amount as numeric(12, 2)) as ehail_fee_amount,
+        cast(total_amount as numeric(12, 2)) as total_amount,
+        cast(source_file as varchar(128)) as source_file,
+        cast(source_row as bigint) as source_row,
+        cast(_loaded_at as timestamp) as _loaded_at
+    from joined
+
+)
+
+select * from final
