@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,10 +117,10 @@ def sql(pg_env):
 
 @pytest.fixture(scope="session")
 def load_raw_fixture(sql):
-    """(Re)create schema raw with the fixture's trips (2024-01..03) and their load log."""
+    """(Re)create a raw schema (default `raw`) with the fixture's trips (2024-01..03) and their load log."""
 
-    def load() -> None:
-        sql(FIXTURE_SQL.read_text())
+    def load(schema: str = "raw") -> None:
+        sql(re.sub(r"\braw\b", schema, FIXTURE_SQL.read_text()))
 
     return load
 

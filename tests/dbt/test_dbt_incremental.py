@@ -1,0 +1,105 @@
+"""fact_trips, built month by month as partitions are (re)loaded, equals a full refresh.
+
+The raw fixture goes into its own schema (`raw_incremental`, selected with the `raw_schema` var) and the
+models into `incremental` / `incremental_full`, so this module never disturbs the other tests' build.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+RAW = "raw_incremental"
+INCREMENTAL = "incremental"
+FULL_REFRESH = "incremental_full"
+RUN_FACT = ("build", "--select", "+fact_trips", "--resource-type", "model", "--resource-type", "seed")
+
+
+def _vars(**extra) -> tuple[str, str]:
+    return ("--vars", json.dumps({"raw_schema": RAW, **extra}))
+
+
+def _rows_inserted(result) -> int:
+    (fact,) = [r for r in result.run_results["results"] if r["unique_id"] == "model.tlc_warehouse.fact_trips"]
+    return fact["adapter_response"]["rows_affected"]
+
+
+def _checksum(sql, schema: str) -> tuple[int, str]:
+    return sql(
+        f"""
+        select count(*), md5(string_agg(fact::text, '|' order by fact.trip_id))
+        from {schema}.fact_trips as fact
+        """
+    )[0]
+
+
+def _log_load(sql, service: str, month: int, loaded_at: str) -> None:
+    """What the loader does after swapping a partition in: upsert its load-log row."""
+    sql(
+        f"""
+        insert into {RAW}.partition_loads
+            (service, year, month, source_file, sha256, lake_version, row_count, quarantined_count, loaded_at)
+        select %s, 2024, %s, %s, 'sha', 'v', count(*), 0, %s::timestamptz
+        from {RAW}.{service}_trips where year = 2024 and month = %s
+        on conflict (service, year, month) do update set loaded_at = excluded.loaded_at
+        """,
+        (service, month, f"{service}_tripdata_2024-{month:02d}.parquet", loaded_at, month),
+    )
+
+
+def _month_rows(sql, month: int) -> int:
+    return sql(
+        f"select (select count(*) from {RAW}.yellow_trips where month = %s)"
+        f" + (select count(*) from {RAW}.green_trips where month = %s)",
+        (month, month),
+    )[0][0]
+
+
+@pytest.fixture(scope="module")
+def raw_months(load_raw_fixture, sql):
+    """The fixture's trips in schema raw_incremental with an empty load log: nothing is loaded yet."""
+    load_raw_fixture(RAW)
+    sql(f"delete from {RAW}.partition_loads")
+    for schema in (INCREMENTAL, FULL_REFRESH):
+        for suffix in ("", "_staging", "_intermediate", "_seeds"):
+            sql(f"drop schema if exists {schema}{suffix} cascade")
+
+
+def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):
+    # January arrives: the first run creates the table from it
+    for service in ("yellow", "green"):
+        _log_load(sql, service, 1, "2024-03-05 06:00+00")
+    dbt(*RUN_FACT, *_vars(), schema=INCREMENTAL)
+    assert _checksum(sql, INCREMENTAL)[0] == _month_rows(sql, 1)
+
+    # February, then March: each run inserts exactly the new month
+    for month, loaded_at in ((2, "2024-04-05 06:00+00"), (3, "2024-05-05 06:00+00")):
+        for service in ("yellow", "green"):
+            _log_load(sql, service, month, loaded_at)
+        result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+        assert _rows_inserted(result) == _month_rows(sql, month)
+
+    # January's yellow file is re-published: some trips gone, a fare corrected. Only January is rebuilt.
+    sql(f"delete from {RAW}.yellow_trips where month = 1 and source_row % 10 = 0")
+    sql(f"update {RAW}.yellow_trips set fare_amount = fare_amount + 1 where month = 1 and source_row % 7 = 0")
+    _log_load(sql, "yellow", 1, "2024-06-01 09:00+00")
+    result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+    assert _rows_inserted(result) == _month_rows(sql, 1)
+
+    # Nothing new: a run rebuilds no month; with lookback_months=1 it rebuilds the newest month only.
+    result = dbt("run", "--select", "fact_trips", *_vars(lookback_months=1), schema=INCREMENTAL)
+    assert _rows_inserted(result) == _month_rows(sql, 3)
+
+    dbt(*RUN_FACT, "--full-refresh", *_vars(), schema=FULL_REFRESH)
+
+    incremental, full = _checksum(sql, INCREMENTAL), _checksum(sql, FULL_REFRESH)
+    assert incremental == full
+    assert incremental[0] == sum(_month_rows(sql, m) for m in (1, 2, 3))
+
+
+def test_run_without_new_loads_rebuilds_nothing(raw_months, dbt, sql):
+    before = _checksum(sql, INCREMENTAL)
+    result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+    assert _rows_inserted(result) == 0
+    assert _checksum(sql, INCREMENTAL) == before
