@@ -1,0 +1,166 @@
+"""The Step Functions definition, read as a document: renders like templatefile(), validates, and is
+built the way the issue asks (stage order, Retry only on transient errors, every failure caught)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from typing import Any
+
+import pytest
+
+from orchestration.aws.definition import (
+    TEMPLATE_PATH,
+    render,
+    render_definition,
+    stage_names,
+    success_path,
+    template_variables,
+)
+from tests.orchestration.tools import ASL_VALIDATOR, REPO_ROOT, require
+
+# What infra/modules/pipeline passes to templatefile(); the shapes matter (lists are jsonencode()d).
+SAMPLE_VARIABLES = {
+    "landing_bucket": "tlc-dev-landing",
+    "landing_prefix": "landing/",
+    "lake_bucket": "tlc-dev-lake",
+    "quarantine_bucket": "tlc-dev-quarantine",
+    "artifacts_bucket": "tlc-dev-artifacts",
+    "glue_job_name": "tlc-dev-ingest",
+    "glue_database": "tlc_dev_lake",
+    "lock_table": "tlc-dev-pipeline-locks",
+    "ecs_cluster_arn": "arn:aws:ecs:us-east-1:123456789012:cluster/tlc-dev",
+    "task_definition_arn": "arn:aws:ecs:us-east-1:123456789012:task-definition/tlc-dev-dbt:3",
+    "dbt_container_name": "dbt",
+    "subnet_ids": json.dumps(["subnet-0a1b2c3d4e5f60718", "subnet-0f1e2d3c4b5a69788"]),
+    "security_group_ids": json.dumps(["sg-0123456789abcdef0"]),
+    "success_topic_arn": "arn:aws:sns:us-east-1:123456789012:tlc-dev-run-succeeded",
+    "failure_topic_arn": "arn:aws:sns:us-east-1:123456789012:tlc-dev-run-failed",
+}
+
+# Errors that say "try again later"; a failed job, a failed dbt build or a bad input is not one of them.
+NEVER_RETRIED = {"States.ALL", "States.TaskFailed", "States.Runtime", "States.Permissions", "States.Timeout"}
+FAILURE_HANDLERS = {"ReleaseLocksAfterFailure", "NotifyFailure", "PartitionBusy", "TransformBusy", "Failed"}
+
+
+@pytest.fixture(scope="module")
+def definition() -> dict[str, Any]:
+    return render_definition(SAMPLE_VARIABLES)
+
+
+def all_states(states: dict[str, Any], parent: str | None = None):
+    """Every state with the Map/Parallel state it sits in (None at the top level)."""
+    for name, state in states.items():
+        yield name, state, parent
+        for branch in state.get("Branches", []):
+            yield from all_states(branch["States"], name)
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from all_states(processor["States"], name)
+
+
+def test_template_uses_bare_placeholders_that_terraform_passes() -> None:
+    assert template_variables() == set(SAMPLE_VARIABLES)
+    module = (REPO_ROOT / "infra" / "modules" / "pipeline" / "state_machine.tf").read_text()
+    call = module[module.index("templatefile(") :]
+    call = call[: call.index("})") + 2]
+    passed = set(re.findall(r"^\s*([a-z_]+)\s*=", call, flags=re.MULTILINE))
+    assert passed == template_variables(), "infra/modules/pipeline/state_machine.tf passes other variables"
+
+
+def test_render_rejects_missing_and_unknown_variables() -> None:
+    with pytest.raises(KeyError, match="lock_table"):
+        render({k: v for k, v in SAMPLE_VARIABLES.items() if k != "lock_table"})
+    with pytest.raises(KeyError, match="surplus"):
+        render({**SAMPLE_VARIABLES, "surplus": "x"})
+
+
+def test_asl_validator_accepts_the_rendered_definition(tmp_path) -> None:
+    validator = require(ASL_VALIDATOR, "asl-validator")
+    rendered = tmp_path / "state_machine.json"
+    rendered.write_text(render(SAMPLE_VARIABLES))
+    result = subprocess.run([str(validator), "--json-path", str(rendered)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_asl_validator_rejects_a_broken_definition(tmp_path) -> None:
+    validator = require(ASL_VALIDATOR, "asl-validator")
+    broken = render_definition(SAMPLE_VARIABLES)
+    broken["States"]["Ingest"]["Next"] = "NoSuchState"
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken))
+    result = subprocess.run([str(validator), "--json-path", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+
+
+def test_the_s3_path_runs_the_shared_stages_in_order(definition) -> None:
+    path = success_path(definition, {})
+    assert [name for name in path if name in stage_names()] == stage_names()
+    assert path[0] == "ValidateInput" and path[-2:] == ["NotifySuccess", "Done"]
+
+
+def test_the_scheduled_path_skips_only_ingest_and_register(definition) -> None:
+    path = success_path(definition, {"ValidateInput": "NormalizeSchedule"})
+    expected = [s for s in stage_names() if s not in ("Ingest", "RegisterPartitions")]
+    assert [name for name in path if name in stage_names()] == expected
+
+
+def test_local_runner_runs_the_same_stages_in_the_same_order() -> None:
+    from orchestration.local import run_pipeline
+
+    assert run_pipeline.stage_names() == stage_names()
+    assert list(run_pipeline.STAGES) == stage_names()
+
+
+def test_every_task_retries_only_transient_errors_with_backoff_and_jitter(definition) -> None:
+    tasks = [(name, state) for name, state, _ in all_states(definition["States"]) if state["Type"] == "Task"]
+    assert len(tasks) >= 10
+    for name, state in tasks:
+        assert state.get("Retry"), f"{name} has no Retry"
+        for retrier in state["Retry"]:
+            assert not NEVER_RETRIED & set(retrier["ErrorEquals"]), f"{name} retries a non-transient error"
+            assert retrier["JitterStrategy"] == "FULL", name
+            assert retrier["MaxAttempts"] >= 2, name
+            if retrier["ErrorEquals"] != ["DynamoDB.ConditionalCheckFailedException"]:
+                assert retrier["BackoffRate"] >= 2.0, f"{name}: transient errors back off"
+
+
+def test_every_failure_is_caught_and_reaches_the_failure_topic(definition) -> None:
+    states = definition["States"]
+    for name, state, parent in all_states(states):
+        if state["Type"] not in ("Task", "Map", "Parallel") or name == "NotifyFailure":
+            continue
+        if parent is not None:
+            # Inside a Map/Parallel an error propagates to the parent, whose Catch handles it.
+            assert any("States.ALL" in c["ErrorEquals"] for c in states[parent]["Catch"]), parent
+            continue
+        catch_all = [c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
+        assert catch_all, f"{name} has no Catch for States.ALL"
+        assert catch_all[0]["Next"] in FAILURE_HANDLERS, name
+        assert catch_all[0]["ResultPath"] in ("$.error", "$.release_error"), name
+    # Every failure handler ends in NotifyFailure -> Failed.
+    for handler in FAILURE_HANDLERS - {"Failed"}:
+        assert success_path({"StartAt": handler, "States": states}, {})[-2:] == ["NotifyFailure", "Failed"], handler
+    notify = states["NotifyFailure"]
+    assert notify["Parameters"]["TopicArn"] == SAMPLE_VARIABLES["failure_topic_arn"]
+    assert {"error.$", "cause.$", "execution_id.$"} <= set(notify["Parameters"]["Message"])
+    assert states["NotifySuccess"]["Parameters"]["TopicArn"] == SAMPLE_VARIABLES["success_topic_arn"]
+
+
+def test_ingest_and_transform_use_the_sync_integrations(definition) -> None:
+    states = definition["States"]
+    assert states["Ingest"]["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
+    assert states["Transform"]["Resource"] == "arn:aws:states:::ecs:runTask.sync"
+    network = states["Transform"]["Parameters"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["AssignPublicIp"] == "DISABLED"
+    assert network["Subnets"] == json.loads(SAMPLE_VARIABLES["subnet_ids"])
+
+
+def test_template_is_the_only_definition() -> None:
+    """One definition file; Terraform renders it rather than keeping a heredoc copy."""
+    copies = [
+        p for p in (REPO_ROOT / "infra").rglob("*.tf") if '"StartAt"' in p.read_text() or "StartAt =" in p.read_text()
+    ]
+    assert copies == []
+    assert TEMPLATE_PATH.name == "state_machine.asl.json"

@@ -1,0 +1,252 @@
+"""The state machine executed by moto's Step Functions interpreter, on the success and failure paths.
+
+The inputs are what EventBridge really sends (an S3 'Object Created' event, a 'Scheduled Event') or
+a hand-written request; the outputs are read where a person would: the SNS topics' SQS subscribers,
+the Glue Data Catalog, the artifacts bucket, the lock table.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from moto.glue.exceptions import ConcurrentRunsExceededException
+
+from tests.orchestration.sfn_harness import (
+    BUCKETS,
+    GLUE_DATABASE,
+    GLUE_JOB,
+    LOCK_TABLE,
+    ContainerRun,
+    GlueRun,
+    s3_object_created_event,
+    scheduled_event,
+)
+
+KEY = "landing/yellow_tripdata_2024-01.parquet"
+
+
+def test_s3_event_runs_every_stage_and_notifies_success(pipeline) -> None:
+    execution = pipeline.run(s3_object_created_event(KEY), name="upload-2024-01")
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    entered = execution.entered_states()
+    stages = ["ValidateInput", "Ingest", "RegisterPartitions", "Transform", "PublishArtifacts", "NotifySuccess"]
+    assert [s for s in entered if s in stages] == stages
+
+    # Ingest: exactly the object of the event, with the lake and quarantine roots.
+    assert [run.arguments for run in pipeline.glue_runs] == [
+        {
+            "--inputs": f"s3://{BUCKETS['landing']}/{KEY}",
+            "--lake_root": f"s3://{BUCKETS['lake']}/",
+            "--quarantine_root": f"s3://{BUCKETS['quarantine']}/",
+        }
+    ]
+    # RegisterPartitions: Spectrum sees the month in the lake and in quarantine.
+    lake = pipeline.glue.get_partition(
+        DatabaseName=GLUE_DATABASE, TableName="yellow_trips", PartitionValues=["2024", "01"]
+    )
+    assert (
+        lake["Partition"]["StorageDescriptor"]["Location"] == f"s3://{BUCKETS['lake']}/yellow_trips/year=2024/month=01/"
+    )
+    quarantine = pipeline.glue.get_partition(
+        DatabaseName=GLUE_DATABASE, TableName="quarantined_trips", PartitionValues=["yellow", "2024", "01"]
+    )
+    assert quarantine["Partition"]["StorageDescriptor"]["Location"] == (
+        f"s3://{BUCKETS['quarantine']}/yellow_trips/year=2024/month=01/"
+    )
+    # Transform: the dbt container with the default command, the run's vars and where to put artifacts.
+    assert pipeline.container_runs == [
+        ContainerRun(
+            command=["build"],
+            environment={
+                "DBT_VARS": "{}",
+                "RUN_ID": "upload-2024-01",
+                "ARTIFACTS_URI": f"s3://{BUCKETS['artifacts']}/dbt/runs/upload-2024-01/",
+            },
+        )
+    ]
+    # PublishArtifacts: the run's docs site and artifacts are now the latest.
+    latest = pipeline.s3.list_objects_v2(Bucket=BUCKETS["artifacts"], Prefix="dbt/latest/")["Contents"]
+    assert sorted(o["Key"] for o in latest) == [
+        "dbt/latest/catalog.json",
+        "dbt/latest/index.html",
+        "dbt/latest/manifest.json",
+        "dbt/latest/run_results.json",
+    ]
+    # NotifySuccess: one message on the success topic, none on the failure topic.
+    [success] = pipeline.messages("success")
+    assert success["subject"] == "TLC warehouse run succeeded"
+    message = success["message"]
+    assert message["status"] == "SUCCEEDED"
+    assert message["execution_id"] == execution.arn
+    assert message["trigger"] == "s3"
+    assert message["object"]["uri"] == f"s3://{BUCKETS['landing']}/{KEY}"
+    assert (message["object"]["service"], message["object"]["year"], message["object"]["month"]) == (
+        "yellow",
+        "2024",
+        "01",
+    )
+    assert message["ingest"]["JobRunState"] == "SUCCEEDED"
+    assert message["transform"]["LastStatus"] == "STOPPED"
+    assert message["artifacts"] == f"s3://{BUCKETS['artifacts']}/dbt/runs/upload-2024-01/"
+    assert pipeline.messages("failure") == []
+    assert pipeline.locks() == [], "every lock is released"
+    assert pipeline.retry_waits == []
+
+
+def test_a_reload_of_a_registered_month_succeeds(pipeline) -> None:
+    """Registering a partition that already exists is not an error: a reload rewrites the same place."""
+    assert pipeline.run(s3_object_created_event(KEY), name="first").status == "SUCCEEDED"
+    csv_key = "landing/yellow_tripdata_2024-01.csv"
+    assert pipeline.run(s3_object_created_event(csv_key), name="again").status == "SUCCEEDED"
+    assert len(pipeline.messages("success")) == 2
+
+
+def test_daily_schedule_builds_dbt_without_ingesting(pipeline) -> None:
+    execution = pipeline.run(scheduled_event(), name="daily-2024-02-03")
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert pipeline.glue_runs == []
+    assert "Ingest" not in execution.entered_states()
+    assert [run.command for run in pipeline.container_runs] == [["build"]]
+    [success] = pipeline.messages("success")
+    assert success["message"]["trigger"] == "schedule"
+    assert success["message"]["object"] is None
+    assert pipeline.locks() == []
+
+
+def test_request_overrides_the_dbt_command_and_vars(pipeline) -> None:
+    request = {
+        "bucket": BUCKETS["landing"],
+        "key": "landing/green_tripdata_2023-12.csv",
+        "dbt": {"command": ["build", "--select", "fact_trips+"], "vars": {"backfill_from": "2023-12"}},
+    }
+    execution = pipeline.run(request, name="backfill-green")
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert (
+        pipeline.glue_runs[0].arguments["--inputs"] == f"s3://{BUCKETS['landing']}/landing/green_tripdata_2023-12.csv"
+    )
+    [container] = pipeline.container_runs
+    assert container.command == ["build", "--select", "fact_trips+"]
+    assert json.loads(container.environment["DBT_VARS"]) == {"backfill_from": "2023-12"}
+    pipeline.glue.get_partition(DatabaseName=GLUE_DATABASE, TableName="green_trips", PartitionValues=["2023", "12"])
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "why"),
+    [
+        (s3_object_created_event(KEY, bucket="someone-elses-bucket"), "another bucket"),
+        (s3_object_created_event("landing/fhv_tripdata_2024-01.parquet"), "not a yellow/green file"),
+        (s3_object_created_event("elsewhere/yellow_tripdata_2024-01.parquet"), "outside the landing prefix"),
+        (s3_object_created_event("landing/yellow_tripdata_2024-01.parquet.tmp"), "not parquet/csv"),
+        ({"detail-type": "Object Deleted", "source": "aws.s3", "detail": {}}, "another event"),
+        ({"bucket": BUCKETS["landing"], "key": KEY, "dbt": {"command": ["run-operation", "drop_all"]}}, "dbt command"),
+        ({"hello": "world"}, "unknown shape"),
+    ],
+)
+def test_invalid_input_is_rejected_before_any_work(pipeline, execution_input, why) -> None:
+    execution = pipeline.run(execution_input, name="rejected")
+
+    assert execution.status == "FAILED", why
+    assert execution.error == "PipelineFailed"
+    assert execution.cause.startswith("InvalidInput: ")
+    assert pipeline.glue_runs == [] and pipeline.container_runs == []
+    [failure] = pipeline.messages("failure")
+    assert failure["message"]["error"] == "InvalidInput"
+    assert failure["message"]["input"] == execution_input
+    assert pipeline.messages("success") == []
+
+
+def test_failing_glue_job_notifies_failure_and_stops(pipeline) -> None:
+    def job_fails(run: GlueRun) -> None:
+        run.state = "FAILED"
+
+    pipeline.glue_job = job_fails
+    execution = pipeline.run(s3_object_created_event(KEY), name="glue-fails")
+
+    assert execution.status == "FAILED"
+    assert execution.cause.startswith("States.TaskFailed: ")
+    assert len(pipeline.glue_runs) == 1, "a failed job is not a transient error: no retry"
+    assert pipeline.retry_waits == []
+    assert pipeline.container_runs == [], "nothing after Ingest ran"
+    [failure] = pipeline.messages("failure")
+    message = failure["message"]
+    assert failure["subject"] == "TLC warehouse run FAILED"
+    assert message["status"] == "FAILED"
+    assert message["execution_id"] == execution.arn
+    assert message["error"] == "States.TaskFailed"
+    assert json.loads(message["cause"])["JobRunState"] == "FAILED"
+    assert pipeline.messages("success") == []
+    assert pipeline.locks() == [], "the failure path releases the locks"
+
+
+def test_failing_dbt_container_notifies_failure_and_publishes_nothing(pipeline) -> None:
+    def dbt_test_fails(run: ContainerRun, s3) -> None:
+        pipeline.container_uploading_artifacts(run, s3)  # run_results.json is uploaded on failure too
+        run.exit_code = 1
+
+    pipeline.dbt_container = dbt_test_fails
+    execution = pipeline.run(s3_object_created_event(KEY), name="dbt-fails")
+
+    assert execution.status == "FAILED"
+    assert len(pipeline.container_runs) == 1, "a failed dbt build is not retried"
+    [failure] = pipeline.messages("failure")
+    assert failure["message"]["error"] == "States.TaskFailed"
+    task = json.loads(failure["message"]["cause"])
+    assert [c["ExitCode"] for c in task["Containers"]] == [1]
+    assert failure["message"]["artifacts"] == f"s3://{BUCKETS['artifacts']}/dbt/runs/dbt-fails/"
+    assert "Contents" not in pipeline.s3.list_objects_v2(Bucket=BUCKETS["artifacts"], Prefix="dbt/latest/")
+    assert pipeline.messages("success") == []
+    assert pipeline.locks() == []
+
+
+def test_glue_retries_exhausted_notifies_failure(pipeline) -> None:
+    def always_busy(run: GlueRun) -> None:
+        raise ConcurrentRunsExceededException(f"Job with name {GLUE_JOB} already running")
+
+    pipeline.glue_job = always_busy
+    execution = pipeline.run(s3_object_created_event(KEY), name="glue-busy")
+
+    assert execution.status == "FAILED"
+    assert len(pipeline.glue_runs) == 5, "one attempt and four retries"
+    assert len(pipeline.retry_waits) == 4
+    assert all(0 <= wait <= 300 for wait in pipeline.retry_waits), "full jitter under MaxDelaySeconds"
+    [failure] = pipeline.messages("failure")
+    assert failure["message"]["error"] == "Glue.ConcurrentRunsExceededException"
+    assert "already running" in failure["message"]["cause"]
+    assert pipeline.container_runs == []
+    assert pipeline.locks() == []
+
+
+def test_a_month_already_being_written_waits_then_fails_clearly(pipeline) -> None:
+    """Another execution holds the month (via its .parquet); this one (.csv, same month) never writes it."""
+    other = "arn:aws:states:us-east-1:123456789012:execution:tlc-test-pipeline:still-running"
+    pipeline.dynamodb.put_item(
+        TableName=LOCK_TABLE,
+        Item={"lock_id": {"S": "partition#yellow_tripdata_2024-01"}, "owner": {"S": other}},
+    )
+    execution = pipeline.run(s3_object_created_event("landing/yellow_tripdata_2024-01.csv"), name="second-writer")
+
+    assert execution.status == "FAILED"
+    assert execution.cause.startswith("PartitionBusy: ")
+    assert len(pipeline.retry_waits) == 30, "it waited (30 tries, about 30 minutes on AWS) before giving up"
+    assert pipeline.glue_runs == [], "the partition was never written twice at once"
+    [failure] = pipeline.messages("failure")
+    assert failure["message"]["error"] == "PartitionBusy"
+    assert "yellow_tripdata_2024-01.csv" in failure["message"]["cause"]
+    [lock] = pipeline.locks()
+    assert lock["owner"]["S"] == other, "the other execution's lock is left alone"
+
+
+def test_a_held_transform_lock_waits_then_fails_without_touching_the_warehouse(pipeline) -> None:
+    pipeline.dynamodb.put_item(TableName=LOCK_TABLE, Item={"lock_id": {"S": "transform"}, "owner": {"S": "other"}})
+    execution = pipeline.run(scheduled_event(), name="daily-blocked")
+
+    assert execution.status == "FAILED"
+    assert execution.cause.startswith("TransformBusy: ")
+    assert pipeline.container_runs == []
+    assert len(pipeline.retry_waits) == 60
+    [failure] = pipeline.messages("failure")
+    assert failure["message"]["error"] == "TransformBusy"
