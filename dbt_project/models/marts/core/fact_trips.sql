@@ -74,16 +74,8 @@ trip_types as (
 
 ),
 
-{% if is_incremental() %}
-built as (
-
-    select * from {{ this }}
-
-),
-{% endif %}
-
--- The load log may hold several rows for a partition (one per reload): the newest is what the
--- partition holds now.
+-- The loader keeps one row per partition (upserted on reload); max() would also cope with a log that
+-- keeps every reload.
 latest_loads as (
 
     select
@@ -95,25 +87,33 @@ latest_loads as (
 
 ),
 
-{% if is_incremental() %}
+-- The load each partition's rows were built from; nothing on a first build or --full-refresh.
 built_loads as (
 
+    {% if is_incremental() %}
     select
         service,
         pickup_month,
         max(_loaded_at) as loaded_at
-    from built
+    from {{ this }}
     group by 1, 2
+    {% else %}
+    select
+        service,
+        pickup_month,
+        loaded_at
+    from latest_loads
+    where false
+    {% endif %}
 
 ),
-{% endif %}
 
--- Which months to (re)build. Driven by the load log, not by max(pickup_at): a reloaded old month is
--- picked up, and one future-dated trip cannot freeze the watermark. A (service, month) partition with
--- no trips at all is rebuilt on every run, which costs nothing.
+-- Which months to (re)build: those with a partition loaded after the load its rows were built from.
+-- Driven by the load log, not by max(pickup_at): a reloaded old month is picked up, and one future-
+-- dated trip cannot freeze the watermark. A partition with no trips at all has no rows to record its
+-- load, so its month is rebuilt on every run, which costs nothing.
 months_to_build as (
 
-    {% if is_incremental() %}
     select latest_loads.pickup_month
     from latest_loads
     left join built_loads
@@ -134,10 +134,6 @@ months_to_build as (
         select {{ dbt.dateadd('month', -(var('lookback_months') | int), 'max(pickup_month)') }}
         from latest_loads
     )
-    {% endif %}
-    {% else %}
-    select pickup_month
-    from latest_loads
     {% endif %}
 
 ),
