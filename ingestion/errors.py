@@ -1,0 +1,31 @@
+"""Errors the ingestion stage raises on purpose, each with a one-line message for the user."""
+
+from __future__ import annotations
+
+import posixpath
+
+
+class BadFileError(Exception):
+    """A raw file that cannot be ingested at all; nothing of it is written to the lake.
+
+    The message is one line: ``<file name>: <problem>``, so it can go straight into a log line,
+    a JSON report or ``_rejected_files/<name>.error.json``.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.file_name = posixpath.basename(path.rstrip("/"))
+        self.problem = " ".join(problem.split())
+        super().__init__(f"{self.file_name}: {self.problem}")
+
+
+class InputSetError(ValueError):
+    """The list of inputs as a whole is unacceptable (duplicates, or files that fail preflight)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class ReconciliationError(RuntimeError):
+    """rows_read != rows_accepted + rows_quarantined: a bug, never a data problem; the job stops."""

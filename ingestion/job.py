@@ -1,0 +1,230 @@
+"""The ingestion job: an explicit list of raw files -> lake + quarantine partitions + manifests.
+
+Files are processed one at a time, in the order given, on one Spark session. For each file:
+inspect (no Spark) -> sha256 (skip if the manifest already has it) -> read + classify -> stage
+accepted and quarantined rows -> reconcile the staged row counts -> publish both partitions ->
+write the manifest. A file found bad on the way is refused: its problem goes to
+``<quarantine>/_rejected_files/<name>.error.json``, its partitions are not touched, and the job
+carries on with the next file.
+
+Command line (the local runner uses it; exits 1 if any file was refused, 2 on a bad input list):
+
+    python -m ingestion.job --input PATH [--input PATH ...] --lake-root DIR --quarantine-root DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ingestion import lake, manifest, reader, rules, storage
+from ingestion.errors import BadFileError, InputSetError
+from ingestion.schema import QUARANTINE_COLUMNS, TRIP_COLUMNS
+from ingestion.spark_session import configure_session
+
+Progress = Callable[[str], None]
+
+
+def check_unique_inputs(inputs: Sequence[str]) -> None:
+    """Refuse an input list naming one file twice or two files for one service and month."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for path in inputs:
+        name = storage.file_name(path)
+        keys = [name]
+        match = reader.FILE_NAME.match(name)
+        if match:
+            keys.append(f"{match['service']}_trips/{match['year']}-{match['month']}")
+        for key in keys:
+            if key in seen:
+                problems.append(f"{name}: duplicate input ({key} also from {seen[key]})")
+                break
+            seen[key] = path
+    if problems:
+        raise InputSetError(problems)
+
+
+def _refused(path: str, error: BadFileError, quarantine_root: str) -> dict:
+    report_path = manifest.write_rejection(quarantine_root, error.file_name, path, error.problem)
+    return {
+        "source_file": error.file_name,
+        "source_path": path,
+        "status": "refused",
+        "problem": error.problem,
+        "error": str(error),
+        "rejection_report": report_path,
+    }
+
+
+def _counts_by_reason(classified: DataFrame) -> dict[str | None, int]:
+    rows = classified.groupBy("reason_code").count().collect()
+    return {row["reason_code"]: int(row["count"]) for row in rows}
+
+
+def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root: str) -> dict:
+    """Ingest one file; returns its manifest plus ``status`` (and ``skipped``: true on a no-op).
+
+    Raises BadFileError when the file must be refused (nothing has been published then), and
+    ReconciliationError if the staged counts do not add up (a bug: nothing is published either).
+    """
+    inspection = reader.inspect_file(path)
+    raw = inspection.raw
+    sha256 = reader.fingerprint(inspection)
+    previous = manifest.read_manifest(lake_root, raw.name)
+    if previous and previous.get("sha256") == sha256:
+        return {**previous, "status": "skipped", "skipped": True}
+
+    # Cached once: trip_key and the casts are computed a single time for the duplicate
+    # aggregation, the counts and both writes.
+    canonical = reader.read_raw(spark, inspection).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = rules.classify(canonical, raw.year, raw.month)
+    staged: list[lake.StagedPartition] = []
+    try:
+        counts = _counts_by_reason(classified)  # fills the cache, in parallel
+        rows_read = inspection.rows_in_footer
+        if rows_read is None:  # CSV: count the file itself, independently of the rule pipeline
+            rows_read = (
+                spark.read.text(storage.spark_uri(raw.path))
+                .where(F.trim(F.col("value")) != "")
+                .count()
+                - 1
+            )
+        total = sum(counts.values())
+        rules.check_file_month(
+            raw.path, raw.year, raw.month, total, counts.get("pickup_outside_file_month", 0)
+        )
+        accepted_rows = counts.get(None, 0)
+        staged.append(
+            lake.stage_partition(
+                classified.where(F.col("reason_code").isNull()).select(*TRIP_COLUMNS),
+                lake_root,
+                raw.partition,
+                accepted_rows,
+            )
+        )
+        staged.append(
+            lake.stage_partition(
+                classified.where(F.col("reason_code").isNotNull()).select(
+                    *(
+                        reader.raw_record_column() if name == "raw_record" else name
+                        for name in QUARANTINE_COLUMNS
+                    )
+                ),
+                quarantine_root,
+                raw.partition,
+                total - accepted_rows,
+            )
+        )
+        accepted_written = lake.count_rows(staged[0].staging)
+        quarantined_written = lake.count_rows(staged[1].staging)
+        by_reason = {code: n for code, n in counts.items() if code is not None}
+        result = manifest.build_manifest(
+            raw, sha256, rows_read, accepted_written, quarantined_written, by_reason
+        )  # raises ReconciliationError before anything is published
+    except BaseException:
+        for item in staged:
+            lake.discard(item)
+        raise
+    finally:
+        canonical.unpersist()
+    for item in reversed(staged):  # quarantine first, then the lake, then the manifest
+        lake.publish(item)
+    manifest.write_manifest(lake_root, result)
+    storage.delete_file(manifest.rejection_path(quarantine_root, raw.name))
+    return {**result, "status": "ingested"}
+
+
+def run_ingestion(
+    spark: SparkSession,
+    inputs: list[str],
+    lake_root: str,
+    quarantine_root: str,
+    progress: Progress | None = None,
+) -> list[dict]:
+    """Ingest `inputs` in order; one result dict per input, in the same order.
+
+    Each result is the file's manifest with ``status`` ``ingested`` or ``skipped`` (also
+    ``"skipped": true``: same sha256 already ingested, nothing done), or for a refused file
+    ``{"source_file", "source_path", "status": "refused", "problem", "error",
+    "rejection_report"}``. Raises InputSetError for duplicate inputs before doing anything.
+    """
+    check_unique_inputs(inputs)
+    configure_session(spark)
+    say = progress or (lambda message: None)
+    results: list[dict] = []
+    for path in inputs:
+        started = time.monotonic()
+        try:
+            result = ingest_file(spark, path, lake_root, quarantine_root)
+        except BadFileError as error:
+            result = _refused(path, error, quarantine_root)
+            say(f"{error} -> refused")
+        else:
+            seconds = time.monotonic() - started
+            if result["status"] == "skipped":
+                say(f"{result['source_file']}: unchanged (sha256 already ingested), skipped")
+            else:
+                say(
+                    f"{result['source_file']}: {result['rows_read']} read,"
+                    f" {result['rows_accepted']} accepted,"
+                    f" {result['rows_quarantined']} quarantined ({seconds:.1f} s)"
+                )
+        results.append(result)
+    return results
+
+
+def summarize(results: list[dict]) -> dict:
+    """The JSON summary the CLI prints."""
+    statuses = [r["status"] for r in results]
+    return {
+        "ok": "refused" not in statuses,
+        "ingested": statuses.count("ingested"),
+        "skipped": statuses.count("skipped"),
+        "refused": statuses.count("refused"),
+        "files": results,
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Arguments shared by the CLI and (by name) the Glue entry point."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ingestion.job", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--input", action="append", required=True, help="raw file (repeatable)")
+    parser.add_argument("--lake-root", required=True)
+    parser.add_argument("--quarantine-root", required=True)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: print the JSON summary to stdout, progress to stderr; 0 ok, 1 refused, 2 bad list."""
+    args = parse_args(argv)
+    try:
+        check_unique_inputs(args.input)
+    except InputSetError as error:
+        print(json.dumps({"ok": False, "error": str(error), "problems": error.problems}, indent=2))
+        return 2
+    from ingestion.spark_session import get_spark
+
+    spark = get_spark()
+    results = run_ingestion(
+        spark,
+        args.input,
+        args.lake_root,
+        args.quarantine_root,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    summary = summarize(results)
+    print(json.dumps(summary, indent=2))
+    return 0 if summary["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
