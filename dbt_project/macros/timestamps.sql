@@ -25,8 +25,8 @@
     A timestamp-with-time-zone column as a naive UTC timestamp.
 
     Postgres converts timestamptz -> timestamp with the *session* time zone, so a plain cast would make
-    `_loaded_at` depend on who runs dbt; `at time zone 'UTC'` pins it. Redshift (and Spectrum, whose
-    columns are naive already) cast to UTC.
+    `_loaded_at` depend on who runs dbt; `at time zone 'UTC'` pins it. Redshift casts timestamptz to
+    UTC, and on a naive Spectrum column `at time zone` would do the opposite conversion, so a cast.
 
     Args:
         column: SQL expression, timestamptz (or timestamp on Spectrum).
@@ -36,11 +36,12 @@
 {%- endmacro %}
 
 {% macro default__to_utc_timestamp(column) -%}
-    cast({{ column }} as timestamp)
+    ({{ column }} at time zone 'UTC')
 {%- endmacro %}
 
-{% macro postgres__to_utc_timestamp(column) -%}
-    ({{ column }} at time zone 'UTC')
+{# dbt-redshift falls back to postgres__ macros, so Redshift needs its own even where it matches default #}
+{% macro redshift__to_utc_timestamp(column) -%}
+    cast({{ column }} as timestamp)
 {%- endmacro %}
 
 

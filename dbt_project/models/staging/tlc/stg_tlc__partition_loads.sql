@@ -18,7 +18,7 @@ renamed as (
         ---------- load
         cast(source_file as varchar(128)) as source_file,
         cast(sha256 as varchar(64)) as source_file_sha256,
-        cast(row_count as bigint) as row_count,
+        cast(row_count as bigint) as rows_loaded,
         {{ to_utc_timestamp('loaded_at') }} as loaded_at
 
     from source
