@@ -1,0 +1,113 @@
+# Upload -> one execution for exactly that object. EventBridge hands the S3 event to the state
+# machine unchanged; its ValidateInput checks the bucket, prefix and file name.
+resource "aws_cloudwatch_event_rule" "object_created" {
+  name        = "${var.name}-landing-object-created"
+  description = "A TLC file (.parquet or .csv) landed in s3://${var.buckets["landing"]}/${var.landing_prefix}"
+  event_pattern = jsonencode({
+    source        = ["aws.s3"]
+    "detail-type" = ["Object Created"]
+    detail = {
+      bucket = { name = [var.buckets["landing"]] }
+      object = {
+        key = [
+          { wildcard = "${var.landing_prefix}*.parquet" },
+          { wildcard = "${var.landing_prefix}*.csv" },
+        ]
+      }
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_rule" "daily" {
+  name                = "${var.name}-daily-dbt-build"
+  description         = "Daily dbt build (tests and freshness) on what is loaded; ingests nothing"
+  schedule_expression = var.daily_schedule
+}
+
+data "aws_iam_policy_document" "events_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "events" {
+  name               = "${var.name}-start-pipeline"
+  assume_role_policy = data.aws_iam_policy_document.events_assume.json
+}
+
+data "aws_iam_policy_document" "events" {
+  statement {
+    actions   = ["states:StartExecution"]
+    resources = [aws_sfn_state_machine.pipeline.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "events" {
+  name   = "start-pipeline"
+  role   = aws_iam_role.events.id
+  policy = data.aws_iam_policy_document.events.json
+}
+
+resource "aws_sqs_queue" "trigger_dlq" {
+  name                      = "${var.name}-pipeline-trigger-dlq"
+  kms_master_key_id         = var.kms_key_arn
+  message_retention_seconds = 1209600
+}
+
+data "aws_iam_policy_document" "trigger_dlq" {
+  statement {
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.trigger_dlq.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.object_created.arn, aws_cloudwatch_event_rule.daily.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "trigger_dlq" {
+  queue_url = aws_sqs_queue.trigger_dlq.id
+  policy    = data.aws_iam_policy_document.trigger_dlq.json
+}
+
+resource "aws_cloudwatch_event_target" "object_created" {
+  rule     = aws_cloudwatch_event_rule.object_created.name
+  arn      = aws_sfn_state_machine.pipeline.arn
+  role_arn = aws_iam_role.events.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 10
+  }
+  dead_letter_config {
+    arn = aws_sqs_queue.trigger_dlq.arn
+  }
+}
+
+resource "aws_cloudwatch_event_target" "daily" {
+  rule     = aws_cloudwatch_event_rule.daily.name
+  arn      = aws_sfn_state_machine.pipeline.arn
+  role_arn = aws_iam_role.events.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 10
+  }
+  dead_letter_config {
+    arn = aws_sqs_queue.trigger_dlq.arn
+  }
+}

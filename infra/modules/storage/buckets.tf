@@ -1,0 +1,81 @@
+locals {
+  bucket_name = { for role in ["landing", "lake", "quarantine", "archive", "artifacts", "logs"] : role => "${var.name}-${role}-${local.account_id}" }
+  buckets = {
+    landing    = module.landing
+    lake       = module.lake
+    quarantine = module.quarantine
+    archive    = module.archive
+    artifacts  = module.artifacts
+    logs       = module.logs
+  }
+}
+
+module "logs" {
+  source     = "../bucket"
+  bucket     = local.bucket_name["logs"]
+  purpose    = "S3 server access logs of the other buckets"
+  expiration = { prefix = "", days = 365 }
+  extra_policy_statements = [{
+    Sid       = "S3ServerAccessLogsDelivery"
+    Effect    = "Allow"
+    Action    = "s3:PutObject"
+    Principal = { Service = "logging.s3.amazonaws.com" }
+    Resource  = "arn:${local.partition}:s3:::${local.bucket_name["logs"]}/*"
+    Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+  }]
+}
+
+module "landing" {
+  source            = "../bucket"
+  bucket            = local.bucket_name["landing"]
+  purpose           = "where TLC files are uploaded (the pipeline's trigger)"
+  kms_key_arn       = aws_kms_key.data.arn
+  access_log_bucket = module.logs.id
+  # Every upload is replicated to the archive bucket at once (replication.tf); landing keeps its copy a while.
+  expiration = { prefix = var.landing_prefix, days = var.landing_expiration_days }
+}
+
+module "lake" {
+  source            = "../bucket"
+  bucket            = local.bucket_name["lake"]
+  purpose           = "accepted rows, canonical Parquet, Spectrum's tables"
+  kms_key_arn       = aws_kms_key.data.arn
+  access_log_bucket = module.logs.id
+  transitions       = [{ days = 0, storage_class = "INTELLIGENT_TIERING" }]
+}
+
+module "quarantine" {
+  source            = "../bucket"
+  bucket            = local.bucket_name["quarantine"]
+  purpose           = "rejected rows and refused files"
+  kms_key_arn       = aws_kms_key.data.arn
+  access_log_bucket = module.logs.id
+  transitions       = [{ days = 0, storage_class = "INTELLIGENT_TIERING" }]
+}
+
+module "archive" {
+  source            = "../bucket"
+  bucket            = local.bucket_name["archive"]
+  purpose           = "every landed file, kept in cold storage"
+  kms_key_arn       = aws_kms_key.data.arn
+  access_log_bucket = module.logs.id
+  transitions = [
+    { days = 30, storage_class = "GLACIER_IR" },
+    { days = 180, storage_class = "DEEP_ARCHIVE" },
+  ]
+}
+
+module "artifacts" {
+  source                  = "../bucket"
+  bucket                  = local.bucket_name["artifacts"]
+  purpose                 = "Glue code, dbt run artifacts and docs"
+  kms_key_arn             = aws_kms_key.data.arn
+  access_log_bucket       = module.logs.id
+  noncurrent_version_days = var.artifacts_noncurrent_days
+}
+
+# S3 -> EventBridge: the pipeline's trigger rule matches "Object Created" in the landing bucket.
+resource "aws_s3_bucket_notification" "landing" {
+  bucket      = module.landing.id
+  eventbridge = true
+}

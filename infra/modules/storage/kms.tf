@@ -1,0 +1,70 @@
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+}
+
+# One customer-managed key per environment encrypts the data at rest of every service here
+# (S3, SNS, DynamoDB, CloudWatch Logs, ECR, Secrets Manager, Redshift). Services reach it through
+# their IAM roles; the key policy only delegates to IAM and lets the two services that use the
+# key without a role of ours (CloudWatch Logs, EventBridge->SNS) do so for this account.
+data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_109:A key policy's Resource is always "*" (the key itself); access is scoped by principal.
+  #checkov:skip=CKV_AWS_111:Same: "*" in a key policy means this key; the principal is this account's IAM.
+  #checkov:skip=CKV_AWS_356:Same: a key policy cannot name its own key ARN before the key exists.
+  statement {
+    sid       = "AccountAdministersThroughIAM"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchLogsOfThisAccount"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+    }
+  }
+
+  statement {
+    sid       = "EventBridgeAndCloudWatchPublishToEncryptedTopics"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_kms_key" "data" {
+  description             = "${var.name}: data at rest of the TLC warehouse"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.key.json
+}
+
+resource "aws_kms_alias" "data" {
+  name          = "alias/${var.name}-data"
+  target_key_id = aws_kms_key.data.key_id
+}
