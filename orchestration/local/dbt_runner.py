@@ -88,14 +88,21 @@ def run_dbt_build(
     from dbt.cli.main import dbtRunner
 
     def on_event(event) -> None:
-        # One line per finished node is progress enough; dbt's own log goes to dbt_project/logs.
-        if progress and event.info.name == "LogNodeResult" or (progress and event.info.name.endswith("Result")):
-            msg = event.info.msg
-            if msg and ("OK" in msg or "PASS" in msg or "ERROR" in msg or "FAIL" in msg or "WARN" in msg):
-                progress(msg.strip())
+        # Progress: one line per built model/seed/snapshot and per failure; passing tests are counted in
+        # the summary instead of listed (there are hundreds).
+        if progress is None or event.info.name not in (
+            "LogModelResult",
+            "LogSeedResult",
+            "LogSnapshotResult",
+            "LogTestResult",
+        ):
+            return
+        msg = " ".join(event.info.msg.split())
+        if event.info.name != "LogTestResult" or "PASS" not in msg:
+            progress(msg)
 
     runner = dbtRunner(callbacks=[on_event])
-    res = runner.invoke(dbt_args("build", "--quiet", *(extra or [])))
+    res = runner.invoke(dbt_args("build", "--quiet", "--no-use-colors", *(extra or [])))
     if res.result is None:
         return DbtOutcome(success=False, failures=[str(res.exception)])
     outcome = _summarise(res.result)

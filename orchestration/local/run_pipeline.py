@@ -18,7 +18,8 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from orchestration.local.summary import RunReport, StageReport
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGES_FILE = REPO_ROOT / "orchestration" / "stages.json"
+# Arbitrary but fixed: the advisory-lock id every run on a warehouse takes (see run_lock).
+RUN_LOCK_KEY = 7_263_001
 TLC_FILE = re.compile(r"^(yellow|green)_tripdata_\d{4}-\d{2}\.(parquet|csv)$")
 
 
@@ -73,7 +76,9 @@ class RunState:
 
 
 def say(message: str) -> None:
-    print(message, flush=True)
+    # One write per line: dbt reports from several threads, and print() would interleave the newline.
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
 
 
 def list_source_files(source: Path) -> list[Path]:
@@ -240,6 +245,37 @@ def run(config: RunConfig) -> RunReport:
     state.connection = embedded_postgres.connection_for_run(config.database)
     os.environ.update(state.connection.env())  # dbt's profile reads the same PG* variables
     report.connection = state.connection
+    with run_lock(state.connection):
+        _run_stages(names, state)
+    report.collect_warehouse_counts()
+    return report
+
+
+@contextmanager
+def run_lock(connection: embedded_postgres.Connection) -> Iterator[None]:
+    """Serialize runs on one warehouse: a session advisory lock, held for the whole run.
+
+    Two runs at once would race on the same lake partitions and the same fact months; the second
+    waits here with a message instead. The lock dies with the session, so a killed run never leaves
+    it behind.
+    """
+    import psycopg2
+
+    conn = psycopg2.connect(connection.dsn())
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK_KEY,))
+            if not cur.fetchone()[0]:
+                say(f"another pipeline run holds the lock on database {connection.database}; waiting for it to finish")
+                cur.execute("select pg_advisory_lock(%s)", (RUN_LOCK_KEY,))
+        yield
+    finally:
+        conn.close()
+
+
+def _run_stages(names: list[str], state: RunState) -> None:
+    report = state.report
     for index, name in enumerate(names, start=1):
         say(f"[{index}/{len(names)}] {name}")
         started = time.perf_counter()
@@ -252,8 +288,6 @@ def run(config: RunConfig) -> RunReport:
             raise
         stage.seconds = time.perf_counter() - started
         report.stages.append(stage)
-    report.collect_warehouse_counts()
-    return report
 
 
 def parse_args(argv: list[str] | None) -> RunConfig:
