@@ -19,12 +19,19 @@ class BadFileError(Exception):
         super().__init__(f"{self.file_name}: {self.problem}")
 
 
-class InputSetError(ValueError):
-    """The list of inputs as a whole is unacceptable (duplicates, or files that fail preflight)."""
+class InputSetError(BadFileError):
+    """The list of inputs as a whole is unacceptable: duplicates, or files that fail preflight.
+
+    A BadFileError too, so a caller that refuses bad files refuses a bad set the same way; the
+    message lists every problem (each ``<file name>: <problem>``), separated by '; '.
+    """
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+        self.path = ""
+        self.file_name = ""
+        self.problem = "; ".join(self.problems)
+        Exception.__init__(self, self.problem)
 
 
 class ReconciliationError(RuntimeError):

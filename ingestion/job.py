@@ -57,6 +57,7 @@ def _refused(path: str, error: BadFileError, quarantine_root: str) -> dict:
         "source_file": error.file_name,
         "source_path": path,
         "status": "refused",
+        "refused": True,
         "problem": error.problem,
         "error": str(error),
         "rejection_report": report_path,
@@ -152,8 +153,8 @@ def run_ingestion(
 
     Each result is the file's manifest with ``status`` ``ingested`` or ``skipped`` (also
     ``"skipped": true``: same sha256 already ingested, nothing done), or for a refused file
-    ``{"source_file", "source_path", "status": "refused", "problem", "error",
-    "rejection_report"}``. Raises InputSetError for duplicate inputs before doing anything.
+    ``{"source_file", "source_path", "status": "refused", "refused": true, "problem", "error",
+    "rejection_report"}`` (``error`` is the one-line ``<file>: <problem>``). Raises InputSetError for duplicate inputs before doing anything.
     """
     check_unique_inputs(inputs)
     configure_session(spark)

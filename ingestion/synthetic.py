@@ -338,8 +338,8 @@ def _chunk_plans(plan: dict[str, int], rows: int, chunk_rows: int) -> list[tuple
     return chunks
 
 
-def generate_file(
-    out_dir: str,
+def generate_month(
+    out_dir: str | os.PathLike,
     service: str = "yellow",
     year: int = 2024,
     month: int = 1,
@@ -363,6 +363,7 @@ def generate_file(
     )
     if sum(plan.values()) >= rows:
         raise ValueError(f"{sum(plan.values())} anomalies do not fit in {rows} rows")
+    out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     name = file_name(service, year, month, fmt)
     path = os.path.join(out_dir, name)
@@ -421,7 +422,7 @@ def generate(
     for service in services:
         for text in months:
             year, month = (int(part) for part in text.strip().split("-"))
-            results.append(generate_file(out_dir, service, year, month, rows, seed, bad_share, fmt))
+            results.append(generate_month(out_dir, service, year, month, rows, seed, bad_share, fmt))
     return results
 
 
