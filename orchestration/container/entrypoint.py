@@ -1,0 +1,218 @@
+"""The dbt container's entrypoint: `dbt build` (or the command given) on one target, then artifacts to S3.
+
+    entrypoint.py [build|run|test|seed [dbt options...]]      (no arguments: build)
+
+Environment (the state machine's Transform state sets the last three per execution):
+    DBT_TARGET           profile target: prod (Redshift) in the container, dev (PostgreSQL) in the tests
+    DBT_PROJECT_DIR      the dbt project baked into the image (default: ./dbt_project)
+    DBT_PROFILES_DIR     where profiles.yml is (default: the folder holding the project)
+    SCRATCH_DIR          writable folder for dbt's target/ and logs/ (the image's root is read-only)
+    REDSHIFT_SECRET_ARN  optional: Secrets Manager secret {"username", "password"}; read at start and
+                         passed to dbt only through its environment. Without it (and without
+                         REDSHIFT_PASSWORD) the profile's IAM authentication is used.
+    DBT_VARS             JSON object handed to dbt as --vars
+    RUN_ID               names this run's artifact folder
+    ARTIFACTS_URI        s3://bucket/prefix/ for run_results.json, manifest.json and the docs site
+                         (index.html, catalog.json); empty: keep them local only
+
+Guarantees: the exit code is dbt's (non-zero when a model or test failed or dbt could not run),
+or 2 for bad input, or 3 when the artifacts could not be uploaded. run_results.json and
+manifest.json are uploaded whether dbt succeeded or not; the docs site only after a success.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+LOG = logging.getLogger("entrypoint")
+
+ALLOWED_COMMANDS = ("build", "run", "test", "seed")
+ALWAYS_UPLOADED = ("run_results.json", "manifest.json")
+DOCS_SITE = ("index.html", "catalog.json")
+EXIT_BAD_INPUT = 2
+EXIT_UPLOAD_FAILED = 3
+
+
+class InputError(ValueError):
+    """The command or the environment cannot be used; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    command: list[str]
+    target: str
+    vars_json: str
+    project_dir: Path
+    profiles_dir: Path
+    scratch_dir: Path
+    run_id: str
+    artifacts_uri: str
+
+    @property
+    def target_path(self) -> Path:
+        return self.scratch_dir / "target"
+
+    @property
+    def log_path(self) -> Path:
+        return self.scratch_dir / "logs"
+
+
+def parse_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
+    """Read and check the command line and environment; raises InputError naming the problem."""
+    command = list(argv) or ["build"]
+    if command[0] not in ALLOWED_COMMANDS:
+        raise InputError(f"dbt command {command[0]!r} is not allowed here: use one of {', '.join(ALLOWED_COMMANDS)}")
+    for flag in ("--target", "-t", "--vars", "--profiles-dir", "--project-dir", "--target-path", "--log-path"):
+        if flag in command[1:]:
+            raise InputError(f"{flag} is set by the entrypoint (from DBT_TARGET, DBT_VARS, ...), not in the command")
+    raw_vars = env.get("DBT_VARS", "").strip() or "{}"
+    try:
+        dbt_vars = json.loads(raw_vars)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"DBT_VARS is not JSON ({exc.msg} at character {exc.pos}): {raw_vars[:200]}") from exc
+    if not isinstance(dbt_vars, dict):
+        raise InputError(f"DBT_VARS must be a JSON object, got {type(dbt_vars).__name__}: {raw_vars[:200]}")
+    artifacts_uri = env.get("ARTIFACTS_URI", "").strip()
+    if artifacts_uri and not (artifacts_uri.startswith("s3://") and len(artifacts_uri) > len("s3://")):
+        raise InputError(f"ARTIFACTS_URI must look like s3://bucket/prefix/, got {artifacts_uri!r}")
+    project_dir = Path(env.get("DBT_PROJECT_DIR", "dbt_project")).resolve()
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise InputError(f"no dbt_project.yml in {project_dir} (set DBT_PROJECT_DIR)")
+    profiles_dir = Path(env.get("DBT_PROFILES_DIR", str(project_dir.parent))).resolve()
+    if not (profiles_dir / "profiles.yml").is_file():
+        raise InputError(f"no profiles.yml in {profiles_dir} (set DBT_PROFILES_DIR)")
+    scratch = env.get("SCRATCH_DIR") or tempfile.mkdtemp(prefix="dbt-")
+    return Settings(
+        command=command,
+        target=env.get("DBT_TARGET", "prod"),
+        vars_json=json.dumps(dbt_vars, sort_keys=True),
+        project_dir=project_dir,
+        profiles_dir=profiles_dir,
+        scratch_dir=Path(scratch),
+        run_id=env.get("RUN_ID", "").strip() or "manual",
+        artifacts_uri=artifacts_uri,
+    )
+
+
+def redshift_credentials(env: Mapping[str, str], secrets_client=None) -> dict[str, str]:
+    """Environment for dbt's Redshift profile from the Secrets Manager secret, if one is configured.
+
+    Returns {} when no secret is named or a password is already given (IAM authentication, or a
+    password ECS injected). The secret's values are never logged nor written to disk.
+    """
+    secret_arn = env.get("REDSHIFT_SECRET_ARN", "").strip()
+    if not secret_arn or env.get("REDSHIFT_PASSWORD"):
+        return {}
+    if secrets_client is None:
+        import boto3
+
+        secrets_client = boto3.client("secretsmanager")
+    secret = json.loads(secrets_client.get_secret_value(SecretId=secret_arn)["SecretString"])
+    try:
+        return {
+            "REDSHIFT_AUTH_METHOD": "database",
+            "REDSHIFT_USER": secret["username"],
+            "REDSHIFT_PASSWORD": secret["password"],
+        }
+    except KeyError as exc:
+        raise InputError(f"secret {secret_arn} has no {exc.args[0]!r} key (expected username and password)") from None
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter (the image's venv, or the project's .venv)."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
+
+
+def dbt_command(settings: Settings, *args: str) -> list[str]:
+    return [
+        dbt_executable(),
+        *args,
+        "--target",
+        settings.target,
+        "--vars",
+        settings.vars_json,
+        "--project-dir",
+        str(settings.project_dir),
+        "--profiles-dir",
+        str(settings.profiles_dir),
+        "--target-path",
+        str(settings.target_path),
+        "--log-path",
+        str(settings.log_path),
+    ]
+
+
+def run_dbt(settings: Settings, env: Mapping[str, str]) -> int:
+    """The dbt command, then (after a success) `dbt docs generate`; returns dbt's exit code."""
+    code = subprocess.run(dbt_command(settings, *settings.command), env=dict(env), check=False).returncode
+    if code != 0:
+        LOG.error("dbt %s failed with exit code %s", settings.command[0], code)
+        return code
+    docs = subprocess.run(dbt_command(settings, "docs", "generate"), env=dict(env), check=False).returncode
+    if docs != 0:
+        LOG.error("dbt docs generate failed with exit code %s", docs)
+    return docs
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return bucket, prefix
+
+
+def upload_artifacts(settings: Settings, succeeded: bool, s3_client=None) -> list[str]:
+    """Upload what dbt wrote; returns the s3 URIs. Missing files are skipped (dbt may stop early)."""
+    if not settings.artifacts_uri:
+        return []
+    if s3_client is None:
+        import boto3
+
+        s3_client = boto3.client("s3")
+    bucket, prefix = split_s3_uri(settings.artifacts_uri)
+    names = ALWAYS_UPLOADED + (DOCS_SITE if succeeded else ())
+    content_types = {".json": "application/json", ".html": "text/html"}
+    uploaded = []
+    for name in names:
+        path = settings.target_path / name
+        if not path.is_file():
+            LOG.warning("no %s to upload (dbt did not write it)", name)
+            continue
+        key = f"{prefix}{name}"
+        s3_client.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_types[path.suffix]})
+        uploaded.append(f"s3://{bucket}/{key}")
+    return uploaded
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s entrypoint %(levelname)s %(message)s")
+    env = dict(os.environ if env is None else env)
+    try:
+        settings = parse_settings(sys.argv[1:] if argv is None else argv, env)
+        dbt_env = {**env, **redshift_credentials(env), "DBT_TARGET": settings.target}
+    except InputError as exc:
+        LOG.error("%s", exc)
+        return EXIT_BAD_INPUT
+    dbt_env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    LOG.info("run %s: dbt %s on target %s", settings.run_id, " ".join(settings.command), settings.target)
+    code = run_dbt(settings, dbt_env)
+    try:
+        for uri in upload_artifacts(settings, succeeded=code == 0):
+            LOG.info("uploaded %s", uri)
+    except Exception:
+        LOG.exception("uploading the artifacts to %s failed", settings.artifacts_uri)
+        return code or EXIT_UPLOAD_FAILED
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

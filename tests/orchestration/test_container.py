@@ -1,0 +1,220 @@
+"""The dbt container: a clean Dockerfile, and its entrypoint (the same script) run outside Docker
+against the embedded PostgreSQL (target dev instead of prod), with S3 and Secrets Manager in moto."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from orchestration.container import entrypoint
+from tests.orchestration.tools import HADOLINT, REPO_ROOT, require
+
+CONTAINER = REPO_ROOT / "orchestration" / "container"
+DOCKERFILE = CONTAINER / "Dockerfile"
+FIXTURE_SQL = REPO_ROOT / "tests" / "dbt" / "fixtures" / "raw_fixture.sql"
+TEST_DATABASE = "tlc_entrypoint_test"
+BUCKET = "tlc-test-artifacts"
+
+
+# ---------- the image
+
+
+def test_hadolint_is_clean() -> None:
+    hadolint = require(HADOLINT, "hadolint")
+    result = subprocess.run([str(hadolint), str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_is_pinned_slim_and_non_root() -> None:
+    text = DOCKERFILE.read_text()
+    bases = re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE)
+    assert bases and all(re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", b) for b in bases), bases
+    user = re.findall(r"^USER\s+(\S+)", text, flags=re.MULTILINE)
+    assert user and user[-1].split(":")[0] not in ("root", "0")
+    assert "-c /tmp/requirements.lock" in text, "transitive versions pinned by the lock file"
+    assert "DBT_EXCLUDE_RESOURCE_TYPES=unit_test" in text, "unit tests belong to CI, not to production builds"
+    for line in (CONTAINER / "requirements.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            assert re.fullmatch(r"[a-z0-9-]+==[\w.]+", line), line
+    assert not re.search(r"(PASSWORD|SECRET_KEY|ACCESS_KEY)\s*=", text), "no credentials in the image"
+
+
+def test_dockerignore_lets_in_exactly_what_the_dockerfile_copies() -> None:
+    ignore = (CONTAINER / "Dockerfile.dockerignore").read_text()
+    sources = [
+        src
+        for line in re.findall(r"^COPY\s+(?!--from)(.+)$", DOCKERFILE.read_text(), re.MULTILINE)
+        for src in line.split()[:-1]
+    ]
+    for source in sources:
+        assert f"!{source}" in ignore, f"{source} is copied but excluded from the build context"
+    assert "dbt_project/target/" in ignore
+
+
+# ---------- the entrypoint's checks
+
+
+def write_project(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "dbt_project").mkdir()
+    (tmp_path / "dbt_project" / "dbt_project.yml").write_text("name: x\n")
+    (tmp_path / "profiles.yml").write_text("x: {}\n")
+    return {"DBT_PROJECT_DIR": str(tmp_path / "dbt_project"), "SCRATCH_DIR": str(tmp_path / "scratch")}
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["run-operation", "drop_everything"], {}, "not allowed"),
+        (["build", "--target", "dev"], {}, "--target is set by the entrypoint"),
+        (["build"], {"DBT_VARS": "{not json"}, "DBT_VARS is not JSON"),
+        (["build"], {"DBT_VARS": "[1, 2]"}, "must be a JSON object"),
+        (["build"], {"ARTIFACTS_URI": "/tmp/artifacts"}, "ARTIFACTS_URI must look like"),
+    ],
+)
+def test_bad_input_is_refused_with_a_reason(tmp_path, argv, env, message) -> None:
+    with pytest.raises(entrypoint.InputError, match=re.escape(message)):
+        entrypoint.parse_settings(argv, {**write_project(tmp_path), **env})
+
+
+def test_defaults_build_on_prod(tmp_path) -> None:
+    settings = entrypoint.parse_settings([], write_project(tmp_path))
+    assert settings.command == ["build"]
+    assert settings.target == "prod"
+    assert settings.vars_json == "{}"
+    command = entrypoint.dbt_command(settings, "build")
+    assert command[command.index("--target") + 1] == "prod"
+    assert command[command.index("--target-path") + 1] == str(tmp_path / "scratch" / "target")
+
+
+def test_bad_input_exits_2(tmp_path) -> None:
+    assert entrypoint.main(["seed", "--vars", "{}"], write_project(tmp_path)) == entrypoint.EXIT_BAD_INPUT
+
+
+def test_redshift_password_comes_from_secrets_manager(aws_env) -> None:
+    with mock_aws():
+        client = boto3.client("secretsmanager")
+        arn = client.create_secret(Name="tlc/redshift", SecretString=json.dumps({"username": "u", "password": "p"}))[
+            "ARN"
+        ]
+        assert entrypoint.redshift_credentials({"REDSHIFT_SECRET_ARN": arn}) == {
+            "REDSHIFT_AUTH_METHOD": "database",
+            "REDSHIFT_USER": "u",
+            "REDSHIFT_PASSWORD": "p",
+        }
+        # IAM authentication (no secret) and an ECS-injected password are left alone.
+        assert entrypoint.redshift_credentials({}) == {}
+        assert entrypoint.redshift_credentials({"REDSHIFT_SECRET_ARN": arn, "REDSHIFT_PASSWORD": "x"}) == {}
+        bad = client.create_secret(Name="tlc/bad", SecretString=json.dumps({"user": "u"}))["ARN"]
+        with pytest.raises(entrypoint.InputError, match="no 'username' key"):
+            entrypoint.redshift_credentials({"REDSHIFT_SECRET_ARN": bad})
+
+
+# ---------- the entrypoint running dbt on the embedded PostgreSQL
+
+
+@pytest.fixture(scope="module")
+def warehouse() -> dict[str, str]:
+    """A database of its own on the embedded (or the user's) PostgreSQL, with the raw fixture loaded."""
+    import psycopg2
+
+    from orchestration.local import embedded_postgres
+
+    if not (REPO_ROOT / "dbt_project" / "dbt_project.yml").is_file() or not FIXTURE_SQL.is_file():
+        pytest.skip("dbt_project/ or its raw fixture is not there yet")
+    connection = embedded_postgres.connection_for_run(TEST_DATABASE)
+    embedded_postgres.ensure_database(connection)
+    conn = psycopg2.connect(connection.dsn())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(FIXTURE_SQL.read_text())
+            for schema in ("ep", "ep_staging", "ep_intermediate", "ep_seeds", "ep_snapshots"):
+                cur.execute(f"drop schema if exists {schema} cascade")
+    finally:
+        conn.close()
+    return connection.env()
+
+
+def container_env(warehouse: dict[str, str], tmp_path: Path, run_id: str) -> dict[str, str]:
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    shutil.copy(REPO_ROOT / "profiles.yml.example", profiles / "profiles.yml")
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        **warehouse,
+        "DBT_TARGET": "dev",
+        "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",  # as the image sets it
+        "DBT_SCHEMA": "ep",
+        "DBT_PROJECT_DIR": str(REPO_ROOT / "dbt_project"),
+        "DBT_PROFILES_DIR": str(profiles),
+        "SCRATCH_DIR": str(tmp_path / "scratch"),
+        "DBT_VARS": json.dumps({"lookback_months": 1}),
+        "RUN_ID": run_id,
+        "ARTIFACTS_URI": f"s3://{BUCKET}/dbt/runs/{run_id}/",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def uploaded(s3, run_id: str) -> list[str]:
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"dbt/runs/{run_id}/")
+    return sorted(o["Key"].rsplit("/", 1)[1] for o in listing.get("Contents", []))
+
+
+@pytest.mark.integration
+def test_entrypoint_builds_and_uploads_artifacts_and_docs(warehouse, tmp_path, aws_env) -> None:
+    env = container_env(warehouse, tmp_path, "ok-run")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        code = entrypoint.main(["build"], env)
+        assert code == 0
+        assert uploaded(s3, "ok-run") == ["catalog.json", "index.html", "manifest.json", "run_results.json"]
+        run_results = json.loads(s3.get_object(Bucket=BUCKET, Key="dbt/runs/ok-run/run_results.json")["Body"].read())
+    assert run_results["args"]["vars"] == {"lookback_months": 1}
+    assert run_results["results"] and all(r["status"] in ("success", "pass") for r in run_results["results"])
+
+
+@pytest.mark.integration
+def test_entrypoint_exits_non_zero_when_a_test_fails(warehouse, tmp_path, aws_env) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(
+        **{
+            k: warehouse[v]
+            for k, v in [
+                ("host", "PGHOST"),
+                ("port", "PGPORT"),
+                ("user", "PGUSER"),
+                ("password", "PGPASSWORD"),
+                ("dbname", "PGDATABASE"),
+            ]
+        }
+    )
+    try:
+        with conn, conn.cursor() as cur:  # a duplicated trip: the staging model's unique test must catch it
+            cur.execute("insert into raw.yellow_trips select * from raw.yellow_trips limit 1")
+        env = container_env(warehouse, tmp_path, "failing-run")
+        with mock_aws():
+            s3 = boto3.client("s3")
+            s3.create_bucket(Bucket=BUCKET)
+            code = entrypoint.main(["build", "--select", "stg_tlc__yellow_trips"], env)
+            assert code != 0
+            # run_results.json tells what failed; the docs site is only published after a success.
+            assert uploaded(s3, "failing-run") == ["manifest.json", "run_results.json"]
+            results = json.loads(
+                s3.get_object(Bucket=BUCKET, Key="dbt/runs/failing-run/run_results.json")["Body"].read()
+            )
+        assert any(r["status"] in ("fail", "error") for r in results["results"])
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute(FIXTURE_SQL.read_text())
+        conn.close()
