@@ -133,7 +133,8 @@ def _csv_columns(raw: RawFile) -> list[str]:
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a multi-byte character cut by the head limit
+        cut_at_limit = len(head) == CSV_HEAD_BYTES and exc.reason == "unexpected end of data"
+        if not cut_at_limit:  # a real bad byte, not a multi-byte character cut by the head limit
             raise BadFileError(
                 raw.path, f"not UTF-8 text (byte 0x{head[exc.start]:02x} at offset {exc.start})"
             ) from exc
