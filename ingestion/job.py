@@ -91,16 +91,9 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
         counts = _counts_by_reason(classified)  # fills the cache, in parallel
         rows_read = inspection.rows_in_footer
         if rows_read is None:  # CSV: count the file itself, independently of the rule pipeline
-            rows_read = (
-                spark.read.text(storage.spark_uri(raw.path))
-                .where(F.trim(F.col("value")) != "")
-                .count()
-                - 1
-            )
+            rows_read = spark.read.text(storage.spark_uri(raw.path)).where(F.trim(F.col("value")) != "").count() - 1
         total = sum(counts.values())
-        rules.check_file_month(
-            raw.path, raw.year, raw.month, total, counts.get("pickup_outside_file_month", 0)
-        )
+        rules.check_file_month(raw.path, raw.year, raw.month, total, counts.get("pickup_outside_file_month", 0))
         accepted_rows = counts.get(None, 0)
         staged.append(
             lake.stage_partition(
@@ -113,10 +106,7 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
         staged.append(
             lake.stage_partition(
                 classified.where(F.col("reason_code").isNotNull()).select(
-                    *(
-                        reader.raw_record_column() if name == "raw_record" else name
-                        for name in QUARANTINE_COLUMNS
-                    )
+                    *(reader.raw_record_column() if name == "raw_record" else name for name in QUARANTINE_COLUMNS)
                 ),
                 quarantine_root,
                 raw.partition,
@@ -154,7 +144,8 @@ def run_ingestion(
     Each result is the file's manifest with ``status`` ``ingested`` or ``skipped`` (also
     ``"skipped": true``: same sha256 already ingested, nothing done), or for a refused file
     ``{"source_file", "source_path", "status": "refused", "refused": true, "problem", "error",
-    "rejection_report"}`` (``error`` is the one-line ``<file>: <problem>``). Raises InputSetError for duplicate inputs before doing anything.
+    "rejection_report"}`` (``error`` is the one-line ``<file>: <problem>``).
+    Raises InputSetError (a BadFileError) for duplicate inputs before doing anything.
     """
     check_unique_inputs(inputs)
     configure_session(spark)
@@ -195,9 +186,7 @@ def summarize(results: list[dict]) -> dict:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Arguments shared by the CLI and (by name) the Glue entry point."""
-    parser = argparse.ArgumentParser(
-        prog="python -m ingestion.job", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m ingestion.job", description=__doc__.split("\n")[0])
     parser.add_argument("--input", action="append", required=True, help="raw file (repeatable)")
     parser.add_argument("--lake-root", required=True)
     parser.add_argument("--quarantine-root", required=True)

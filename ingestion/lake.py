@@ -73,9 +73,7 @@ def stage_partition(frame: DataFrame, root: str, partition: str, rows: int) -> S
     """
     recover(root, partition)
     staged = StagedPartition(root=root, partition=partition, staging=_staging_path(root, partition))
-    frame.coalesce(files_for(rows)).write.mode("overwrite").parquet(
-        storage.spark_uri(staged.staging)
-    )
+    frame.coalesce(files_for(rows)).write.mode("overwrite").parquet(storage.spark_uri(staged.staging))
     for path in storage.list_files(staged.staging):
         if not _is_data_file(path):
             storage.delete_file(path)

@@ -51,9 +51,7 @@ from ingestion.schema import (
     map_columns,
 )
 
-FILE_NAME = re.compile(
-    r"^(?P<service>yellow|green)_tripdata_(?P<year>\d{4})-(?P<month>\d{2})\.(?P<fmt>parquet|csv)$"
-)
+FILE_NAME = re.compile(r"^(?P<service>yellow|green)_tripdata_(?P<year>\d{4})-(?P<month>\d{2})\.(?P<fmt>parquet|csv)$")
 PARQUET_MAGIC = b"PAR1"
 CSV_HEAD_BYTES = 64 * 1024
 CORRUPT_RECORD = "_corrupt_record"
@@ -94,9 +92,7 @@ def parse_raw_file(path: str) -> RawFile:
     name = storage.file_name(path)
     match = FILE_NAME.match(name)
     if not match:
-        raise BadFileError(
-            path, "name does not match {yellow|green}_tripdata_YYYY-MM.(parquet|csv)"
-        )
+        raise BadFileError(path, "name does not match {yellow|green}_tripdata_YYYY-MM.(parquet|csv)")
     month = int(match["month"])
     if not 1 <= month <= 12:
         raise BadFileError(path, f"month {match['month']} in the name is not 01..12")
@@ -187,9 +183,7 @@ def preflight(paths: Sequence[str]) -> list[Inspection]:
             continue
         for key in (inspection.raw.name, inspection.raw.partition):
             if key in seen:
-                problems.append(
-                    f"{inspection.raw.name}: duplicate input ({key} also from {seen[key]})"
-                )
+                problems.append(f"{inspection.raw.name}: duplicate input ({key} also from {seen[key]})")
                 break
         else:
             seen[inspection.raw.name] = path
@@ -214,17 +208,14 @@ def fingerprint(inspection: Inspection) -> str:
                 position = offset + exc.start
                 raise BadFileError(
                     inspection.raw.path,
-                    f"not UTF-8 text (byte 0x{chunk[exc.start]:02x} at offset {position});"
-                    " re-export the file as UTF-8",
+                    f"not UTF-8 text (byte 0x{chunk[exc.start]:02x} at offset {position}); re-export the file as UTF-8",
                 ) from exc
         offset += len(chunk)
     if decoder is not None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
-            raise BadFileError(
-                inspection.raw.path, "not UTF-8 text (truncated character at end)"
-            ) from exc
+            raise BadFileError(inspection.raw.path, "not UTF-8 text (truncated character at end)") from exc
     return digest.hexdigest()
 
 
@@ -248,9 +239,7 @@ def _to_timestamp(source: Column, raw_type: DataType) -> Column:
     )
 
 
-def canonical_column(
-    raw: Column | None, raw_type: DataType | None, kind: str
-) -> tuple[Column, Column]:
+def canonical_column(raw: Column | None, raw_type: DataType | None, kind: str) -> tuple[Column, Column]:
     """(value, failed) for one canonical column.
 
     `value` is the raw value cast to the canonical type; `failed` is true when a present raw
@@ -303,8 +292,7 @@ def read_raw(spark: SparkSession, inspection: Inspection) -> DataFrame:
     else:
         original = list(inspection.mapping.raw_columns)
         schema = StructType(
-            [StructField(name, StringType()) for name in original]
-            + [StructField(CORRUPT_RECORD, StringType())]
+            [StructField(name, StringType()) for name in original] + [StructField(CORRUPT_RECORD, StringType())]
         )
         frame = (
             spark.read.option("header", True)
@@ -351,9 +339,7 @@ def _with_csv_row_index(frame: DataFrame) -> DataFrame:
     return frame.withColumn("_row_index", mapping[F.col("_split")] + F.col("_pos"))
 
 
-def _to_canonical(
-    frame: DataFrame, inspection: Inspection, original: list[str], corrupt: Column
-) -> DataFrame:
+def _to_canonical(frame: DataFrame, inspection: Inspection, original: list[str], corrupt: Column) -> DataFrame:
     raw = inspection.raw
     types = {field.name: field.dataType for field in frame.schema.fields}
     values: list[Column] = []

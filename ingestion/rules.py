@@ -72,12 +72,7 @@ def _off_list(column: str, allowed: tuple) -> Column:
 
 def _text(*parts: Column | str) -> Column:
     """Concatenate literals and column values (null shown as 'null') into reason text."""
-    return F.concat(
-        *(
-            F.lit(p) if isinstance(p, str) else F.coalesce(p.cast("string"), F.lit("null"))
-            for p in parts
-        )
-    )
+    return F.concat(*(F.lit(p) if isinstance(p, str) else F.coalesce(p.cast("string"), F.lit("null")) for p in parts))
 
 
 def rule_checks(year: int, month: int) -> list[tuple[str, Column, Column]]:
@@ -107,9 +102,7 @@ def rule_checks(year: int, month: int) -> list[tuple[str, Column, Column]]:
         for column, allowed in code_checks
     ]
     negative = (F.col("fare_amount") < 0) | (F.col("total_amount") < 0)
-    not_reversal = F.col("payment_type").isNull() | ~F.col("payment_type").isin(
-        *REVERSAL_PAYMENT_TYPES
-    )
+    not_reversal = F.col("payment_type").isNull() | ~F.col("payment_type").isin(*REVERSAL_PAYMENT_TYPES)
     checks: list[tuple[str, Column, Column]] = [
         (
             "unparseable",
@@ -169,9 +162,7 @@ def rule_checks(year: int, month: int) -> list[tuple[str, Column, Column]]:
         ),
         (
             "unknown_code",
-            functools.reduce(
-                lambda a, b: a | b, (_off_list(column, ok) for column, ok in code_checks)
-            ),
+            functools.reduce(lambda a, b: a | b, (_off_list(column, ok) for column, ok in code_checks)),
             F.concat(F.lit("off-list code: "), F.concat_ws(", ", *bad_codes)),
         ),
         (

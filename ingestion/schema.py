@@ -237,9 +237,7 @@ def map_columns(file_name: str, service: str, raw_columns: Sequence[str]) -> Col
     if wrong_service:
         problems.append(f"{', '.join(wrong_service)} belong to the other service than {service}")
     if unknown:
-        problems.append(
-            f"unknown columns {', '.join(unknown)} (add them to ingestion/schema.py ALIASES)"
-        )
+        problems.append(f"unknown columns {', '.join(unknown)} (add them to ingestion/schema.py ALIASES)")
     if ambiguous:
         problems.append(f"ambiguous columns {', '.join(ambiguous)}")
     if missing:

@@ -98,9 +98,9 @@ class _S3RangeReader(io.RawIOBase):
         if self._pos >= self._size:
             return 0
         end = min(self._size, self._pos + len(buffer)) - 1
-        body = self._client.get_object(
-            Bucket=self._bucket, Key=self._key, Range=f"bytes={self._pos}-{end}"
-        )["Body"].read()
+        body = self._client.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={self._pos}-{end}")[
+            "Body"
+        ].read()
         buffer[: len(body)] = body
         self._pos += len(body)
         return len(body)
@@ -187,9 +187,7 @@ def list_files(prefix: str) -> list[str]:
         return sorted(found)
     if not os.path.isdir(prefix):
         return []
-    return sorted(
-        os.path.join(directory, name) for directory, _, names in os.walk(prefix) for name in names
-    )
+    return sorted(os.path.join(directory, name) for directory, _, names in os.walk(prefix) for name in names)
 
 
 def delete_tree(prefix: str) -> None:

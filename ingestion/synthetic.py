@@ -79,9 +79,7 @@ _GREEN_FIELDS: list[tuple[str, pa.DataType]] = [
 ]
 
 # Relative pickup volume per hour of day: quiet nights, morning and evening rush peaks.
-HOUR_WEIGHTS = np.array(
-    [3, 2, 1.5, 1, 1, 1.5, 3, 5, 6.5, 6, 5.5, 5.5, 6, 6, 6.5, 7, 7, 7.5, 8, 7.5, 6.5, 6, 5.5, 4.5]
-)
+HOUR_WEIGHTS = np.array([3, 2, 1.5, 1, 1, 1.5, 3, 5, 6.5, 6, 5.5, 5.5, 6, 6, 6.5, 7, 7, 7.5, 8, 7.5, 6.5, 6, 5.5, 4.5])
 AIRPORT_ZONES = (1, 132, 138)  # Newark, JFK, LaGuardia
 
 
@@ -112,11 +110,7 @@ def _clean_chunk(
     days = calendar.monthrange(year, month)[1]
     start = np.datetime64(f"{year:04d}-{month:02d}-01T00:00:00", "us")
     hour_p = HOUR_WEIGHTS / HOUR_WEIGHTS.sum()
-    seconds = (
-        rng.integers(0, days, n) * 86400
-        + rng.choice(24, n, p=hour_p) * 3600
-        + rng.integers(0, 3600, n)
-    )
+    seconds = rng.integers(0, days, n) * 86400 + rng.choice(24, n, p=hour_p) * 3600 + rng.integers(0, 3600, n)
     pickup = start + seconds.astype("timedelta64[s]")
     distance = np.round(np.clip(rng.lognormal(0.55, 0.85, n), 0.01, 80.0), 2)
     distance[rng.random(n) < 0.01] = 0.0
@@ -223,9 +217,7 @@ def _inject(
             cols["dropoff"][rows] = cols["pickup"][rows] + hours
         elif code == "implausible_distance":
             far = np.round(500 + rng.uniform(1, 5000, k), 2)
-            cols["distance"][rows] = np.where(
-                rng.random(k) < 0.5, -cols["distance"][rows] - 0.5, far
-            )
+            cols["distance"][rows] = np.where(rng.random(k) < 0.5, -cols["distance"][rows] - 0.5, far)
         elif code == "negative_amount":
             cols["payment"][rows] = rng.choice([1.0, 2.0], k)
             cols["flex"][rows] = False
@@ -329,10 +321,7 @@ def _chunk_plans(plan: dict[str, int], rows: int, chunk_rows: int) -> list[tuple
     done = 0
     for start in range(0, rows, chunk_rows):
         n = min(chunk_rows, rows - start)
-        chunk = {
-            code: total * (start + n) // rows - total * start // rows
-            for code, total in plan.items()
-        }
+        chunk = {code: total * (start + n) // rows - total * start // rows for code, total in plan.items()}
         chunks.append((n, chunk))
         done += n
     return chunks
@@ -356,11 +345,7 @@ def generate_month(
     """
     if service not in ("yellow", "green") or fmt not in ("parquet", "csv"):
         raise ValueError(f"service must be yellow/green and fmt parquet/csv, got {service}/{fmt}")
-    plan = (
-        {code: int(plan.get(code, 0)) for code in RULE_CODES}
-        if plan
-        else plan_anomalies(rows, bad_share)
-    )
+    plan = {code: int(plan.get(code, 0)) for code in RULE_CODES} if plan else plan_anomalies(rows, bad_share)
     if sum(plan.values()) >= rows:
         raise ValueError(f"{sum(plan.values())} anomalies do not fit in {rows} rows")
     out_dir = os.fspath(out_dir)
@@ -380,9 +365,7 @@ def generate_month(
                 writer = (
                     pq.ParquetWriter(tmp, table.schema)
                     if fmt == "parquet"
-                    else pacsv.CSVWriter(
-                        tmp, table.schema, write_options=pacsv.WriteOptions(quoting_style="needed")
-                    )
+                    else pacsv.CSVWriter(tmp, table.schema, write_options=pacsv.WriteOptions(quoting_style="needed"))
                 )
             writer.write_table(table)
     finally:
@@ -428,9 +411,7 @@ def generate(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI; prints the expectations as JSON."""
-    parser = argparse.ArgumentParser(
-        prog="python -m ingestion.synthetic", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m ingestion.synthetic", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="directory for the files")
     parser.add_argument("--months", required=True, help="comma-separated YYYY-MM list")
     parser.add_argument("--rows", type=int, default=100_000, help="rows per file")
@@ -441,9 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     services = ("yellow", "green") if args.service == "both" else (args.service,)
     months = [m for m in args.months.split(",") if m.strip()]
-    expected = generate(
-        args.out, months, args.rows, services, args.seed, args.bad_share, args.format
-    )
+    expected = generate(args.out, months, args.rows, services, args.seed, args.bad_share, args.format)
     print(json.dumps(expected, indent=2))
     return 0
 

@@ -62,8 +62,19 @@ def test_manifest_counts_equal_the_injected_anomalies_exactly(ingested):
 def test_manifest_on_disk_matches_contract(ingested):
     stored = manifest.read_manifest(str(ingested["lake"]), "yellow_tripdata_2024-01.parquet")
     assert set(stored) == {
-        "source_file", "source_path", "sha256", "service", "year", "month", "rows_read", "rows_accepted",
-        "rows_quarantined", "quarantined_by_reason", "lake_partition", "quarantine_partition", "ingested_at",
+        "source_file",
+        "source_path",
+        "sha256",
+        "service",
+        "year",
+        "month",
+        "rows_read",
+        "rows_accepted",
+        "rows_quarantined",
+        "quarantined_by_reason",
+        "lake_partition",
+        "quarantine_partition",
+        "ingested_at",
     }
     assert stored["lake_partition"] == stored["quarantine_partition"] == "yellow_trips/year=2024/month=01"
     assert stored["sha256"] == manifest.sha256_file(ingested["inputs"][0])
@@ -258,7 +269,10 @@ def test_broken_reconciliation_publishes_nothing(spark, tmp_path, monkeypatch):
 
 def test_check_reconciliation_rejects_reasons_that_do_not_add_up():
     good = {
-        "source_file": "f", "rows_read": 10, "rows_accepted": 7, "rows_quarantined": 3,
+        "source_file": "f",
+        "rows_read": 10,
+        "rows_accepted": 7,
+        "rows_quarantined": 3,
         "quarantined_by_reason": {"unparseable": 1, "duplicate_row": 2},
     }
     manifest.check_reconciliation(good)

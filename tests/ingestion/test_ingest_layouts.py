@@ -89,14 +89,46 @@ def test_nanosecond_timestamps(spark, tmp_path):
 
 
 CSV_HEADER = [
-    "VENDORID", "TPEP_PICKUP_DATETIME", "TPEP_DROPOFF_DATETIME", "PASSENGER_COUNT", "TRIP_DISTANCE",
-    "RATECODEID", "STORE_AND_FWD_FLAG", "PULOCATIONID", "DOLOCATIONID", "PAYMENT_TYPE", "FARE_AMOUNT",
-    "EXTRA", "MTA_TAX", "TIP_AMOUNT", "TOLLS_AMOUNT", "IMPROVEMENT_SURCHARGE", "TOTAL_AMOUNT",
+    "VENDORID",
+    "TPEP_PICKUP_DATETIME",
+    "TPEP_DROPOFF_DATETIME",
+    "PASSENGER_COUNT",
+    "TRIP_DISTANCE",
+    "RATECODEID",
+    "STORE_AND_FWD_FLAG",
+    "PULOCATIONID",
+    "DOLOCATIONID",
+    "PAYMENT_TYPE",
+    "FARE_AMOUNT",
+    "EXTRA",
+    "MTA_TAX",
+    "TIP_AMOUNT",
+    "TOLLS_AMOUNT",
+    "IMPROVEMENT_SURCHARGE",
+    "TOTAL_AMOUNT",
 ]
 
 
 def _csv_row(pickup: str, dropoff: str, distance="1.50", passengers="1") -> list:
-    return ["1", pickup, dropoff, passengers, distance, "1", "N", "43", "151", "2", "8", "0.5", "0.5", "0", "0", "0.3", "9.3"]
+    return [
+        "1",
+        pickup,
+        dropoff,
+        passengers,
+        distance,
+        "1",
+        "N",
+        "43",
+        "151",
+        "2",
+        "8",
+        "0.5",
+        "0.5",
+        "0",
+        "0",
+        "0.3",
+        "9.3",
+    ]
 
 
 def test_csv_crlf_upper_case_headers_and_formats(spark, tmp_path):
@@ -145,9 +177,7 @@ def test_parquet_source_row_across_row_groups_is_stable(spark, tmp_path):
     path = write_parquet(tmp_path / "yellow_tripdata_2024-01.parquet", rows, row_group_size=500)
     spark.conf.set("spark.sql.files.maxPartitionBytes", "16k")
     try:
-        runs = [
-            {r["source_row"]: r["trip_distance"] for r in _frame(spark, path).collect()} for _ in range(2)
-        ]
+        runs = [{r["source_row"]: r["trip_distance"] for r in _frame(spark, path).collect()} for _ in range(2)]
     finally:
         spark.conf.unset("spark.sql.files.maxPartitionBytes")
     assert runs[0] == runs[1]
@@ -159,16 +189,33 @@ def _frame(spark, path):
 
 
 def test_mapping_is_case_insensitive_and_fills_missing_optional_columns():
-    mapping = map_columns("x", "yellow", ["vendorid", "TPEP_PICKUP_DATETIME", "tpep_dropoff_datetime", "PULocationID", "DOLOCATIONID"])
+    mapping = map_columns(
+        "x", "yellow", ["vendorid", "TPEP_PICKUP_DATETIME", "tpep_dropoff_datetime", "PULocationID", "DOLOCATIONID"]
+    )
     assert mapping.source_for("pickup_at") == "TPEP_PICKUP_DATETIME"
     assert mapping.source_for("fare_amount") is None
 
 
 def test_2009_layout_is_refused_naming_the_point_columns(tmp_path):
     header = [
-        "vendor_name", "Trip_Pickup_DateTime", "Trip_Dropoff_DateTime", "Passenger_Count", "Trip_Distance",
-        "Start_Lon", "Start_Lat", "Rate_Code", "store_and_forward", "End_Lon", "End_Lat", "Payment_Type",
-        "Fare_Amt", "surcharge", "mta_tax", "Tip_Amt", "Tolls_Amt", "Total_Amt",
+        "vendor_name",
+        "Trip_Pickup_DateTime",
+        "Trip_Dropoff_DateTime",
+        "Passenger_Count",
+        "Trip_Distance",
+        "Start_Lon",
+        "Start_Lat",
+        "Rate_Code",
+        "store_and_forward",
+        "End_Lon",
+        "End_Lat",
+        "Payment_Type",
+        "Fare_Amt",
+        "surcharge",
+        "mta_tax",
+        "Tip_Amt",
+        "Tolls_Amt",
+        "Total_Amt",
     ]
     path = write_csv(tmp_path / "yellow_tripdata_2009-01.csv", header, [["VTS"] + ["1"] * 17])
     with pytest.raises(BadFileError) as info:
@@ -180,10 +227,26 @@ def test_2009_layout_is_refused_naming_the_point_columns(tmp_path):
 
 def test_2014_green_layout_with_lat_lon_is_refused(tmp_path):
     header = [
-        "VendorID", "lpep_pickup_datetime", "Lpep_dropoff_datetime", "Store_and_fwd_flag", "RateCodeID",
-        "Pickup_longitude", "Pickup_latitude", "Dropoff_longitude", "Dropoff_latitude", "Passenger_count",
-        "Trip_distance", "Fare_amount", "Extra", "MTA_tax", "Tip_amount", "Tolls_amount", "Ehail_fee",
-        "Total_amount", "Payment_type", "Trip_type",
+        "VendorID",
+        "lpep_pickup_datetime",
+        "Lpep_dropoff_datetime",
+        "Store_and_fwd_flag",
+        "RateCodeID",
+        "Pickup_longitude",
+        "Pickup_latitude",
+        "Dropoff_longitude",
+        "Dropoff_latitude",
+        "Passenger_count",
+        "Trip_distance",
+        "Fare_amount",
+        "Extra",
+        "MTA_tax",
+        "Tip_amount",
+        "Tolls_amount",
+        "Ehail_fee",
+        "Total_amount",
+        "Payment_type",
+        "Trip_type",
     ]
     path = write_csv(tmp_path / "green_tripdata_2014-05.csv", header, [["2"] + ["1"] * 19])
     with pytest.raises(BadFileError, match="Pickup_longitude.*no PULocationID/DOLocationID"):
@@ -193,14 +256,30 @@ def test_2014_green_layout_with_lat_lon_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("columns", "fragment"),
     [
-        (["VendorID", "tpep_pickup_datetime", "tpep_dropoff_datetime", "PULocationID", "DOLocationID", "surprise"],
-         "unknown columns surprise"),
-        (["VendorID", "tpep_pickup_datetime", "tpep_dropoff_datetime", "PULocationID"],
-         "missing required columns dropoff_location_id"),
-        (["VendorID", "tpep_pickup_datetime", "tpep_dropoff_datetime", "PULocationID", "DOLocationID", "airport_fee",
-          "Airport_fee"], "ambiguous columns airport_fee/Airport_fee"),
-        (["VendorID", "lpep_pickup_datetime", "lpep_dropoff_datetime", "PULocationID", "DOLocationID"],
-         "belong to the other service"),
+        (
+            ["VendorID", "tpep_pickup_datetime", "tpep_dropoff_datetime", "PULocationID", "DOLocationID", "surprise"],
+            "unknown columns surprise",
+        ),
+        (
+            ["VendorID", "tpep_pickup_datetime", "tpep_dropoff_datetime", "PULocationID"],
+            "missing required columns dropoff_location_id",
+        ),
+        (
+            [
+                "VendorID",
+                "tpep_pickup_datetime",
+                "tpep_dropoff_datetime",
+                "PULocationID",
+                "DOLocationID",
+                "airport_fee",
+                "Airport_fee",
+            ],
+            "ambiguous columns airport_fee/Airport_fee",
+        ),
+        (
+            ["VendorID", "lpep_pickup_datetime", "lpep_dropoff_datetime", "PULocationID", "DOLocationID"],
+            "belong to the other service",
+        ),
     ],
 )
 def test_unmappable_columns_are_named(columns, fragment):

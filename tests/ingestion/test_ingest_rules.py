@@ -153,4 +153,3 @@ def test_mislabeled_file_is_refused_only_past_half():
     rules.check_file_month("yellow_tripdata_2024-01.parquet", 2024, 1, rows=10, outside=5)
     with pytest.raises(rules.BadFileError, match=r"6 of 10 pickups fall outside 2024-01"):
         rules.check_file_month("yellow_tripdata_2024-01.parquet", 2024, 1, rows=10, outside=6)
-
