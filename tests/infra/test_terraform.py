@@ -151,3 +151,23 @@ def test_no_wildcard_action_on_wildcard_resource() -> None:
         for action in re.findall(r'"([a-z0-9-]+:\*)"', text):
             found.add((str(path.relative_to(INFRA / "modules")), action))
     assert found <= allowed, f"service-wide wildcard actions: {sorted(found - allowed)}"
+
+
+def test_deploy_instructions_match_the_code() -> None:
+    """infra/README.md's commands name outputs, variables, targets and files that exist."""
+    readme = (INFRA / "README.md").read_text()
+    outputs = set(re.findall(r'^output "(\w+)"', (INFRA / "envs" / "dev" / "outputs.tf").read_text(), re.MULTILINE))
+    variables = set(
+        re.findall(r'^variable "(\w+)"', (INFRA / "envs" / "dev" / "variables.tf").read_text(), re.MULTILINE)
+    )
+    for name in [*re.findall(r"output -raw (\w+)", readme), *re.findall(r"terraform output (\w+) (\w+)", readme)[0]]:
+        assert name in outputs, f"README uses output {name}"
+    for name in re.findall(r'-var [\'"](\w+)=', readme):
+        assert name in variables, f"README sets variable {name}"
+    assert "-target=module.dbt_runner.aws_ecr_repository.dbt" in readme
+    assert 'resource "aws_ecr_repository" "dbt"' in (INFRA / "modules" / "dbt_runner" / "main.tf").read_text()
+    assert (REPO_ROOT / "orchestration" / "container" / "Dockerfile").is_file()
+    assert "-f orchestration/container/Dockerfile" in readme
+    for env in ENVS:
+        dev_vars = (INFRA / "envs" / env / "variables.tf").read_text()
+        assert '"../../../.local/build/ingestion.zip"' in dev_vars and ".local/build/ingestion.zip ingestion/" in readme
