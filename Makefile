@@ -53,7 +53,8 @@ run: setup ## run the whole pipeline (SOURCE=dir for real TLC files; default: a 
 	@$(PY) -m orchestration.local.run_pipeline $(if $(SOURCE),--source "$(SOURCE)")
 
 test: setup ## set up and run every test, then lint
-	@if [ -f tools/setup_validators.sh ]; then bash tools/setup_validators.sh; fi
+	@bash tools/setup_validators.sh
+	@bash tools/setup_browser.sh
 	@$(MAKE) lint
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); code=$$?; set -e; \
 	  if [ $$code -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$code
