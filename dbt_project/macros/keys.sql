@@ -10,9 +10,10 @@
 
 
 {#
-    A deterministic surrogate key: md5 over the columns, each cast to text, nulls replaced by a marker
-    so (null, 'a') and ('', 'a') differ. Same result as dbt_utils.generate_surrogate_key, which this
-    project cannot install (no network for dbt Hub).
+    A deterministic surrogate key: md5 over the columns joined by '-', each cast to varchar with nulls
+    replaced by a marker so (null, 'a') and ('', 'a') differ; the scheme of
+    dbt_utils.generate_surrogate_key, which this project cannot install (no network for dbt Hub).
+    Plain md5 and || rather than dbt.hash/dbt.concat, whose Redshift forms mix in upper-case TEXT.
 
     Args:
         columns: list of SQL expressions.
@@ -21,9 +22,9 @@
     {%- set parts = [] -%}
     {%- for column in columns -%}
         {%- do parts.append(
-            "coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '_dbt_utils_surrogate_key_null_')"
+            "coalesce(cast(" ~ column ~ " as varchar), '_dbt_utils_surrogate_key_null_')"
         ) -%}
         {%- if not loop.last %}{% do parts.append("'-'") %}{% endif -%}
     {%- endfor -%}
-    {{ dbt.hash(dbt.concat(parts)) }}
+    md5({{ parts | join(" || ") }})
 {%- endmacro %}

@@ -1,7 +1,7 @@
 {#
-    Fails with the rows where `expression` is not true (false or null), optionally only rows matching
-    `where_clause`-style config. Applied to a column, the expression is prefixed with the column name,
-    e.g. column total_amount with expression ">= fare_amount".
+    Fails with the rows where `expression` is not true (false or null); narrow the rows with the
+    standard `where` test config. Applied to a column, the expression is prefixed with the column
+    name, e.g. column dropoff_at with expression ">= pickup_at".
 #}
 {% test expression_is_true(model, expression, column_name=none) %}
 

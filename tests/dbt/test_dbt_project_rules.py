@@ -1,0 +1,178 @@
+"""dbt-project-evaluator's rules (and the project's STYLE.md), checked over the manifest of a real build.
+
+Layers: staging -> intermediate -> marts. Marts never read sources, staging never reads staging;
+names carry their layer's prefix; every model is described, has a primary-key test (unique + not_null
+on one column, or unique_combination_of_columns + not_null on each), and its own YAML file; every
+source has freshness; every mart column and every macro is documented; dialect switches go through
+adapter.dispatch, never `target.type` in a model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+PREFIXES = {"staging": ("stg_",), "intermediate": ("int_",), "marts": ("fact_", "dim_", "rpt_")}
+# MetricFlow looks for this name; it is the only model exempt from the mart prefixes.
+NAMING_EXCEPTIONS = {"metricflow_time_spine"}
+
+
+@pytest.fixture(scope="module")
+def manifest(built_warehouse, dbt) -> dict:
+    return json.loads((dbt.target_path() / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def models(manifest) -> dict[str, dict]:
+    return {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["package_name"] == "tlc_warehouse"
+    }
+
+
+def _layer(node: dict) -> str:
+    return Path(node["original_file_path"]).parts[1]
+
+
+def _parents(node: dict) -> list[str]:
+    return node["depends_on"]["nodes"]
+
+
+def test_models_are_named_for_their_layer(models):
+    wrong = [
+        f"{n['original_file_path']}: expected prefix {PREFIXES[_layer(n)]}"
+        for n in models.values()
+        if n["name"] not in NAMING_EXCEPTIONS and not n["name"].startswith(PREFIXES[_layer(n)])
+    ]
+    assert not wrong, wrong
+    staging = [n["name"] for n in models.values() if _layer(n) == "staging"]
+    assert all(re.fullmatch(r"stg_[a-z0-9]+__[a-z0-9_]+", name) for name in staging), staging
+
+
+def test_marts_never_read_sources(models):
+    wrong = [n["name"] for n in models.values() if _layer(n) in ("marts", "intermediate")
+             and any(p.startswith("source.") for p in _parents(n))]
+    assert not wrong, f"marts/intermediate models reading sources directly: {wrong}"
+
+
+def test_staging_reads_only_sources_and_seeds(models):
+    wrong = [
+        f"{n['name']} <- {p}"
+        for n in models.values() if _layer(n) == "staging"
+        for p in _parents(n) if not p.startswith(("source.", "seed."))
+    ]
+    assert not wrong, wrong
+
+
+def test_every_source_table_feeds_exactly_one_staging_model(manifest, models):
+    readers: dict[str, list[str]] = {uid: [] for uid in manifest["sources"]}
+    for node in models.values():
+        for parent in _parents(node):
+            if parent.startswith("source."):
+                readers[parent].append(node["name"])
+    assert all(len(r) == 1 for r in readers.values()), readers
+
+
+def test_every_model_is_described_in_its_own_yaml(models):
+    undocumented = [n["name"] for n in models.values() if not n["description"].strip()]
+    assert not undocumented, undocumented
+    misplaced = [
+        n["name"] for n in models.values()
+        if not (n.get("patch_path") or "").endswith(f"/{n['name']}.yml")
+    ]
+    assert not misplaced, f"models without their own <model>.yml beside them: {misplaced}"
+
+
+def test_every_mart_column_is_described(models, manifest):
+    wrong = []
+    for node in models.values():
+        if _layer(node) != "marts":
+            continue
+        # compare against the columns the table really has, not only the YAML ones
+        documented = {c: v["description"].strip() for c, v in node["columns"].items()}
+        missing = [c for c, d in documented.items() if not d]
+        if not documented or missing:
+            wrong.append(f"{node['name']}: {missing or 'no columns documented'}")
+    assert not wrong, wrong
+
+
+def test_mart_yaml_lists_every_column_of_the_table(models, sql, built_warehouse):
+    wrong = []
+    for node in models.values():
+        if _layer(node) != "marts":
+            continue
+        actual = {r[0] for r in sql(
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+            (node["schema"], node["alias"]),
+        )}
+        if actual != set(node["columns"]):
+            wrong.append(f"{node['name']}: table-only {actual - set(node['columns'])}, "
+                         f"yaml-only {set(node['columns']) - actual}")
+    assert not wrong, wrong
+
+
+def test_every_model_has_a_primary_key_test(manifest, models):
+    tests_by_model: dict[str, list[tuple[str, str | None, dict]]] = {uid: [] for uid in models}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test" or not node.get("test_metadata"):
+            continue
+        attached = node.get("attached_node")
+        if attached in tests_by_model:
+            meta = node["test_metadata"]
+            tests_by_model[attached].append((meta["name"], node.get("column_name"), meta.get("kwargs", {})))
+
+    missing = []
+    for uid, tests in tests_by_model.items():
+        unique_cols = {col for name, col, _ in tests if name == "unique" and col}
+        not_null_cols = {col for name, col, _ in tests if name == "not_null" and col}
+        single = unique_cols & not_null_cols
+        combos = [kw.get("combination_of_columns", []) for name, _, kw in tests
+                  if name == "unique_combination_of_columns"]
+        composite = any(combo and set(combo) <= not_null_cols for combo in combos)
+        if not (single or composite):
+            missing.append(models[uid]["name"])
+    assert not missing, f"models without unique + not_null on a primary key: {missing}"
+
+
+def test_every_source_has_freshness(manifest):
+    stale = [s["name"] for s in manifest["sources"].values()
+             if not (s.get("freshness") or {}).get("error_after", {}).get("count")]
+    assert not stale, stale
+
+
+def test_marts_have_enforced_contracts(models):
+    wrong = [n["name"] for n in models.values() if _layer(n) == "marts" and not n["contract"]["enforced"]]
+    assert not wrong, wrong
+
+
+def test_models_never_switch_on_target_type(models):
+    wrong = [n["name"] for n in models.values() if "target.type" in n["raw_code"]]
+    assert not wrong, "use adapter.dispatch macros instead: " + ", ".join(wrong)
+
+
+def test_every_project_macro_is_documented(manifest):
+    undocumented = [m["name"] for m in manifest["macros"].values()
+                    if m["package_name"] == "tlc_warehouse" and not m["description"].strip()]
+    assert not undocumented, undocumented
+
+
+def test_fact_relationships_cover_every_dimension(manifest, models):
+    dims = {n["name"] for n in models.values() if n["name"].startswith("dim_")}
+    related = set()
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if meta.get("name") == "relationships" and node.get("attached_node") == "model.tlc_warehouse.fact_trips":
+            related |= {re.search(r"ref\('(\w+)'\)", meta["kwargs"]["to"]).group(1)}
+    assert related == dims
+
+
+def test_semantic_layer_defines_the_core_metrics(dbt, built_warehouse):
+    semantic = json.loads((dbt.target_path() / "semantic_manifest.json").read_text())
+    metrics = {m["name"] for m in semantic["metrics"]}
+    assert {"trips", "revenue", "average_fare", "tip_rate"} <= metrics
+    entities = {e["name"] for sm in semantic["semantic_models"] for e in sm["entities"]}
+    assert {"pickup_location", "vendor", "payment_type"} <= entities
