@@ -82,13 +82,15 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
     if previous and previous.get("sha256") == sha256:
         return {**previous, "status": "skipped", "skipped": True}
 
-    # Cached once: trip_key and the casts are computed a single time for the duplicate
-    # aggregation, the counts and both writes.
+    # Two caches, filled in parallel by the counting job: the canonical rows (casts and trip_key
+    # computed once, read by the duplicate aggregation and the rules) and the classified rows
+    # (read by both writes, whose coalesce would otherwise redo the rules in a single task).
     canonical = reader.read_raw(spark, inspection).persist(StorageLevel.MEMORY_AND_DISK)
-    classified = rules.classify(canonical, raw.year, raw.month)
+    classified = rules.classify(canonical, raw.year, raw.month).persist(StorageLevel.MEMORY_AND_DISK)
     staged: list[lake.StagedPartition] = []
     try:
-        counts = _counts_by_reason(classified)  # fills the cache, in parallel
+        counts = _counts_by_reason(classified)  # fills both caches, in parallel
+        canonical.unpersist()
         rows_read = inspection.rows_in_footer
         if rows_read is None:  # CSV: count the file itself, independently of the rule pipeline
             rows_read = spark.read.text(storage.spark_uri(raw.path)).where(F.trim(F.col("value")) != "").count() - 1
@@ -124,6 +126,7 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
             lake.discard(item)
         raise
     finally:
+        classified.unpersist()
         canonical.unpersist()
     for item in reversed(staged):  # quarantine first, then the lake, then the manifest
         lake.publish(item)

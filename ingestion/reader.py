@@ -150,7 +150,10 @@ def inspect_file(path: str) -> Inspection:
     Reads at most the Parquet footer or the first 64 KiB of a CSV. Raises BadFileError.
     """
     raw = parse_raw_file(path)
-    size = storage.stat_size(path)
+    try:
+        size = storage.stat_size(path)
+    except PermissionError as exc:
+        raise BadFileError(path, "file is not readable (permission denied)") from exc
     if size is None:
         raise BadFileError(path, "file does not exist or is not readable")
     if size == 0:

@@ -62,9 +62,12 @@ def stat_size(uri: str) -> int | None:
         bucket, key = split_s3(uri)
         try:
             return int(s3_client().head_object(Bucket=bucket, Key=key)["ContentLength"])
-        except Exception as exc:  # botocore ClientError 404/403 or no such bucket
-            if "404" in str(exc) or "Not Found" in str(exc) or "NoSuchBucket" in str(exc):
+        except Exception as exc:  # botocore ClientError: 404 / 403 / no such bucket
+            text = str(exc)
+            if "404" in text or "Not Found" in text or "NoSuchBucket" in text:
                 return None
+            if "403" in text or "Forbidden" in text or "AccessDenied" in text:
+                raise PermissionError(uri) from exc
             raise
     if not os.path.isfile(uri):
         return None
