@@ -46,10 +46,20 @@ class Connection:
         }
 
     def dsn(self, database: str | None = None) -> str:
-        return (
-            f"host={self.host} port={self.port} user={self.user} "
-            f"password={self.password} dbname={database or self.database}"
-        )
+        """A libpq conninfo string. Every value is quoted: an empty password written bare
+        (`password= dbname=x`) would swallow the next keyword and connect to the wrong database."""
+        values = {
+            "host": self.host,
+            "port": str(self.port),
+            "user": self.user,
+            "password": self.password,
+            "dbname": database or self.database,
+        }
+        return " ".join(f"{key}='{_conninfo_quote(value)}'" for key, value in values.items())
+
+
+def _conninfo_quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def user_connection() -> Connection | None:

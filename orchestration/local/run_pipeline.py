@@ -243,10 +243,15 @@ def run(config: RunConfig) -> RunReport:
     report = RunReport(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6], work_dir=config.work_dir)
     state = RunState(config=config, report=report)
     state.connection = embedded_postgres.connection_for_run(config.database)
-    os.environ.update(state.connection.env())  # dbt's profile reads the same PG* variables
     report.connection = state.connection
-    with run_lock(state.connection):
-        _run_stages(names, state)
+    saved_env = dict(os.environ)
+    os.environ.update(state.connection.env())  # dbt (in-process) reads its profile from these PG* variables
+    try:
+        with run_lock(state.connection):
+            _run_stages(names, state)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
     report.collect_warehouse_counts()
     return report
 
