@@ -63,6 +63,9 @@ lint: setup ## ruff on the Python code, sqlfluff on the dbt models
 	@$(VENV)/bin/ruff check ingestion orchestration tests
 	@if [ -f dbt_project/.sqlfluff ]; then $(PG_ENV); cd dbt_project && ../$(VENV)/bin/sqlfluff lint models --disable-progress-bar --nocolor; fi
 
+bench: setup ## measure each stage against its floor (SCALE=rows per month; default small) -> BENCHMARKS.md
+	@$(PY) tests/bench/run_bench.py $(if $(SCALE),--scale $(SCALE))
+
 psql: setup ## psql on the warehouse; with SQL on standard input it runs it and exits
 	@$(PG_ENV); PSQL=$$($(PY) -W ignore -c 'import pgserver._commands as c; print(c.POSTGRES_BIN_PATH / "psql")'); \
 	  if [ -t 0 ]; then exec "$$PSQL" -X; else exec "$$PSQL" -X -v ON_ERROR_STOP=1 -f -; fi
