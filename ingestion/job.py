@@ -92,8 +92,8 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
         counts = _counts_by_reason(classified)  # fills both caches, in parallel
         canonical.unpersist()
         rows_read = inspection.rows_in_footer
-        if rows_read is None:  # CSV: count the file itself, independently of the rule pipeline
-            rows_read = spark.read.text(storage.spark_uri(raw.path)).where(F.trim(F.col("value")) != "").count() - 1
+        if rows_read is None:  # CSV: a plain count of the file, independent of the rule pipeline
+            rows_read = spark.read.option("header", True).csv(storage.spark_uri(raw.path)).count()
         total = sum(counts.values())
         rules.check_file_month(raw.path, raw.year, raw.month, total, counts.get("pickup_outside_file_month", 0))
         accepted_rows = counts.get(None, 0)

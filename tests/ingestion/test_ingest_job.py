@@ -280,3 +280,13 @@ def test_check_reconciliation_rejects_reasons_that_do_not_add_up():
         manifest.check_reconciliation({**good, "rows_accepted": 8})
     with pytest.raises(ReconciliationError):
         manifest.check_reconciliation({**good, "quarantined_by_reason": {"unparseable": 1}})
+
+
+def test_get_spark_reuses_the_session_and_applies_runtime_settings(spark):
+    from ingestion.spark_session import RUNTIME_CONF, get_spark
+
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    assert get_spark() is spark
+    for key, value in RUNTIME_CONF.items():
+        assert spark.conf.get(key) == value
+    assert spark.sparkContext.master.startswith("local")

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from tlc_samples import green_row, write_csv, write_parquet, yellow_row
 
-from ingestion import reader, rules
+from ingestion import job, reader, rules
 from ingestion.errors import BadFileError
 from ingestion.schema import map_columns
 from ingestion.synthetic import tlc_schema
@@ -300,3 +300,14 @@ def test_green_file_classifies_trip_type(spark, tmp_path):
     frame = rules.classify(reader.read_raw(spark, reader.inspect_file(str(path))), 2024, 1)
     codes = [r["reason_code"] for r in frame.orderBy("source_row").collect()]
     assert codes == [None, "unknown_code"]
+
+
+def test_csv_with_blank_and_whitespace_lines_reconciles(spark, tmp_path):
+    path = tmp_path / "yellow_tripdata_2019-01.csv"
+    good = ",".join(_csv_row("2019-01-01 00:46:40", "2019-01-01 00:53:20"))
+    other = ",".join(_csv_row("2019-01-02 00:46:40", "2019-01-02 00:53:20"))
+    body = "\r\n".join([",".join(CSV_HEADER), "", good, "   ", "\t", other, "," * (len(CSV_HEADER) - 1), ""])
+    path.write_text(body, encoding="utf-8")
+    [result] = job.run_ingestion(spark, [str(path)], str(tmp_path / "lake"), str(tmp_path / "q"))
+    assert (result["rows_read"], result["rows_accepted"]) == (3, 2)
+    assert result["quarantined_by_reason"] == {"unparseable": 1}  # the all-empty row: no pickup time
