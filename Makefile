@@ -55,7 +55,7 @@ run: setup ## run the whole pipeline (SOURCE=dir for real TLC files; default: a 
 test: setup ## set up and run every test, then lint
 	@bash tools/setup_validators.sh
 	@bash tools/setup_browser.sh
-	@$(MAKE) lint
+	@$(VENV)/bin/ruff check ingestion orchestration tests   # sqlfluff runs inside pytest (tests/dbt/test_dbt_sqlfluff.py)
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); code=$$?; set -e; \
 	  if [ $$code -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$code
 
