@@ -190,10 +190,13 @@ def classify(frame: DataFrame, year: int, month: int) -> DataFrame:
     joined = frame.join(F.broadcast(repeated), on="trip_key", how="left")
     checks = rule_checks(year, month)
     code: Column = F.lit(None).cast("string")
-    text: Column = F.lit(None).cast("string")
-    for rule_code, failing, reason in reversed(checks):
+    for rule_code, failing, _ in reversed(checks):
         code = F.when(failing, F.lit(rule_code)).otherwise(code)
-        text = F.when(failing, reason).otherwise(text)
+    # The text is built from the code, so each condition is evaluated once per row and the
+    # (string-heavy) reason only for quarantined rows.
+    text: Column = F.lit(None).cast("string")
+    for rule_code, _, reason in checks:
+        text = F.when(F.col("reason_code") == rule_code, reason).otherwise(text)
     return joined.withColumn("reason_code", code).withColumn("reason", text).drop("_first_row")
 
 
