@@ -53,6 +53,8 @@ from ingestion.schema import (
 
 FILE_NAME = re.compile(r"^(?P<service>yellow|green)_tripdata_(?P<year>\d{4})-(?P<month>\d{2})\.(?P<fmt>parquet|csv)$")
 PARQUET_MAGIC = b"PAR1"
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
 CSV_HEAD_BYTES = 64 * 1024
 CORRUPT_RECORD = "_corrupt_record"
 RAW_STRUCT = "_raw"
@@ -126,6 +128,10 @@ def _csv_columns(raw: RawFile) -> list[str]:
         head = handle.read(CSV_HEAD_BYTES)
     if head.startswith(PARQUET_MAGIC):
         raise BadFileError(raw.path, "is a Parquet file named .csv")
+    if head.startswith(GZIP_MAGIC):
+        raise BadFileError(raw.path, "is a gzip-compressed file named .csv; decompress it first")
+    if head.startswith(ZIP_MAGIC):
+        raise BadFileError(raw.path, "is a zip archive named .csv; extract the CSV from it first")
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -169,3 +169,16 @@ def test_schema_of_helper_matches_tlc(tmp_path):
     assert schema.field("VendorID").type == pa.int32()
     assert schema.field("passenger_count").type == pa.int64()
     assert schema.field("tpep_pickup_datetime").type == pa.timestamp("us")
+
+
+@pytest.mark.parametrize(
+    ("magic", "problem"),
+    [
+        (b"\x1f\x8b\x08\x00", "is a gzip-compressed file named .csv; decompress it first"),
+        (b"PK\x03\x04", "is a zip archive named .csv; extract the CSV from it first"),
+    ],
+)
+def test_compressed_file_named_csv(tmp_path, magic, problem):
+    path = tmp_path / "green_tripdata_2024-01.csv"
+    path.write_bytes(magic + b"\x00" * 64)
+    assert _refusal(path) == f"green_tripdata_2024-01.csv: {problem}"
