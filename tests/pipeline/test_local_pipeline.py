@@ -144,3 +144,38 @@ def test_a_real_tlc_folder_runs_from_source(first_run, warehouse, tmp_path):
     assert code == 0
     summary = _latest_summary(first_run["work_dir"])
     assert [f["source_file"] for f in summary["files"]] == ["yellow_tripdata_2024-01.parquet"]
+
+
+def test_source_folder_with_green_csv_and_yellow_parquet(tmp_path):
+    """`make run SOURCE=dir` on both of TLC's layouts: Parquet (2022 on) and the older CSV."""
+    from ingestion import synthetic
+
+    database = "tlc_pytest_pipeline_source"
+    info = embedded_postgres.start(database="postgres")
+    admin = psycopg2.connect(info.dsn("postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'drop database if exists "{database}" with (force)')
+    admin.close()
+
+    source = tmp_path / "tlc"
+    green = synthetic.generate_month(source, service="green", year=2019, month=6, rows=1_500, fmt="csv")
+    yellow = synthetic.generate_month(source, service="yellow", year=2023, month=11, rows=1_500)
+    code = run_pipeline(["--source", str(source), "--work-dir", str(tmp_path / "work"), "--database", database])
+    assert code == 0
+    summary = _latest_summary(tmp_path / "work")
+    by_file = {f["source_file"]: f for f in summary["files"]}
+    assert set(by_file) == {"green_tripdata_2019-06.csv", "yellow_tripdata_2023-11.parquet"}
+
+    conn = psycopg2.connect(embedded_postgres.start(database=database).dsn())
+    conn.autocommit = True
+    try:
+        for service, expected in (("green", green), ("yellow", yellow)):
+            manifest = next(f for f in summary["files"] if f["service"] == service)
+            planted = {code: n for code, n in expected["quarantined_by_reason"].items() if n}
+            assert manifest["quarantined_by_reason"] == planted
+            assert _scalar(conn, f"select count(*) from raw.{service}_trips") == manifest["rows_accepted"]
+            fact = _scalar(conn, f"select count(*) from analytics.fact_trips where service = '{service}'")
+            assert fact == manifest["rows_accepted"]
+    finally:
+        conn.close()
