@@ -69,6 +69,15 @@ def _counts_by_reason(classified: DataFrame) -> dict[str | None, int]:
     return {row["reason_code"]: int(row["count"]) for row in rows}
 
 
+def already_ingested(file_name: str, sha256: str, lake_root: str) -> dict | None:
+    """The file's manifest marked skipped when the lake already holds this exact file (same sha256),
+    else None. No Spark: the local runner asks this first and starts no JVM for a run with nothing new."""
+    previous = manifest.read_manifest(lake_root, file_name)
+    if previous and previous.get("sha256") == sha256:
+        return {**previous, "status": "skipped", "skipped": True}
+    return None
+
+
 def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root: str) -> dict:
     """Ingest one file; returns its manifest plus ``status`` (and ``skipped``: true on a no-op).
 
@@ -78,9 +87,9 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
     inspection = reader.inspect_file(path)
     raw = inspection.raw
     sha256 = reader.fingerprint(inspection)
-    previous = manifest.read_manifest(lake_root, raw.name)
-    if previous and previous.get("sha256") == sha256:
-        return {**previous, "status": "skipped", "skipped": True}
+    previous = already_ingested(raw.name, sha256, lake_root)
+    if previous is not None:
+        return previous
 
     # Two caches, filled in parallel by the counting job: the canonical rows (casts and trip_key
     # computed once, read by the duplicate aggregation and the rules) and the classified rows
