@@ -1,0 +1,152 @@
+"""What the benchmark runs in child processes, one process per measurement series, so the parent can
+sample each stage's memory (the process tree: Python plus, for Spark, the JVM) on its own.
+
+    python tests/bench/stages.py <stage> --args-json '{...}' --out result.json
+
+Every stage writes a JSON result; timings come from time.perf_counter() around the work itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+for extra in (REPO_ROOT, Path(__file__).resolve().parent):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+
+def spark_ingest(args: dict) -> dict:
+    """A cold process: session start (JVM launch included), then the job on the month, `runs` times
+    (run 1 is what a user's `make run` pays; later runs show the warm-JVM cost)."""
+    started = time.perf_counter()
+    from ingestion.spark_session import get_spark
+
+    spark = get_spark()
+    session_seconds = time.perf_counter() - started
+    from ingestion.job import run_ingestion
+
+    runs = []
+    for index in range(int(args.get("runs", 1))):
+        out = Path(args["work_dir"]) / f"spark-{index}"
+        shutil.rmtree(out, ignore_errors=True)
+        began = time.perf_counter()
+        [result] = run_ingestion(spark, [args["file"]], str(out / "lake"), str(out / "quarantine"))
+        runs.append(
+            {
+                "seconds": time.perf_counter() - began,
+                "lake_root": str(out / "lake"),
+                "quarantine_root": str(out / "quarantine"),
+                "rows_read": result.get("rows_read"),
+                "rows_accepted": result.get("rows_accepted"),
+                "rows_quarantined": result.get("rows_quarantined"),
+                "quarantined_by_reason": result.get("quarantined_by_reason"),
+                "status": result.get("status"),
+            }
+        )
+    spark.stop()
+    return {"session_seconds": session_seconds, "runs": runs}
+
+
+def floor_ingest(args: dict) -> dict:
+    """The DuckDB floor on the same file, `runs` times in one process."""
+    started = time.perf_counter()
+    import duckdb  # noqa: F401 - import cost reported as the floor's "start"
+    import floor_ingest as floor
+
+    start_seconds = time.perf_counter() - started
+    runs = []
+    for index in range(int(args.get("runs", 1))):
+        out = Path(args["work_dir"]) / f"floor-{index}"
+        shutil.rmtree(out, ignore_errors=True)
+        result = floor.ingest_file(args["file"], str(out / "lake"), str(out / "quarantine"), args.get("threads"))
+        runs.append(
+            {
+                "seconds": result["seconds"],
+                "lake_root": str(out / "lake"),
+                "quarantine_root": str(out / "quarantine"),
+                "rows_read": result["rows_read"],
+                "rows_accepted": result["rows_accepted"],
+                "rows_quarantined": result["rows_quarantined"],
+                "quarantined_by_reason": result["quarantined_by_reason"],
+            }
+        )
+    return {"start_seconds": start_seconds, "runs": runs}
+
+
+def load(args: dict) -> dict:
+    """orchestration/local/load_postgres.py on one lake month, `runs` times (each a real reload: a new
+    lake version, so the month is swapped in again)."""
+    import psycopg2
+
+    from orchestration.local import load_postgres
+
+    conn = psycopg2.connect(args["dsn"])
+    load_postgres.ensure_raw_schema(conn)
+    manifest = json.loads(Path(args["manifest"]).read_text())
+    runs = []
+    for index in range(int(args.get("runs", 1))):
+        manifest = {**manifest, "ingested_at": f"bench-{time.time_ns()}-{index}"}
+        began = time.perf_counter()
+        result = load_postgres.load_partition(conn, manifest, Path(args["lake_root"]), Path(args["quarantine_root"]))
+        runs.append(
+            {
+                "seconds": time.perf_counter() - began,
+                "rows_loaded": result.rows_loaded,
+                "rows_quarantined": result.rows_quarantined,
+            }
+        )
+    conn.close()
+    return {"runs": runs}
+
+
+def copy_floor(args: dict) -> dict:
+    """A raw COPY of the same rows: files already rendered (by Postgres itself, from the loaded month)
+    streamed into fresh plain tables in one transaction; nothing else (no partition, no ANALYZE)."""
+    import psycopg2
+
+    conn = psycopg2.connect(args["dsn"])
+    results = {}
+    for fmt in args["formats"]:
+        runs = []
+        for _ in range(int(args.get("runs", 1))):
+            began = time.perf_counter()
+            with conn.cursor() as cur:
+                for table, like, path in args["tables"]:
+                    cur.execute(f"drop table if exists {table}")
+                    cur.execute(f"create table {table} (like {like})")
+                    with open(path[fmt], "rb") as handle:
+                        cur.copy_expert(f"copy {table} from stdin with (format {fmt})", handle, size=1 << 20)
+            conn.commit()
+            runs.append({"seconds": time.perf_counter() - began})
+        results[fmt] = runs
+    conn.close()
+    return {"formats": results}
+
+
+STAGES = {
+    "spark-ingest": spark_ingest,
+    "floor-ingest": floor_ingest,
+    "load": load,
+    "copy-floor": copy_floor,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("stage", choices=sorted(STAGES))
+    parser.add_argument("--args-json", required=True)
+    parser.add_argument("--out", required=True)
+    options = parser.parse_args(argv)
+    result = STAGES[options.stage](json.loads(options.args_json))
+    Path(options.out).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""`make bench` runs at its smallest scale and reports every section. Timings are never asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_runs_at_the_smallest_scale_and_reports_every_section(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    charts = tmp_path / "charts"
+    cmd = [
+        sys.executable, str(REPO_ROOT / "tests" / "bench" / "run_bench.py"),
+        "--scale", "5000", "--dbt-rows", "2000", "--reps", "1", "--history", "1,2",
+        "--out", str(out), "--chart-dir", str(charts), "--work-dir", str(tmp_path / "work"),
+        "--database", "tlc_pytest_bench",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    text = out.read_text()
+    for heading in ("## SCALE=5,000 rows per month", "### Summary", "### Ingest", "### Load", "### dbt",
+                    "### Peak memory", "### Environment"):  # fmt: skip
+        assert heading in text, heading
+    for measure in ("Ingest 5,000 rows, cold (JVM start + job)", "Load 5,000 rows", "dbt +1 month",
+                    "dbt full refresh vs +1 month", "Spark session start (JVM)", "raw COPY (binary)"):  # fmt: skip
+        assert measure in text, measure
+    assert "identical to the generator's expectation in every run: **yes**" in text
+    assert (charts / "bench-5000.png").stat().st_size > 10_000
+    results = json.loads((charts / "results-5000.json").read_text())
+    assert set(results) >= {"ingest", "load", "dbt", "environment"}
+    assert results["dbt"]["fact_months"] == 3
+    # the repository's own BENCHMARKS.md is not touched by the smoke run
+    assert str(out) != str(REPO_ROOT / "BENCHMARKS.md")
