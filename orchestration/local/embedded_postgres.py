@@ -107,8 +107,13 @@ def start(pgdata: Path = DEFAULT_PGDATA, database: str = DEFAULT_DATABASE) -> Co
 
 
 def ensure_database(conn: Connection) -> None:
-    """Create `conn.database` if missing (CREATE DATABASE cannot run in a transaction)."""
+    """Create `conn.database` if missing (CREATE DATABASE cannot run in a transaction).
+
+    Safe when several processes start at once (two `make run` on a fresh clone): the one that loses the
+    race to create the database finds it created and carries on. The name is quoted as an identifier.
+    """
     import psycopg2
+    from psycopg2 import errors, sql
 
     admin = psycopg2.connect(conn.dsn("postgres"))
     try:
@@ -116,7 +121,10 @@ def ensure_database(conn: Connection) -> None:
         with admin.cursor() as cur:
             cur.execute("select 1 from pg_database where datname = %s", (conn.database,))
             if cur.fetchone() is None:
-                cur.execute(f'create database "{conn.database}"')
+                try:
+                    cur.execute(sql.SQL("create database {}").format(sql.Identifier(conn.database)))
+                except (errors.DuplicateDatabase, errors.UniqueViolation):
+                    pass  # created by a concurrent process between the check and the create
     finally:
         admin.close()
 
