@@ -155,7 +155,7 @@ def ingest(state: RunState) -> StageReport:
         progress=lambda msg: say(f"  {msg}"),
     )
     state.report.files = state.manifests
-    fresh = [m for m in state.manifests if not m.get("skipped")]
+    fresh = [m for m in state.manifests if not m.get("skipped") and not m.get("refused")]
     rows_read = sum(m["rows_read"] for m in fresh)
     accepted = sum(m["rows_accepted"] for m in fresh)
     quarantined = sum(m["rows_quarantined"] for m in fresh)
@@ -164,7 +164,7 @@ def ingest(state: RunState) -> StageReport:
             f"reconciliation failed: read {rows_read} != accepted {accepted} + quarantined {quarantined}"
         )
     refused = [m for m in state.manifests if m.get("refused")]
-    skipped = len(state.manifests) - len(fresh)
+    skipped = sum(1 for m in state.manifests if m.get("skipped"))
     detail = f"{len(fresh)} file(s) ingested, {skipped} unchanged (skipped); Spark start {spark_seconds:.1f}s"
     if refused:
         raise InputError("; ".join(m["error"] for m in refused))
