@@ -5,7 +5,8 @@ state machine (both read orchestration/stages.json).
     python -m orchestration.local.run_pipeline --source DIR    # real TLC files from DIR
 
 Exit codes: 0 success; 1 a stage failed (dbt model/test failure, reconciliation broken);
-2 bad input (nothing was loaded).
+2 bad input (nothing was loaded). A refused file is copied to `<work-dir>/quarantine/_rejected_files/`
+beside its `<name>.error.json`; every run, failed or not, leaves its report in `<work-dir>/runs/`.
 """
 
 from __future__ import annotations
@@ -127,6 +128,20 @@ def ensure_sample(config: RunConfig) -> list[Path]:
 # ---------- stages (names match orchestration/stages.json)
 
 
+def quarantine_refused(state: RunState, path: Path, problem: str | None) -> None:
+    """Put a refused file where refused files go: a copy in `<quarantine>/_rejected_files/` beside its
+    `<name>.error.json` (docs/data_contracts.md), which is written here unless the ingestion job already
+    wrote it (`problem` None). The source is left alone: SOURCE is the user's folder."""
+    from ingestion.manifest import REJECTED_DIR, write_rejection
+
+    quarantine = state.config.quarantine_root
+    if problem is not None:
+        write_rejection(str(quarantine), path.name, str(path), problem)
+    if path.is_file():
+        shutil.copy2(path, quarantine / REJECTED_DIR / path.name)
+    state.report.rejected.append(str(quarantine / REJECTED_DIR / path.name))
+
+
 def validate_input(state: RunState) -> StageReport:
     from ingestion.reader import BadFileError, preflight
 
@@ -135,6 +150,11 @@ def validate_input(state: RunState) -> StageReport:
     try:
         preflight([str(p) for p in state.inputs])
     except BadFileError as exc:
+        by_name = {p.name: p for p in state.inputs}
+        for problem in getattr(exc, "problems", None) or [str(exc)]:
+            name, _, text = problem.partition(": ")
+            if name in by_name:
+                quarantine_refused(state, by_name[name], text)
         raise InputError(str(exc)) from exc
     return StageReport("ValidateInput", rows_in=None, rows_out=None, detail=f"{len(state.inputs)} file(s) accepted")
 
@@ -166,6 +186,11 @@ def ingest(state: RunState) -> StageReport:
     refused = [m for m in state.manifests if m.get("refused")]
     skipped = sum(1 for m in state.manifests if m.get("skipped"))
     detail = f"{len(fresh)} file(s) ingested, {skipped} unchanged (skipped); Spark start {spark_seconds:.1f}s"
+    for m in state.manifests:
+        if m.get("refused"):  # the job wrote the error report; keep the file beside it
+            quarantine_refused(state, Path(m["source_path"]), None)
+        elif m.get("status") == "ingested":  # a file refused earlier and now ingested: drop the stale copy
+            (cfg.quarantine_root / "_rejected_files" / m["source_file"]).unlink(missing_ok=True)
     if refused:
         raise InputError("; ".join(m["error"] for m in refused))
     return StageReport("Ingest", rows_in=rows_read, rows_out=accepted, quarantined=quarantined, detail=detail)
@@ -234,13 +259,20 @@ STAGES: dict[str, Callable[[RunState], StageReport]] = {
 }
 
 
-def run(config: RunConfig) -> RunReport:
-    """Run every stage in order; stop at the first failure (as the state machine's Catch does)."""
+def new_report(config: RunConfig) -> RunReport:
+    return RunReport(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6], work_dir=config.work_dir)
+
+
+def run(config: RunConfig, report: RunReport | None = None) -> RunReport:
+    """Run every stage in order; stop at the first failure (as the state machine's Catch does).
+
+    On a failure `report` (when given) holds the failed stage and the error for the caller to record.
+    """
     names = stage_names()
     missing = [n for n in names if n not in STAGES]
     if missing:
         raise RuntimeError(f"orchestration/stages.json names stages the local runner lacks: {missing}")
-    report = RunReport(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6], work_dir=config.work_dir)
+    report = report or new_report(config)
     state = RunState(config=config, report=report)
     state.connection = embedded_postgres.connection_for_run(config.database)
     report.connection = state.connection
@@ -314,16 +346,30 @@ def parse_args(argv: list[str] | None) -> RunConfig:
     )
 
 
+def _record_failure(report: RunReport, exc: BaseException) -> Path | None:
+    """The failure notification's durable half: the run report with failed_stage and error."""
+    report.error = report.error or str(exc)
+    try:
+        return report.write_json()
+    except OSError:
+        return None  # the one-line error on stderr (and the exit code) still tell the story
+
+
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
+    report = new_report(config)
     try:
-        report = run(config)
+        run(config, report)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         print("nothing was loaded.", file=sys.stderr)
+        if report.rejected:
+            print(f"refused file(s) and error report(s) in {Path(report.rejected[0]).parent}", file=sys.stderr)
+        _record_failure(report, exc)
         return 2
     except Exception as exc:  # noqa: BLE001 - the stage name and one line; the traceback is in the log
-        print(f"error: pipeline failed: {exc}", file=sys.stderr)
+        print(f"error: pipeline failed in stage {report.failed_stage or 'setup'}: {exc}", file=sys.stderr)
+        _record_failure(report, exc)
         return 1
     report.print()
     report.write_json()

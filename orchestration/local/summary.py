@@ -33,6 +33,7 @@ class RunReport:
     artifacts_dir: Path | None = None
     failed_stage: str | None = None
     error: str | None = None
+    rejected: list[str] = field(default_factory=list)  # refused files copied to the quarantine
     warehouse: dict[str, int] = field(default_factory=dict)
 
     # ---------- figures
@@ -92,6 +93,7 @@ class RunReport:
             "warehouse": self.warehouse,
             "failed_stage": self.failed_stage,
             "error": self.error,
+            "rejected": self.rejected,
         }
 
     def write_json(self) -> Path:
