@@ -1,10 +1,11 @@
 """AWS Glue 5.0 entry point: the Glue job's script (infra/modules/ingest/job.tf uploads it).
 
 The state machine starts the job with ``--inputs`` (one s3:// URI, or several separated by commas),
-``--lake_root`` and ``--quarantine_root``; this reads them with ``getResolvedOptions`` and calls the
-same `run_ingestion` as the local CLI, on Glue's own Spark session. The job fails (so the state
-machine's Catch fires) when any input was refused; the refusal reports are already written to
-``<quarantine>/_rejected_files/`` by then.
+``--lake_root``, ``--quarantine_root`` and ``--archive_root`` (optional: where each raw file goes
+once ingested; a refused one goes beside its report); this reads them with ``getResolvedOptions``
+and calls the same `run_ingestion` as the local CLI, on Glue's own Spark session. The job fails
+(so the state machine's Catch fires) when any input was refused; the refusal reports are already
+written to ``<quarantine>/_rejected_files/`` by then.
 
 ``awsglue`` only exists on Glue; without it (tests, a laptop) the same arguments are parsed with
 argparse, so this file stays importable and testable everywhere.
@@ -18,20 +19,25 @@ import sys
 from collections.abc import Sequence
 
 ARGUMENTS = ("inputs", "lake_root", "quarantine_root")
+OPTIONAL_ARGUMENTS = ("archive_root",)
 
 
 def resolve_arguments(argv: Sequence[str]) -> dict[str, str]:
-    """``{"inputs", "lake_root", "quarantine_root"}`` from Glue's argv (``--name value`` pairs)."""
+    """``{"inputs", "lake_root", "quarantine_root"}`` (+ ``archive_root`` if given) from Glue's argv."""
     try:
         from awsglue.utils import getResolvedOptions
     except ImportError:  # not on Glue
         parser = argparse.ArgumentParser(prog="glue_entry")
         for name in ARGUMENTS:
             parser.add_argument(f"--{name}", required=True)
+        for name in OPTIONAL_ARGUMENTS:
+            parser.add_argument(f"--{name}", default=argparse.SUPPRESS)
         known, _ = parser.parse_known_args(list(argv)[1:])
         return vars(known)
-    resolved = getResolvedOptions(list(argv), list(ARGUMENTS))
-    return {name: resolved[name] for name in ARGUMENTS}
+    # getResolvedOptions fails on a name that is not in argv: ask for an optional one only if present.
+    names = [*ARGUMENTS, *(name for name in OPTIONAL_ARGUMENTS if f"--{name}" in argv)]
+    resolved = getResolvedOptions(list(argv), names)
+    return {name: resolved[name] for name in names}
 
 
 def split_inputs(text: str) -> list[str]:
@@ -55,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
         args["lake_root"],
         args["quarantine_root"],
         progress=lambda message: print(message, flush=True),
+        archive_root=args.get("archive_root"),
     )
     summary = summarize(results)
     print(json.dumps(summary, indent=2, default=str))

@@ -7,9 +7,16 @@ write the manifest. A file found bad on the way is refused: its problem goes to
 ``<quarantine>/_rejected_files/<name>.error.json``, its partitions are not touched, and the job
 carries on with the next file.
 
+With an archive root (production: the Glue job), the raw file leaves its landing place once the job
+is done with it: an ingested (or already ingested) file is copied to
+``<archive>/<service>/<sha256>/<name>``, a refused one to ``<quarantine>/_rejected_files/<name>``
+beside its report, and then deleted where it was. Without one (``make run`` on a user's folder)
+the raw files are never moved or deleted.
+
 Command line (the local runner uses it; exits 1 if any file was refused, 2 on a bad input list):
 
     python -m ingestion.job --input PATH [--input PATH ...] --lake-root DIR --quarantine-root DIR
+        [--archive-root DIR]
 """
 
 from __future__ import annotations
@@ -51,8 +58,8 @@ def check_unique_inputs(inputs: Sequence[str]) -> None:
         raise InputSetError(problems)
 
 
-def _refused(path: str, error: BadFileError, quarantine_root: str) -> dict:
-    report_path = manifest.write_rejection(quarantine_root, error.file_name, path, error.problem)
+def _refused(path: str, error: BadFileError, quarantine_root: str, report_path: str | None = None) -> dict:
+    report_path = report_path or manifest.write_rejection(quarantine_root, error.file_name, path, error.problem)
     return {
         "source_file": error.file_name,
         "source_path": path,
@@ -62,6 +69,69 @@ def _refused(path: str, error: BadFileError, quarantine_root: str) -> dict:
         "error": str(error),
         "rejection_report": report_path,
     }
+
+
+def archive_path(archive_root: str, service: str, sha256: str, source_file: str) -> str:
+    """``<archive>/<service>/<sha256>/<file name>``: one object per distinct content of a file name.
+
+    A re-released month gets its own key instead of overwriting the original, and the path follows
+    from the manifest (``service``, ``sha256``, ``source_file``).
+    """
+    return storage.join(archive_root, service, sha256, source_file)
+
+
+def rejected_file_path(quarantine_root: str, source_file: str) -> str:
+    """``<quarantine>/_rejected_files/<file name>``: a refused raw file, beside its ``.error.json``."""
+    return storage.join(quarantine_root, manifest.REJECTED_DIR, source_file)
+
+
+def _exists(path: str) -> bool:
+    try:
+        return storage.stat_size(path) is not None
+    except PermissionError:
+        return False
+
+
+def move_file(source: str, target: str) -> str:
+    """Copy, then delete the source: a crash in between leaves both, and a rerun finishes the move."""
+    if storage.spark_uri(source) != storage.spark_uri(target):
+        storage.copy_file(source, target)
+        storage.delete_file(source)
+    return target
+
+
+def _archive(path: str, result: dict, quarantine_root: str, archive_root: str) -> dict:
+    """Move an ingested or skipped file to the archive; a refusal of an earlier upload is superseded."""
+    name = result["source_file"]
+    target = move_file(path, archive_path(archive_root, result["service"], result["sha256"], name))
+    stale = rejected_file_path(quarantine_root, name)
+    if storage.spark_uri(stale) != storage.spark_uri(path):
+        storage.delete_file(stale)
+    storage.delete_file(manifest.rejection_path(quarantine_root, name))
+    return {**result, "archived_to": target}
+
+
+def _earlier_run(path: str, lake_root: str, quarantine_root: str, archive_root: str) -> dict | None:
+    """What an earlier run did with a file that is gone from `path` because that run moved it.
+
+    An upload event can arrive twice: the second run reports the first one's outcome instead of
+    refusing "file does not exist" (which would overwrite the real refusal report). None when the
+    file is there, or when no earlier run explains its absence.
+    """
+    if _exists(path):
+        return None
+    name = storage.file_name(path)
+    moved = rejected_file_path(quarantine_root, name)
+    report_path = manifest.rejection_path(quarantine_root, name)
+    report = storage.read_text(report_path)
+    if report and _exists(moved):
+        error = BadFileError(path, json.loads(report)["problem"])
+        return {**_refused(path, error, quarantine_root, report_path), "moved_to": moved}
+    previous = manifest.read_manifest(lake_root, name)
+    if previous:
+        target = archive_path(archive_root, previous["service"], previous["sha256"], name)
+        return {**previous, "status": "skipped", "skipped": True, "archived_to": target}
+    return None
 
 
 def _counts_by_reason(classified: DataFrame) -> dict[str | None, int]:
@@ -150,6 +220,7 @@ def run_ingestion(
     lake_root: str,
     quarantine_root: str,
     progress: Progress | None = None,
+    archive_root: str | None = None,
 ) -> list[dict]:
     """Ingest `inputs` in order; one result dict per input, in the same order.
 
@@ -157,6 +228,10 @@ def run_ingestion(
     ``"skipped": true``: same sha256 already ingested, nothing done), or for a refused file
     ``{"source_file", "source_path", "status": "refused", "refused": true, "problem", "error",
     "rejection_report"}`` (``error`` is the one-line ``<file>: <problem>``).
+    With `archive_root`, each raw file is then moved (copy, then delete): an ingested or skipped
+    one to `archive_path` (result ``"archived_to"``), a refused one beside its report
+    (``"moved_to"``; absent when there was no file to move). A file already moved by an earlier
+    run is reported as that run left it. Without `archive_root` no raw file is moved or deleted.
     Raises InputSetError (a BadFileError) for duplicate inputs before doing anything.
     """
     check_unique_inputs(inputs)
@@ -168,17 +243,30 @@ def run_ingestion(
         try:
             result = ingest_file(spark, path, lake_root, quarantine_root)
         except BadFileError as error:
-            result = _refused(path, error, quarantine_root)
-            say(f"{error} -> refused")
+            earlier = _earlier_run(path, lake_root, quarantine_root, archive_root) if archive_root else None
+            if earlier is not None:
+                result = earlier
+                if result["status"] == "skipped":
+                    say(f"{result['source_file']}: already ingested and archived to {result['archived_to']}, skipped")
+                else:
+                    say(f"{result['error']} -> refused by an earlier run, already moved to {result['moved_to']}")
+            else:
+                result = _refused(path, error, quarantine_root)
+                if archive_root and _exists(path):
+                    result["moved_to"] = move_file(path, rejected_file_path(quarantine_root, error.file_name))
+                say(f"{error} -> refused" + (f", moved to {result['moved_to']}" if "moved_to" in result else ""))
         else:
             seconds = time.monotonic() - started
+            if archive_root:
+                result = _archive(path, result, quarantine_root, archive_root)
+            archived = f", archived to {result['archived_to']}" if "archived_to" in result else ""
             if result["status"] == "skipped":
-                say(f"{result['source_file']}: unchanged (sha256 already ingested), skipped")
+                say(f"{result['source_file']}: unchanged (sha256 already ingested), skipped{archived}")
             else:
                 say(
                     f"{result['source_file']}: {result['rows_read']} read,"
                     f" {result['rows_accepted']} accepted,"
-                    f" {result['rows_quarantined']} quarantined ({seconds:.1f} s)"
+                    f" {result['rows_quarantined']} quarantined ({seconds:.1f} s){archived}"
                 )
         results.append(result)
     return results
@@ -202,6 +290,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--input", action="append", required=True, help="raw file (repeatable)")
     parser.add_argument("--lake-root", required=True)
     parser.add_argument("--quarantine-root", required=True)
+    parser.add_argument(
+        "--archive-root", help="move each raw file here once ingested (refused: to the quarantine); default: never move"
+    )
     return parser.parse_args(argv)
 
 
@@ -222,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.lake_root,
         args.quarantine_root,
         progress=lambda message: print(message, file=sys.stderr, flush=True),
+        archive_root=args.archive_root,
     )
     summary = summarize(results)
     print(json.dumps(summary, indent=2))

@@ -2,7 +2,8 @@
 
 Spark reads and writes both kinds itself; this module is for what the driver does around it:
 looking at a raw file before Spark does (size, first bytes, Parquet footer, sha256), writing the
-manifests and rejection reports, and listing / moving / deleting objects for the partition swap.
+manifests and rejection reports, listing / moving / deleting objects for the partition swap, and
+archiving (or quarantining) the raw file once the job is done with it.
 """
 
 from __future__ import annotations
@@ -207,7 +208,26 @@ def delete_tree(prefix: str) -> None:
 
 
 def copy_file(source: str, target: str) -> None:
-    """Server-side copy of one S3 object (both URIs on S3)."""
+    """Copy one file: server-side between two S3 URIs, or between two local paths.
+
+    Locally the copy is written aside and renamed in, so the target is never seen half-written.
+    """
+    if not is_s3(source) and not is_s3(target):
+        directory = os.path.dirname(os.path.abspath(target))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            shutil.copymode(source, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        return
+    if not (is_s3(source) and is_s3(target)):
+        raise ValueError(f"copy_file copies S3 to S3 or local to local, not {source} -> {target}")
     source_bucket, source_key = split_s3(source)
     target_bucket, target_key = split_s3(target)
     s3_client().copy_object(

@@ -1,0 +1,260 @@
+"""The raw file after the job: archived once ingested, moved beside its report when refused, left
+alone without an archive root; crashes between copy and delete converge on the rerun (local and S3)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import types
+
+import boto3
+import pytest
+from moto import mock_aws
+from tlc_samples import write_parquet, yellow_row
+
+from ingestion import glue_entry, job, manifest, reader, spark_session, storage
+
+GOOD = "yellow_tripdata_2024-01.parquet"
+BAD = "yellow_tripdata_2024-02.parquet"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _files(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _february_row(i: int) -> dict:
+    row = yellow_row(i)
+    return {**row, **{k: row[k].replace(month=2) for k in ("tpep_pickup_datetime", "tpep_dropoff_datetime")}}
+
+
+def _crash_once_on(monkeypatch, victim: str) -> None:
+    """storage.delete_file raises the first time it is asked to delete `victim` (after the copy)."""
+    real = storage.delete_file
+    state = {"armed": True}
+
+    def delete_file(uri: str) -> None:
+        if uri == victim and state["armed"]:
+            state["armed"] = False
+            raise OSError(f"simulated crash before deleting {uri}")
+        real(uri)
+
+    monkeypatch.setattr(storage, "delete_file", delete_file)
+
+
+@pytest.fixture
+def local(tmp_path):
+    raw = tmp_path / "landing"
+    raw.mkdir()
+    good = write_parquet(raw / GOOD, [yellow_row(i) for i in range(20)])
+    (raw / BAD).write_bytes(b"")  # refused: file is empty
+    roots = {name: str(tmp_path / name) for name in ("lake", "quarantine", "archive")}
+    return {"raw": raw, "good": str(good), "bad": str(raw / BAD), "body": good.read_bytes(), **roots}
+
+
+# ---------- local paths
+
+
+def test_archive_after_success_and_refused_file_moved_beside_its_report(spark, local, capsys):
+    args = ["--lake-root", local["lake"], "--quarantine-root", local["quarantine"], "--archive-root", local["archive"]]
+    assert job.main(["--input", local["bad"], "--input", local["good"], *args]) == 1
+    refused, ingested = json.loads(capsys.readouterr().out)["files"]
+
+    assert ingested["status"] == "ingested" and ingested["rows_accepted"] == 20
+    target = f"{local['archive']}/yellow/{_sha256(local['body'])}/{GOOD}"
+    assert ingested["archived_to"] == target
+    assert storage.read_text(manifest.manifest_path(local["lake"], GOOD)) is not None
+    assert open(target, "rb").read() == local["body"]
+
+    moved = f"{local['quarantine']}/_rejected_files/{BAD}"
+    assert refused["status"] == "refused" and refused["moved_to"] == moved
+    assert refused["rejection_report"] == f"{moved}.error.json"
+    assert json.loads(open(f"{moved}.error.json").read())["problem"] == "file is empty (0 bytes)"
+    assert open(moved, "rb").read() == b""
+    assert _files(local["raw"]) == {}  # both raw files left the landing folder
+
+
+def test_a_rerun_after_the_move_reports_the_earlier_outcome(spark, local):
+    roots = (local["lake"], local["quarantine"])
+    first = job.run_ingestion(spark, [local["good"], local["bad"]], *roots, archive_root=local["archive"])
+    report = open(first[1]["rejection_report"]).read()
+
+    # The same event delivered again: both files are gone from landing.
+    messages: list[str] = []
+    again = job.run_ingestion(
+        spark, [local["good"], local["bad"]], *roots, progress=messages.append, archive_root=local["archive"]
+    )
+    assert again[0]["status"] == "skipped" and again[0]["archived_to"] == first[0]["archived_to"]
+    assert again[1]["status"] == "refused" and again[1]["problem"] == "file is empty (0 bytes)"
+    assert again[1]["moved_to"] == first[1]["moved_to"]
+    assert open(first[1]["rejection_report"]).read() == report  # the real reason is kept
+    assert "already ingested and archived" in messages[0] and "refused by an earlier run" in messages[1]
+
+    # A fixed upload of the refused month is ingested; its refusal (report and file) is superseded.
+    write_parquet(local["raw"] / BAD, [_february_row(i) for i in range(5)])
+    [result] = job.run_ingestion(spark, [local["bad"]], *roots, archive_root=local["archive"])
+    assert result["status"] == "ingested" and result["rows_accepted"] == 5
+    assert _files(local["raw"]) == {}
+    assert not storage.list_files(f"{local['quarantine']}/_rejected_files")
+
+
+def test_crash_between_copy_and_delete_then_rerun_converges(spark, local, monkeypatch):
+    roots = (local["lake"], local["quarantine"])
+    _crash_once_on(monkeypatch, local["good"])
+    with pytest.raises(OSError, match="simulated crash"):
+        job.run_ingestion(spark, [local["good"]], *roots, archive_root=local["archive"])
+    target = f"{local['archive']}/yellow/{_sha256(local['body'])}/{GOOD}"
+    assert open(target, "rb").read() == open(local["good"], "rb").read()  # in both places
+    assert manifest.read_manifest(local["lake"], GOOD)["sha256"] == _sha256(local["body"])
+
+    [rerun] = job.run_ingestion(spark, [local["good"]], *roots, archive_root=local["archive"])
+    assert rerun["status"] == "skipped" and rerun["archived_to"] == target
+    assert set(_files(local["raw"])) == {BAD}
+    assert storage.list_files(local["archive"]) == [target]
+
+
+def test_without_archive_root_no_raw_file_is_moved_or_deleted(spark, local):
+    before = _files(local["raw"])
+    results = job.run_ingestion(spark, [local["good"], local["bad"]], local["lake"], local["quarantine"])
+    assert [r["status"] for r in results] == ["ingested", "refused"]
+    assert "archived_to" not in results[0] and "moved_to" not in results[1]
+    assert _files(local["raw"]) == before
+    assert storage.list_files(f"{local['quarantine']}/_rejected_files") == [
+        f"{local['quarantine']}/_rejected_files/{BAD}.error.json"
+    ]
+    assert job.parse_args(["--input", "x", "--lake-root", "l", "--quarantine-root", "q"]).archive_root is None
+
+
+def test_move_file_onto_itself_keeps_the_file(tmp_path):
+    path = tmp_path / "a" / GOOD
+    path.parent.mkdir()
+    path.write_bytes(b"x")
+    assert job.move_file(str(path), str(tmp_path / "a" / "." / GOOD)) == str(tmp_path / "a" / "." / GOOD)
+    assert path.read_bytes() == b"x"
+
+
+# ---------- S3 (moto). Spark here cannot read s3:// (no hadoop-aws), so the first ingestion of an S3
+# object is stood in for by `_ingest_without_spark`: it inspects, hashes and writes the manifest on S3
+# exactly as ingest_file does; every step after it (archive, quarantine, skip on rerun) is the real one.
+
+LANDING, LAKE, QUARANTINE, ARCHIVE = "tlc-landing", "tlc-lake", "tlc-quarantine", "tlc-archive"
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3")
+        for bucket in (LANDING, LAKE, QUARANTINE, ARCHIVE):
+            client.create_bucket(Bucket=bucket)
+        yield client
+
+
+def _keys(client, bucket: str) -> list[str]:
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def _ingest_without_spark(spark, path, lake_root, quarantine_root):
+    inspection = reader.inspect_file(path)
+    rows = inspection.rows_in_footer
+    result = manifest.build_manifest(inspection.raw, reader.fingerprint(inspection), rows, rows, 0, {})
+    manifest.write_manifest(lake_root, result)
+    return {**result, "status": "ingested"}
+
+
+def _land(client, tmp_path) -> tuple[str, bytes]:
+    body = write_parquet(tmp_path / GOOD, [yellow_row(i) for i in range(12)]).read_bytes()
+    client.put_object(Bucket=LANDING, Key=f"landing/{GOOD}", Body=body)
+    return f"s3://{LANDING}/landing/{GOOD}", body
+
+
+ROOTS = (f"s3://{LAKE}/", f"s3://{QUARANTINE}/")
+
+
+def test_s3_archive_after_success_and_crash_between_copy_and_delete(spark, s3, tmp_path, monkeypatch):
+    uri, body = _land(s3, tmp_path)
+    archived_key = f"yellow/{_sha256(body)}/{GOOD}"
+    with monkeypatch.context() as patch:
+        patch.setattr(job, "ingest_file", _ingest_without_spark)
+        _crash_once_on(patch, uri)
+        with pytest.raises(OSError, match="simulated crash"):
+            job.run_ingestion(spark, [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/")
+    assert _keys(s3, LANDING) == [f"landing/{GOOD}"] and _keys(s3, ARCHIVE) == [archived_key]
+    assert _keys(s3, LAKE) == [f"_manifests/{GOOD}.json"]
+
+    # The rerun is the real ingest_file: same sha256 -> skipped (no Spark), then the archive is finished.
+    [rerun] = job.run_ingestion(spark, [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/")
+    assert rerun["status"] == "skipped" and rerun["archived_to"] == f"s3://{ARCHIVE}/{archived_key}"
+    assert _keys(s3, LANDING) == [] and _keys(s3, ARCHIVE) == [archived_key]
+    assert s3.get_object(Bucket=ARCHIVE, Key=archived_key)["Body"].read() == body
+    assert manifest.read_manifest(ROOTS[0], GOOD)["sha256"] == _sha256(body)
+
+
+def test_s3_archive_after_success_in_one_run(spark, s3, tmp_path, monkeypatch):
+    uri, body = _land(s3, tmp_path)
+    monkeypatch.setattr(job, "ingest_file", _ingest_without_spark)
+    [result] = job.run_ingestion(spark, [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}")
+    assert result["status"] == "ingested"
+    assert result["archived_to"] == f"s3://{ARCHIVE}/yellow/{_sha256(body)}/{GOOD}"
+    assert _keys(s3, LANDING) == [] and _keys(s3, ARCHIVE) == [f"yellow/{_sha256(body)}/{GOOD}"]
+    assert _keys(s3, LAKE) == [f"_manifests/{GOOD}.json"]
+
+
+def test_s3_refused_file_is_moved_beside_its_report(spark, s3, tmp_path):
+    body = write_parquet(tmp_path / BAD, [yellow_row(i) for i in range(5)]).read_bytes()[:-40]
+    s3.put_object(Bucket=LANDING, Key=f"landing/{BAD}", Body=body)
+    uri = f"s3://{LANDING}/landing/{BAD}"
+    [result] = job.run_ingestion(spark, [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/")
+    assert result["status"] == "refused" and "truncated or corrupt Parquet" in result["problem"]
+    assert result["moved_to"] == f"s3://{QUARANTINE}/_rejected_files/{BAD}"
+    assert _keys(s3, LANDING) == [] and _keys(s3, ARCHIVE) == []
+    assert _keys(s3, QUARANTINE) == [f"_rejected_files/{BAD}", f"_rejected_files/{BAD}.error.json"]
+    assert s3.get_object(Bucket=QUARANTINE, Key=f"_rejected_files/{BAD}")["Body"].read() == body
+    report = json.loads(storage.read_text(result["rejection_report"]))
+    assert report["problem"] == result["problem"] and report["source_path"] == uri
+
+    # Delivered twice: the second run finds nothing in landing and keeps the first refusal as it is.
+    [again] = job.run_ingestion(spark, [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/")
+    assert again["status"] == "refused" and again["problem"] == result["problem"]
+    assert json.loads(storage.read_text(result["rejection_report"])) == report
+
+
+# ---------- the Glue entry point's optional --archive_root
+
+
+def test_glue_entry_passes_archive_root_only_when_given(monkeypatch):
+    base = ["script.py", "--JOB_NAME", "x", "--inputs", "s3://b/a.parquet", "--lake_root", "s3://l/",
+            "--quarantine_root", "s3://q/"]  # fmt: skip
+    assert "archive_root" not in glue_entry.resolve_arguments(base)
+    assert glue_entry.resolve_arguments([*base, "--archive_root", "s3://a/"])["archive_root"] == "s3://a/"
+
+    asked = []
+
+    def get_resolved_options(argv, names):
+        asked.append(names)
+        return {name: argv[argv.index(f"--{name}") + 1] for name in names}
+
+    utils = types.ModuleType("awsglue.utils")
+    utils.getResolvedOptions = get_resolved_options
+    monkeypatch.setitem(sys.modules, "awsglue", types.ModuleType("awsglue"))
+    monkeypatch.setitem(sys.modules, "awsglue.utils", utils)
+    assert "archive_root" not in glue_entry.resolve_arguments(base)
+    assert glue_entry.resolve_arguments([*base, "--archive_root", "s3://a/"])["archive_root"] == "s3://a/"
+    assert asked == [["inputs", "lake_root", "quarantine_root"], ["inputs", "lake_root", "quarantine_root",
+                                                                  "archive_root"]]  # fmt: skip
+
+    seen = {}
+    monkeypatch.setattr(job, "run_ingestion", lambda *a, **kw: seen.update(kw) or [])
+    monkeypatch.setattr(spark_session, "get_spark", lambda: None)
+    glue_entry.main([*base, "--archive_root", "s3://a/"])
+    assert seen["archive_root"] == "s3://a/"
