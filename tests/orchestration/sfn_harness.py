@@ -31,6 +31,7 @@ BUCKETS = {
     "landing": "tlc-test-landing",
     "lake": "tlc-test-lake",
     "quarantine": "tlc-test-quarantine",
+    "archive": "tlc-test-archive",
     "artifacts": "tlc-test-artifacts",
 }
 LANDING_PREFIX = "landing/"
@@ -198,6 +199,7 @@ class Pipeline:
             "landing_prefix": LANDING_PREFIX,
             "lake_bucket": BUCKETS["lake"],
             "quarantine_bucket": BUCKETS["quarantine"],
+            "archive_bucket": BUCKETS["archive"],
             "artifacts_bucket": BUCKETS["artifacts"],
             "glue_job_name": GLUE_JOB,
             "glue_database": GLUE_DATABASE,

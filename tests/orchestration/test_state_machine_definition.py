@@ -26,6 +26,7 @@ SAMPLE_VARIABLES = {
     "landing_prefix": "landing/",
     "lake_bucket": "tlc-dev-lake",
     "quarantine_bucket": "tlc-dev-quarantine",
+    "archive_bucket": "tlc-dev-archive",
     "artifacts_bucket": "tlc-dev-artifacts",
     "glue_job_name": "tlc-dev-ingest",
     "glue_database": "tlc_dev_lake",

@@ -34,12 +34,13 @@ def test_s3_event_runs_every_stage_and_notifies_success(pipeline) -> None:
     stages = ["ValidateInput", "Ingest", "RegisterPartitions", "Transform", "PublishArtifacts", "NotifySuccess"]
     assert [s for s in entered if s in stages] == stages
 
-    # Ingest: exactly the object of the event, with the lake and quarantine roots.
+    # Ingest: exactly the object of the event, with the lake, quarantine and archive roots.
     assert [run.arguments for run in pipeline.glue_runs] == [
         {
             "--inputs": f"s3://{BUCKETS['landing']}/{KEY}",
             "--lake_root": f"s3://{BUCKETS['lake']}/",
             "--quarantine_root": f"s3://{BUCKETS['quarantine']}/",
+            "--archive_root": f"s3://{BUCKETS['archive']}/",
         }
     ]
     # RegisterPartitions: Spectrum sees the month in the lake and in quarantine.

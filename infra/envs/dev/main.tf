@@ -30,9 +30,8 @@ locals {
 }
 
 module "storage" {
-  source         = "../../modules/storage"
-  name           = local.name
-  landing_prefix = var.landing_prefix
+  source = "../../modules/storage"
+  name   = local.name
 }
 
 module "network" {
@@ -50,6 +49,7 @@ module "ingest" {
   kms_key_arn            = module.storage.kms_key_arn
   buckets                = module.storage.bucket_names
   bucket_arns            = module.storage.bucket_arns
+  landing_prefix         = var.landing_prefix
   glue_entry_path        = var.glue_entry_path
   ingestion_package_path = var.ingestion_package_path
   number_of_workers      = var.glue_workers

@@ -47,7 +47,7 @@ variable "extra_policy_statements" {
 }
 
 resource "aws_s3_bucket" "this" {
-  #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery decision left to the account; versioning keeps every version in-region and landing is replicated to the archive bucket.
+  #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery decision left to the account; versioning keeps every version in-region and the Glue job archives each ingested file.
   #checkov:skip=CKV2_AWS_62:Only the landing bucket's events matter (sent to EventBridge by aws_s3_bucket_notification in the storage module).
   bucket        = var.bucket
   force_destroy = false

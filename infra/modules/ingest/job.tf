@@ -43,12 +43,23 @@ resource "aws_iam_role" "glue" {
   assume_role_policy = data.aws_iam_policy_document.glue_assume.json
 }
 
-# Read landing and the code, write lake and quarantine; nothing else.
+# Read the code, take the landed files (read, then delete once archived or quarantined), write
+# lake and quarantine, add to the archive; nothing else.
 data "aws_iam_policy_document" "glue" {
   statement {
-    sid       = "ReadLandingAndCode"
+    sid       = "ReadCode"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = ["${var.bucket_arns["landing"]}/*", "${var.bucket_arns["artifacts"]}/glue/${var.name}/*"]
+    resources = ["${var.bucket_arns["artifacts"]}/glue/${var.name}/*"]
+  }
+  statement {
+    sid       = "TakeLandedFiles"
+    actions   = ["s3:GetObject", "s3:DeleteObject"]
+    resources = ["${var.bucket_arns["landing"]}/${var.landing_prefix}*"]
+  }
+  statement {
+    sid       = "ArchiveRawFiles"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.bucket_arns["archive"]}/*"]
   }
   statement {
     sid       = "ListBuckets"
@@ -125,7 +136,7 @@ resource "aws_glue_security_configuration" "this" {
 
 resource "aws_glue_job" "ingest" {
   name                   = "${var.name}-ingest"
-  description            = "TLC files -> lake + quarantine (ingestion/glue_entry.py); --inputs comes from the state machine"
+  description            = "TLC files -> lake + quarantine, then archive (ingestion/glue_entry.py); --inputs comes from the state machine"
   role_arn               = aws_iam_role.glue.arn
   glue_version           = "5.0"
   worker_type            = var.worker_type
@@ -147,6 +158,7 @@ resource "aws_glue_job" "ingest" {
     "--extra-py-files"                   = "s3://${var.buckets["artifacts"]}/${local.package_key}"
     "--lake_root"                        = "s3://${var.buckets["lake"]}/"
     "--quarantine_root"                  = "s3://${var.buckets["quarantine"]}/"
+    "--archive_root"                     = "s3://${var.buckets["archive"]}/"
     "--TempDir"                          = "s3://${var.buckets["artifacts"]}/glue-temp/${var.name}/"
     "--enable-metrics"                   = "true"
     "--enable-continuous-cloudwatch-log" = "true"

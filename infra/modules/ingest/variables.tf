@@ -8,8 +8,14 @@ variable "kms_key_arn" {
 }
 
 variable "buckets" {
-  description = "Bucket names by role (landing, lake, quarantine, artifacts) from the storage module."
+  description = "Bucket names by role (landing, lake, quarantine, archive, artifacts) from the storage module."
   type        = map(string)
+}
+
+variable "landing_prefix" {
+  description = "Key prefix in the landing bucket where TLC files are uploaded; the job deletes them from there once archived."
+  type        = string
+  default     = "landing/"
 }
 
 variable "bucket_arns" {

@@ -128,6 +128,7 @@ resource "aws_sfn_state_machine" "pipeline" {
     landing_prefix      = var.landing_prefix
     lake_bucket         = var.buckets["lake"]
     quarantine_bucket   = var.buckets["quarantine"]
+    archive_bucket      = var.buckets["archive"]
     artifacts_bucket    = var.buckets["artifacts"]
     glue_job_name       = var.glue_job_name
     glue_database       = var.glue_database_name

@@ -31,8 +31,9 @@ module "landing" {
   purpose           = "where TLC files are uploaded (the pipeline's trigger)"
   kms_key_arn       = aws_kms_key.data.arn
   access_log_bucket = module.logs.id
-  # Every upload is replicated to the archive bucket at once (replication.tf); landing keeps its copy a while.
-  expiration = { prefix = var.landing_prefix, days = var.landing_expiration_days }
+  # No expiration: the Glue job moves each file out (to archive, or to quarantine if refused) once it
+  # is done with it, so what stays here still needs someone (a failed or rejected execution). A
+  # deleted file's last version is kept as a noncurrent version for noncurrent_version_days.
 }
 
 module "lake" {
@@ -56,7 +57,7 @@ module "quarantine" {
 module "archive" {
   source            = "../bucket"
   bucket            = local.bucket_name["archive"]
-  purpose           = "every landed file, kept in cold storage"
+  purpose           = "every ingested TLC file as uploaded, moved here by the Glue job, in cold storage"
   kms_key_arn       = aws_kms_key.data.arn
   access_log_bucket = module.logs.id
   transitions = [
