@@ -164,16 +164,23 @@ def ingest(state: RunState) -> StageReport:
     from ingestion.spark_session import get_spark
 
     cfg = state.config
-    spark_started = time.perf_counter()
-    spark = get_spark()
-    spark_seconds = time.perf_counter() - spark_started
-    state.manifests = run_ingestion(
-        spark,
-        [str(p) for p in state.inputs],
-        str(cfg.lake_root),
-        str(cfg.quarantine_root),
-        progress=lambda msg: say(f"  {msg}"),
-    )
+    unchanged = _unchanged_files(state)
+    if len(unchanged) == len(state.inputs):
+        # Nothing new: no JVM to start (5-10 s on a laptop) for a run that would only skip.
+        for manifest in unchanged:
+            say(f"  {manifest['source_file']}: unchanged (sha256 already ingested), skipped")
+        state.manifests, spark_note = unchanged, "Spark not started"
+    else:
+        spark_started = time.perf_counter()
+        spark = get_spark()
+        spark_note = f"Spark start {time.perf_counter() - spark_started:.1f}s"
+        state.manifests = run_ingestion(
+            spark,
+            [str(p) for p in state.inputs],
+            str(cfg.lake_root),
+            str(cfg.quarantine_root),
+            progress=lambda msg: say(f"  {msg}"),
+        )
     state.report.files = state.manifests
     fresh = [m for m in state.manifests if not m.get("skipped") and not m.get("refused")]
     rows_read = sum(m["rows_read"] for m in fresh)
@@ -185,7 +192,7 @@ def ingest(state: RunState) -> StageReport:
         )
     refused = [m for m in state.manifests if m.get("refused")]
     skipped = sum(1 for m in state.manifests if m.get("skipped"))
-    detail = f"{len(fresh)} file(s) ingested, {skipped} unchanged (skipped); Spark start {spark_seconds:.1f}s"
+    detail = f"{len(fresh)} file(s) ingested, {skipped} unchanged (skipped); {spark_note}"
     for m in state.manifests:
         if m.get("refused"):  # the job wrote the error report; keep the file beside it
             quarantine_refused(state, Path(m["source_path"]), None)
@@ -194,6 +201,20 @@ def ingest(state: RunState) -> StageReport:
     if refused:
         raise InputError("; ".join(m["error"] for m in refused))
     return StageReport("Ingest", rows_in=rows_read, rows_out=accepted, quarantined=quarantined, detail=detail)
+
+
+def _unchanged_files(state: RunState) -> list[dict]:
+    """The skipped-file results of the inputs the lake already holds byte for byte (sha256)."""
+    from ingestion.job import already_ingested
+    from ingestion.reader import fingerprint, inspect_file
+
+    unchanged = []
+    for path in state.inputs:
+        inspection = inspect_file(str(path))
+        previous = already_ingested(inspection.raw.name, fingerprint(inspection), str(state.config.lake_root))
+        if previous is not None:
+            unchanged.append(previous)
+    return unchanged
 
 
 def register_partitions(state: RunState) -> StageReport:
