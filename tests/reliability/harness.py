@@ -337,15 +337,16 @@ class ActivityWatch:
         self.conn = psycopg2.connect(dsn("postgres"))
         self.conn.autocommit = True
 
-    def active(self, pattern: str) -> Callable[[], bool]:
-        """True while a statement whose text matches the ILIKE `pattern` runs in the database."""
+    def active(self, *patterns: str) -> Callable[[], bool]:
+        """True while a statement whose text matches one of the ILIKE `patterns` runs in the database.
+        (pg_stat_activity keeps the first 1 KiB of a statement's text: patterns match near its start.)"""
 
         def condition() -> bool:
             with self.conn.cursor() as cur:
                 cur.execute(
                     "select count(*) from pg_stat_activity where datname = %s and state = 'active'"
-                    " and pid <> pg_backend_pid() and query ilike %s",
-                    (self.database, pattern),
+                    " and pid <> pg_backend_pid() and query ilike any(%s)",
+                    (self.database, list(patterns)),
                 )
                 return cur.fetchone()[0] > 0
 
@@ -356,7 +357,13 @@ class ActivityWatch:
 
 
 COPY_STATEMENT = "copy %from stdin%"  # the loader's COPY into a raw partition (load_postgres._copy)
-FACT_INSERT = '%insert into %"analytics"."fact_trips"%'  # dbt filling fact_trips
+# dbt writing fact_trips: a first build sends `create table ... ; insert into ...` as one statement (its
+# visible start is the create); an incremental one sends `delete from` and `insert into` the table.
+FACT_WRITE = (
+    '%create %table %"analytics"."fact_trips"%',
+    '%delete from %"analytics"."fact_trips"%',
+    '%insert into %"analytics"."fact_trips"%',
+)
 
 
 # ---------- work directories
