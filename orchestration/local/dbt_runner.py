@@ -82,7 +82,10 @@ def _summarise(results) -> DbtOutcome:
 
 
 def run_dbt_build(
-    connection, progress: Callable[[str], None] | None = None, extra: list[str] | None = None
+    connection,
+    progress: Callable[[str], None] | None = None,
+    extra: list[str] | None = None,
+    work_dir: Path | None = None,
 ) -> DbtOutcome:
     """`dbt build` on the dev target; returns counts, never raises for model/test failures."""
     from dbt.cli.main import dbtRunner
@@ -102,7 +105,12 @@ def run_dbt_build(
             progress(msg)
 
     runner = dbtRunner(callbacks=[on_event])
-    res = runner.invoke(dbt_args("build", "--quiet", "--no-use-colors", *(extra or [])))
+    paths = []
+    if work_dir is not None:
+        # Each work dir keeps its own dbt artifacts and logs: a test's run never overwrites (or publishes)
+        # another run's run_results.json.
+        paths = ["--target-path", str(work_dir / "dbt" / "target"), "--log-path", str(work_dir / "dbt" / "logs")]
+    res = runner.invoke(dbt_args("build", "--quiet", "--no-use-colors", *paths, *(extra or [])))
     if res.result is None:
         return DbtOutcome(success=False, failures=[str(res.exception)])
     outcome = _summarise(res.result)

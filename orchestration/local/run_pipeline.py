@@ -241,7 +241,7 @@ def register_partitions(state: RunState) -> StageReport:
 def transform(state: RunState) -> StageReport:
     from orchestration.local.dbt_runner import run_dbt_build
 
-    outcome = run_dbt_build(state.connection, progress=lambda msg: say(f"  {msg}"))
+    outcome = run_dbt_build(state.connection, progress=lambda msg: say(f"  {msg}"), work_dir=state.config.work_dir)
     state.report.dbt = outcome
     if not outcome.success:
         raise RuntimeError(f"dbt build failed: {outcome.failures_text()}")
@@ -254,7 +254,7 @@ def transform(state: RunState) -> StageReport:
 
 
 def publish_artifacts(state: RunState) -> StageReport:
-    target = REPO_ROOT / "dbt_project" / "target"
+    target = state.config.work_dir / "dbt" / "target"
     dest = state.config.work_dir / "artifacts" / state.report.run_id
     dest.mkdir(parents=True, exist_ok=True)
     copied = []
