@@ -205,13 +205,18 @@ def ingest(state: RunState) -> StageReport:
 
 def _unchanged_files(state: RunState) -> list[dict]:
     """The skipped-file results of the inputs the lake already holds byte for byte (sha256)."""
+    from ingestion.errors import BadFileError
     from ingestion.job import already_ingested
     from ingestion.reader import fingerprint, inspect_file
 
     unchanged = []
     for path in state.inputs:
-        inspection = inspect_file(str(path))
-        previous = already_ingested(inspection.raw.name, fingerprint(inspection), str(state.config.lake_root))
+        try:
+            inspection = inspect_file(str(path))
+            digest = fingerprint(inspection)  # also proves a CSV is UTF-8 past the preflight's 64 KiB
+        except BadFileError:
+            continue  # not unchanged: the ingestion job refuses it and writes its report
+        previous = already_ingested(inspection.raw.name, digest, str(state.config.lake_root))
         if previous is not None:
             unchanged.append(previous)
     return unchanged
