@@ -33,7 +33,7 @@ PREFIX = "tlc_pytest_rel_"
 # fault test kills takes a second or more on a busy 2-core machine (see RELIABILITY.md), small enough
 # that a whole run stays well under a minute.
 MONTHS = ("2024-01", "2024-02")
-ROWS = 100_000
+ROWS = 50_000
 SEED = 42
 
 

@@ -69,6 +69,7 @@ def _killed_in(child: harness.Child, stage: str) -> None:
     assert child.process.returncode == -signal.SIGKILL, child.tail()
     headers = re.findall(r"^\[\d+/\d+\] (\w+)$", child.output(), re.MULTILINE)
     assert headers and headers[-1] == stage, f"killed in {headers[-1:]}, not {stage}:\n{child.tail()}"
+    assert "holds the lock" not in child.output(), "a killed run's advisory lock outlived it"
 
 
 def _month_rows(database: str, year: int, month: int) -> tuple[int, int]:
@@ -144,6 +145,7 @@ def test_3_rerun_sigkill_during_dbt_build(scene):
 def test_4_rerun_converges_to_the_clean_run(scene, reference):
     child = scene.step("4-final")
     assert harness.finish(child) == 0, child.tail()
+    assert "holds the lock" not in child.output(), "a killed run's advisory lock outlived it"
 
     assert harness.warehouse_state(scene.database) == reference.state
     assert harness.comparable_manifests(scene.work_dir) == reference.manifests
