@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -353,8 +352,3 @@ def test_dbt_on_aws_does_not_connect_as_the_redshift_admin():
     for env in ("dev", "prod"):
         text = (REPO_ROOT / "infra" / "envs" / env / "main.tf").read_text()
         assert not re.search(r"redshift_secret_arn\s*=\s*module\.warehouse\.admin_secret_arn", text), env
-
-
-def test_role_file_is_documented_where_it_is_used():
-    assert "orchestration/local/sql/dbt_role.sql" in (REPO_ROOT / "RELIABILITY.md").read_text()
-    assert os.path.exists(ROLE_SQL)
