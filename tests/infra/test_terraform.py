@@ -156,18 +156,29 @@ def test_no_wildcard_action_on_wildcard_resource() -> None:
 def test_deploy_instructions_match_the_code() -> None:
     """infra/README.md's commands name outputs, variables, targets and files that exist."""
     readme = (INFRA / "README.md").read_text()
-    outputs = set(re.findall(r'^output "(\w+)"', (INFRA / "envs" / "dev" / "outputs.tf").read_text(), re.MULTILINE))
-    variables = set(
-        re.findall(r'^variable "(\w+)"', (INFRA / "envs" / "dev" / "variables.tf").read_text(), re.MULTILINE)
-    )
-    for name in [*re.findall(r"output -raw (\w+)", readme), *re.findall(r"terraform output (\w+) (\w+)", readme)[0]]:
-        assert name in outputs, f"README uses output {name}"
-    for name in re.findall(r'-var [\'"](\w+)=', readme):
-        assert name in variables, f"README sets variable {name}"
-    assert "-target=module.dbt_runner.aws_ecr_repository.dbt" in readme
+
+    def names(kind: str, path: Path) -> set[str]:
+        return set(re.findall(rf'^{kind} "(\w+)"', path.read_text(), re.MULTILINE))
+
+    platform = INFRA / "modules" / "platform"
+    used_outputs = [*re.findall(r"output -raw (\w+)", readme), *re.findall(r"terraform output (\w+) (\w+)", readme)[0]]
+    used_variables = re.findall(r'-var [\'"](\w+)=', readme)
+    for env in ENVS:
+        outputs = names("output", INFRA / "envs" / env / "outputs.tf")
+        variables = names("variable", INFRA / "envs" / env / "variables.tf")
+        assert outputs == names("output", platform / "outputs.tf"), f"envs/{env} forwards other outputs"
+        for name in used_outputs:
+            assert name in outputs, f"README uses output {name} (envs/{env})"
+        for name in used_variables:
+            assert name in variables, f"README sets variable {name} (envs/{env})"
+        assert 'module "platform"' in (INFRA / "envs" / env / "main.tf").read_text()
+    target = "-target=module.platform.module.dbt_runner.aws_ecr_repository.dbt"
+    assert target in readme and target in (REPO_ROOT / "README.md").read_text()
+    assert 'module "dbt_runner"' in (platform / "main.tf").read_text()
     assert 'resource "aws_ecr_repository" "dbt"' in (INFRA / "modules" / "dbt_runner" / "main.tf").read_text()
     assert (REPO_ROOT / "orchestration" / "container" / "Dockerfile").is_file()
     assert "-f orchestration/container/Dockerfile" in readme
-    for env in ENVS:
-        dev_vars = (INFRA / "envs" / env / "variables.tf").read_text()
-        assert '"../../../.local/build/ingestion.zip"' in dev_vars and ".local/build/ingestion.zip ingestion/" in readme
+    # The package path is relative to the root module's folder; every env is at infra/envs/<env>.
+    assert '"../../../.local/build/ingestion.zip"' in (platform / "variables.tf").read_text()
+    assert ".local/build/ingestion.zip ingestion/" in readme
+    assert sorted(p.name for p in (INFRA / "envs").iterdir() if p.is_dir()) == sorted(ENVS)

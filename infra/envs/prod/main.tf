@@ -1,116 +1,28 @@
-terraform {
-  required_version = ">= 1.6"
-  required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = "~> 5.60"
-    }
-  }
-  # State lives in S3; the bucket, key and lock table are given at init (see the README):
-  #   terraform init -backend-config=backend.hcl
-  backend "s3" {}
+# The prod environment: the platform (infra/modules/platform) with prod's values.
+
+locals {
+  environment = "prod"
 }
 
 provider "aws" {
-  region = var.region
+  region = "us-east-1"
   default_tags {
     tags = {
       Project     = "tlc-warehouse"
-      Environment = var.environment
+      Environment = local.environment
       ManagedBy   = "terraform"
       Repository  = "tlc-warehouse/infra"
     }
   }
 }
 
-locals {
-  name = "tlc-${var.environment}"
-  # Paths are relative to this folder (where terraform runs).
-  repo_root = "${path.root}/../../.."
-}
-
-module "storage" {
-  source = "../../modules/storage"
-  name   = local.name
-}
-
-module "network" {
-  source             = "../../modules/network"
-  name               = local.name
-  cidr_block         = var.vpc_cidr_block
-  availability_zones = var.availability_zones
-  kms_key_arn        = module.storage.kms_key_arn
-  log_retention_days = var.log_retention_days
-}
-
-module "ingest" {
-  source                 = "../../modules/ingest"
-  name                   = local.name
-  kms_key_arn            = module.storage.kms_key_arn
-  buckets                = module.storage.bucket_names
-  bucket_arns            = module.storage.bucket_arns
-  landing_prefix         = var.landing_prefix
-  glue_entry_path        = var.glue_entry_path
-  ingestion_package_path = var.ingestion_package_path
-  number_of_workers      = var.glue_workers
-  log_retention_days     = var.log_retention_days
-}
-
-module "warehouse" {
-  source                    = "../../modules/warehouse"
-  name                      = local.name
-  kms_key_arn               = module.storage.kms_key_arn
-  vpc_id                    = module.network.vpc_id
-  subnet_ids                = module.network.private_subnet_ids
-  client_security_group_ids = [module.dbt_runner.security_group_id]
-  bucket_arns               = module.storage.bucket_arns
-  glue_database_name        = module.ingest.database_name
-  glue_catalog_arn          = module.ingest.catalog_arn
-  glue_database_arn         = module.ingest.database_arn
-  glue_tables_arn           = module.ingest.tables_arn
-  base_capacity             = var.redshift_base_capacity
-  log_retention_days        = var.log_retention_days
-}
-
-module "dbt_runner" {
-  source              = "../../modules/dbt_runner"
-  name                = local.name
-  kms_key_arn         = module.storage.kms_key_arn
-  vpc_id              = module.network.vpc_id
-  vpc_cidr_block      = module.network.vpc_cidr_block
-  s3_prefix_list_id   = module.network.s3_prefix_list_id
-  buckets             = module.storage.bucket_names
-  bucket_arns         = module.storage.bucket_arns
-  image_tag           = var.dbt_image_tag
-  redshift_host       = module.warehouse.endpoint
-  redshift_database   = module.warehouse.database_name
-  redshift_secret_arn = module.warehouse.admin_secret_arn
-  log_retention_days  = var.log_retention_days
-}
-
-module "pipeline" {
-  source                     = "../../modules/pipeline"
-  name                       = local.name
-  kms_key_arn                = module.storage.kms_key_arn
-  buckets                    = module.storage.bucket_names
-  bucket_arns                = module.storage.bucket_arns
-  landing_prefix             = var.landing_prefix
-  glue_job_name              = module.ingest.job_name
-  glue_job_arn               = module.ingest.job_arn
-  glue_database_name         = module.ingest.database_name
-  glue_catalog_arn           = module.ingest.catalog_arn
-  glue_database_arn          = module.ingest.database_arn
-  glue_tables_arn            = module.ingest.tables_arn
-  ecs_cluster_arn            = module.dbt_runner.cluster_arn
-  task_definition_arn        = module.dbt_runner.task_definition_arn
-  task_definition_family_arn = module.dbt_runner.task_definition_family_arn
-  dbt_container_name         = module.dbt_runner.container_name
-  dbt_task_role_arn          = module.dbt_runner.task_role_arn
-  dbt_execution_role_arn     = module.dbt_runner.execution_role_arn
-  subnet_ids                 = module.network.private_subnet_ids
-  dbt_security_group_ids     = [module.dbt_runner.security_group_id]
-  daily_schedule             = var.daily_schedule
-  success_subscribers        = var.success_subscribers
-  failure_subscribers        = var.failure_subscribers
-  log_retention_days         = var.log_retention_days
+module "platform" {
+  source                 = "../../modules/platform"
+  environment            = local.environment
+  vpc_cidr_block         = "10.41.0.0/16"
+  glue_workers           = 10
+  redshift_base_capacity = 32
+  dbt_image_tag          = var.dbt_image_tag
+  success_subscribers    = var.success_subscribers
+  failure_subscribers    = var.failure_subscribers
 }

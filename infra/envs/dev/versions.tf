@@ -1,0 +1,12 @@
+terraform {
+  required_version = ">= 1.6"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.60"
+    }
+  }
+  # State lives in S3; the bucket, key and lock table are given at init (see the README):
+  #   terraform init -backend-config=backend.hcl
+  backend "s3" {}
+}

@@ -1,0 +1,66 @@
+# No default: each environment's root gives these.
+variable "environment" {
+  description = "dev or prod: names everything tlc-<environment>-..."
+  type        = string
+}
+
+variable "vpc_cidr_block" {
+  type = string
+}
+
+variable "glue_workers" {
+  type = number
+}
+
+variable "redshift_base_capacity" {
+  type = number
+}
+
+variable "dbt_image_tag" {
+  description = "The dbt image tag pushed to this environment's ECR repository (e.g. the git commit)."
+  type        = string
+}
+
+# The same in every environment.
+variable "landing_prefix" {
+  type    = string
+  default = "landing/"
+}
+
+variable "availability_zones" {
+  description = "Three zones of the provider's region (Redshift Serverless spans three)."
+  type        = list(string)
+  default     = ["us-east-1a", "us-east-1b", "us-east-1c"]
+}
+
+variable "glue_entry_path" {
+  description = "The Glue job's script, relative to the root module's folder (infra/envs/<env>, where terraform runs)."
+  type        = string
+  default     = "../../../ingestion/glue_entry.py"
+}
+
+variable "ingestion_package_path" {
+  description = "Zip of ingestion/ built before apply (see the README), relative to the root module's folder (infra/envs/<env>)."
+  type        = string
+  default     = "../../../.local/build/ingestion.zip"
+}
+
+variable "daily_schedule" {
+  type    = string
+  default = "cron(0 6 * * ? *)"
+}
+
+variable "success_subscribers" {
+  type    = list(string)
+  default = []
+}
+
+variable "failure_subscribers" {
+  type    = list(string)
+  default = []
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 365
+}
