@@ -134,6 +134,15 @@ def _earlier_run(path: str, lake_root: str, quarantine_root: str, archive_root: 
     return None
 
 
+def _release_checkpoint(frame: DataFrame) -> None:
+    """Drop a local checkpoint's blocks now rather than at the driver's next GC: a Glue job ingests
+    file after file in one session. Best effort: the blocks are cleaned up eventually anyway."""
+    try:
+        frame._jdf.queryExecution().logical().rdd().unpersist(False)
+    except Exception:  # noqa: BLE001 - another Spark build may shape the plan differently
+        pass
+
+
 def _counts_by_reason(classified: DataFrame) -> dict[str | None, int]:
     rows = classified.groupBy("reason_code").count().collect()
     return {row["reason_code"]: int(row["count"]) for row in rows}
@@ -161,15 +170,17 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
     if previous is not None:
         return previous
 
-    # Two caches, filled in parallel by the counting job: the canonical rows (casts and trip_key
-    # computed once, read by the duplicate aggregation and the rules) and the classified rows
-    # (read by both writes, whose coalesce would otherwise redo the rules in a single task).
-    canonical = reader.read_raw(spark, inspection).persist(StorageLevel.MEMORY_AND_DISK)
-    classified = rules.classify(canonical, raw.year, raw.month).persist(StorageLevel.MEMORY_AND_DISK)
+    # The canonical rows (casts and trip_key, the costly part) are computed once and kept by a local
+    # checkpoint: row blocks on the executors, cheaper to build than a columnar cache and a barrier
+    # that stops Catalyst from inlining the casts and hashing into every rule. The duplicate keys
+    # (a small aggregation) are cached, so the three jobs below each scan the checkpoint once.
+    # Reason texts and raw_record JSON are built for the quarantined rows only.
+    canonical = reader.read_raw(spark, inspection).localCheckpoint(eager=True)
+    repeated = rules.repeated_keys(canonical).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = rules.classify_codes(canonical, repeated, raw.year, raw.month)
     staged: list[lake.StagedPartition] = []
     try:
-        counts = _counts_by_reason(classified)  # fills both caches, in parallel
-        canonical.unpersist()
+        counts = _counts_by_reason(classified)
         rows_read = inspection.rows_in_footer
         if rows_read is None:  # CSV: a plain count of the file, independent of the rule pipeline
             rows_read = spark.read.option("header", True).csv(storage.spark_uri(raw.path)).count()
@@ -184,14 +195,18 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
                 accepted_rows,
             )
         )
+        quarantined = classified.where(F.col("reason_code").isNotNull()).withColumn(
+            "reason", rules.reason_column(raw.year, raw.month)
+        )
         staged.append(
             lake.stage_partition(
-                classified.where(F.col("reason_code").isNotNull()).select(
+                quarantined.select(
                     *(reader.raw_record_column() if name == "raw_record" else name for name in QUARANTINE_COLUMNS)
                 ),
                 quarantine_root,
                 raw.partition,
                 total - accepted_rows,
+                shuffle=True,
             )
         )
         accepted_written = lake.count_rows(staged[0].staging)
@@ -205,8 +220,8 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
             lake.discard(item)
         raise
     finally:
-        classified.unpersist()
-        canonical.unpersist()
+        repeated.unpersist()
+        _release_checkpoint(canonical)
     for item in reversed(staged):  # quarantine first, then the lake, then the manifest
         lake.publish(item)
     manifest.write_manifest(lake_root, result)

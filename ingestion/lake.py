@@ -65,15 +65,20 @@ def _is_data_file(path: str) -> bool:
     return name.startswith("part-") and name.endswith(".parquet")
 
 
-def stage_partition(frame: DataFrame, root: str, partition: str, rows: int) -> StagedPartition:
+def stage_partition(frame: DataFrame, root: str, partition: str, rows: int, shuffle: bool = False) -> StagedPartition:
     """Write `frame` (already in its final column order) to a fresh staging location.
 
-    Uses coalesce, not repartition: the rows are not shuffled before the write. Leaves only
-    ``part-*.parquet`` files (Spark's _SUCCESS and .crc side files are removed).
+    Uses coalesce, not repartition: the rows are not shuffled before the write. Coalescing also
+    runs everything upstream in that many tasks, which is right for the accepted rows (most of
+    the file); for a small filtered subset (the quarantine) `shuffle=True` lets every core filter
+    and moves only the few surviving rows. Leaves only ``part-*.parquet`` files (Spark's _SUCCESS
+    and .crc side files are removed).
     """
     recover(root, partition)
     staged = StagedPartition(root=root, partition=partition, staging=_staging_path(root, partition))
-    frame.coalesce(files_for(rows)).write.mode("overwrite").parquet(storage.spark_uri(staged.staging))
+    files = files_for(rows)
+    sized = frame.repartition(files) if shuffle else frame.coalesce(files)
+    sized.write.mode("overwrite").parquet(storage.spark_uri(staged.staging))
     for path in storage.list_files(staged.staging):
         if not _is_data_file(path):
             storage.delete_file(path)

@@ -175,29 +175,43 @@ def rule_checks(year: int, month: int) -> list[tuple[str, Column, Column]]:
     return [(code, F.coalesce(cond, F.lit(False)), text) for code, cond, text in checks]
 
 
-def classify(frame: DataFrame, year: int, month: int) -> DataFrame:
-    """Add reason_code / reason (null when the row is accepted) to the reader's DataFrame.
-
-    Duplicates: one small aggregation finds trip_keys seen more than once and their first
-    source_row; it is broadcast back, so the trip rows themselves are never shuffled.
-    """
-    repeated = (
+def repeated_keys(frame: DataFrame) -> DataFrame:
+    """``trip_key``, ``_first_row`` (its smallest source_row) for every key seen more than once: one
+    small aggregation; the result is broadcast back, so the trip rows themselves are never shuffled."""
+    return (
         frame.groupBy("trip_key")
         .agg(F.min("source_row").alias("_first_row"), F.count(F.lit(1)).alias("_n"))
         .where(F.col("_n") > 1)
         .drop("_n")
     )
+
+
+def classify_codes(frame: DataFrame, repeated: DataFrame, year: int, month: int) -> DataFrame:
+    """Add ``_first_row`` and ``reason_code`` (null when the row is accepted); `repeated` is
+    `repeated_keys(frame)`. ``reason`` is left to `reason_column`, for the quarantined rows only."""
     joined = frame.join(F.broadcast(repeated), on="trip_key", how="left")
-    checks = rule_checks(year, month)
     code: Column = F.lit(None).cast("string")
-    for rule_code, failing, _ in reversed(checks):
+    for rule_code, failing, _ in reversed(rule_checks(year, month)):
         code = F.when(failing, F.lit(rule_code)).otherwise(code)
-    # The text is built from the code, so each condition is evaluated once per row and the
-    # (string-heavy) reason only for quarantined rows.
+    return joined.withColumn("reason_code", code)
+
+
+def reason_column(year: int, month: int) -> Column:
+    """``reason``: the human text for the row's ``reason_code`` (null when accepted).
+
+    Built from the code, so each condition is evaluated once per row; string-heavy, so the job
+    computes it for quarantined rows only. Needs the columns `classify_codes` leaves.
+    """
     text: Column = F.lit(None).cast("string")
-    for rule_code, _, reason in checks:
+    for rule_code, _, reason in rule_checks(year, month):
         text = F.when(F.col("reason_code") == rule_code, reason).otherwise(text)
-    return joined.withColumn("reason_code", code).withColumn("reason", text).drop("_first_row")
+    return text.alias("reason")
+
+
+def classify(frame: DataFrame, year: int, month: int) -> DataFrame:
+    """Add reason_code / reason (null when the row is accepted) to the reader's DataFrame."""
+    codes = classify_codes(frame, repeated_keys(frame), year, month)
+    return codes.withColumn("reason", reason_column(year, month)).drop("_first_row")
 
 
 def check_file_month(file_name: str, year: int, month: int, rows: int, outside: int) -> None:
