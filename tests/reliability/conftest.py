@@ -9,6 +9,7 @@ out of order, two runs at once) compare their fingerprint with the reference's.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,16 @@ class Reference:
         database = harness.clone_database(self.database, harness.PREFIX + name)
         work_dir = harness.copy_work_dir(self.work_dir, tmp_path / name)
         return work_dir, database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedded_warehouse_only():
+    """In-process runs use the user's PostgreSQL when PG* is set; this suite checks the embedded one."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("PG")}
+    for key in saved:
+        del os.environ[key]
+    yield
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,8 @@ second run says so and waits. The lock dies with its session, so a killed run ne
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import threading
 
@@ -37,13 +39,25 @@ def test_two_runs_at_once_are_serialized_and_equal_a_single_run(reference, tmp_p
     [second] = waiting
     [first] = [run for run in runs if run is not second]
     # the first did the work; the second started its stages only once the first had finished
-    assert "2 file(s) ingested, 0 unchanged" in first.output()
-    assert "0 file(s) ingested, 2 unchanged" in second.output()
-    assert "0 partition(s) swapped into PostgreSQL, 2 unchanged" in second.output()
-    assert second.output().index(WAITING.format(database)) < second.output().index("[1/6] ValidateInput")
+    first_report, second_report = (_report(run, work_dir) for run in (first, second))
+    assert [f["status"] for f in first_report["files"]] == ["ingested", "ingested"]
+    assert [f["status"] for f in second_report["files"]] == ["skipped", "skipped"]
+    assert _stage(first_report, "RegisterPartitions")["rows_out"] == reference.state["raw.yellow_trips"]["rows"]
+    assert _stage(second_report, "RegisterPartitions")["rows_out"] == 0, "nothing left to load"
+    assert second.output().index(WAITING.format(database)) < second.output().index("] ValidateInput")
     assert harness.warehouse_state(database) == reference.state
     assert harness.comparable_manifests(work_dir) == reference.manifests
     assert harness.hidden_leftovers(work_dir) == []
+
+
+def _report(run: harness.Child, work_dir) -> dict:
+    [run_id] = re.findall(r"^Run (\S+) summary$", run.output(), re.MULTILINE)
+    return json.loads((work_dir / "runs" / f"{run_id}.json").read_text())
+
+
+def _stage(report: dict, name: str) -> dict:
+    [stage] = [s for s in report["stages"] if s["name"] == name]
+    return stage
 
 
 def test_concurrent_starts_create_the_database_once():
