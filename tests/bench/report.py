@@ -123,6 +123,9 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
     env = results["environment"]
     scale = results["scale"]
     parts = [f"## SCALE={scale:,} rows per month", ""]
+    experiment = results.get("experiment")
+    if experiment:
+        parts += [f"**Experiment, not the shipped configuration**: `{experiment}`.", ""]
     parts.append(
         f"Measured {env['date']} on {env['machine']} ({env['os']}), commit `{env['commit']}`, "
         f"median of {results['reps']} repetition(s) per figure, whole run {results['bench_seconds'] / 60:.1f} min. "
@@ -146,7 +149,8 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
             "Spark: each repetition is a fresh process: session start (JVM launch included), then the job "
             "(`ingestion.job.run_ingestion`: sha256, read, classify, both partition writes, manifest) on the month "
             "(cold), then again into another lake (warm). Floor: `tests/bench/floor_ingest.py`, the same read -> "
-            "validate -> partition writes in DuckDB, in one process.",
+            "validate -> partition writes in DuckDB, a fresh process per repetition. Floor and Spark repetitions "
+            "alternate, so load from other users of the machine falls on both.",
             "",
             _table(
                 ["", "median", "all runs (s)"],
@@ -181,7 +185,8 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
             "`orchestration/local/load_postgres.py` (one transaction: child table truncate + COPY, quarantine "
             "rows, load log, ANALYZE), each repetition a real reload. Floor: the same rows, rendered beforehand by "
             "PostgreSQL itself (`COPY ... TO`), streamed with `COPY ... FROM STDIN` into fresh plain tables in one "
-            "transaction, in both formats; the faster is the floor.",
+            "transaction, in both formats; the faster is the floor. Loader and floor repetitions alternate, after "
+            "one untimed first load.",
             "",
             _table(
                 ["", "median", "rows/s", "all runs (s)"],
