@@ -18,7 +18,7 @@ import pytest
 from orchestration.local.run_pipeline import main as run_pipeline
 from tests.reliability import harness
 
-REFERENCE_DB = harness.PREFIX + "reference"
+REFERENCE_DB = harness.name("reference")
 
 
 @dataclass(frozen=True)
@@ -30,18 +30,23 @@ class Reference:
 
     def clone(self, name: str, tmp_path: Path) -> tuple[Path, str]:
         """A work dir and a database holding exactly the reference's state."""
-        database = harness.clone_database(self.database, harness.PREFIX + name)
+        database = harness.clone_database(self.database, harness.name(name))
         work_dir = harness.copy_work_dir(self.work_dir, tmp_path / name)
         return work_dir, database
 
 
 @pytest.fixture(scope="session", autouse=True)
 def embedded_warehouse_only():
-    """In-process runs use the user's PostgreSQL when PG* is set; this suite checks the embedded one."""
+    """In-process runs use the user's PostgreSQL when PG* is set; this suite checks the embedded one.
+    Databases are named per session (harness.name) and dropped at its end (TLC_KEEP_TEST_DBS=1 keeps
+    them to look at); those of sessions that died are swept at the start."""
     saved = {k: v for k, v in os.environ.items() if k.startswith("PG")}
     for key in saved:
         del os.environ[key]
+    harness.drop_session_databases(stale_only=True)
     yield
+    if os.environ.get("TLC_KEEP_TEST_DBS") != "1":
+        harness.drop_session_databases()
     os.environ.update(saved)
 
 

@@ -28,6 +28,7 @@ from orchestration.local import embedded_postgres
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "tlc_pytest_rel_"
+SESSION = os.getpid()  # in every name, so two test sessions on one server never touch each other's
 
 # The data every end-to-end scenario runs: two synthetic yellow months. Big enough that each stage a
 # fault test kills takes a second or more on a busy 2-core machine (see RELIABILITY.md), small enough
@@ -38,6 +39,35 @@ SEED = 42
 
 
 # ---------- databases
+
+
+def name(suffix: str) -> str:
+    """This session's name for a database (or role): tlc_pytest_rel_<pid>_<suffix>."""
+    return f"{PREFIX}{SESSION}_{suffix}"
+
+
+def drop_session_databases(stale_only: bool = False) -> None:
+    """Drop this session's databases, or (`stale_only`) those of sessions whose process is gone."""
+    with connect("postgres") as admin, admin.cursor() as cur:
+        cur.execute("select datname from pg_database where datname like %s", (PREFIX.replace("_", r"\_") + "%",))
+        for (database,) in cur.fetchall():
+            owner = database[len(PREFIX) :].split("_", 1)[0]
+            if not owner.isdigit():
+                continue
+            if int(owner) == SESSION and not stale_only:
+                drop_database(database)
+            elif int(owner) != SESSION and stale_only and not _alive(int(owner)):
+                drop_database(database)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def server() -> embedded_postgres.Connection:

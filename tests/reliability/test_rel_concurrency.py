@@ -24,7 +24,7 @@ WAITING = "another pipeline run holds the lock on database {}; waiting for it to
 
 
 def test_two_runs_at_once_are_serialized_and_equal_a_single_run(reference, tmp_path):
-    database = harness.PREFIX + "concurrent"
+    database = harness.name("concurrent")
     harness.drop_database(database)  # both runs start on a warehouse that does not exist yet
     work_dir = tmp_path / "work"
     shutil.copytree(reference.work_dir / "sample", work_dir / "sample")
@@ -63,7 +63,7 @@ def _stage(report: dict, name: str) -> dict:
 def test_concurrent_starts_create_the_database_once():
     """Several processes starting at once on a fresh warehouse: one creates the database, the others
     find it (before cc0a766 all but one failed with UniqueViolation before reaching the lock)."""
-    database = harness.PREFIX + "race"
+    database = harness.name("race")
     harness.drop_database(database)
     base = harness.server()
     target = embedded_postgres.Connection(base.host, base.port, base.user, base.password, database)

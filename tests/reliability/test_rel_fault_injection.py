@@ -31,7 +31,7 @@ from tests.reliability import harness
 
 pytestmark = pytest.mark.integration
 
-DATABASE = harness.PREFIX + "faults"
+DATABASE = harness.name("faults")
 
 
 @dataclass

@@ -93,7 +93,7 @@ def test_a_corrected_month_replaces_the_old_one_without_leftovers(reference, tmp
 def test_months_arriving_out_of_order_give_the_in_order_result(reference, tmp_path):
     """February first, then January (each its own run, on a new warehouse) ends where the reference
     run, which got both in order, ended."""
-    database = harness.fresh_database(harness.PREFIX + "out_of_order")
+    database = harness.fresh_database(harness.name("out_of_order"))
     work_dir = tmp_path / "work"
     sample = reference.work_dir / "sample"
     for name in (FEBRUARY, JANUARY):
