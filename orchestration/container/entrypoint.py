@@ -25,10 +25,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,36 @@ class Settings:
         return self.scratch_dir / "logs"
 
 
+# The project's vars (dbt_project.yml) and the shape each value must have. DBT_VARS comes from the Step
+# Functions input, and some vars end up inside SQL (schema names in source relations, which dbt does not
+# escape): only these names, only these shapes.
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,126}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+VAR_SHAPES: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "raw_schema": ("a schema name (letters, digits, _)", lambda v: isinstance(v, str) and bool(_IDENTIFIER.match(v))),
+    "spectrum_schema": (
+        "a schema name (letters, digits, _)",
+        lambda v: isinstance(v, str) and bool(_IDENTIFIER.match(v)),
+    ),
+    "lookback_months": (
+        "a whole number from 0 to 240",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 240,
+    ),
+    "date_spine_start": ("a date YYYY-MM-DD", lambda v: isinstance(v, str) and bool(_DATE.match(v))),
+    "date_spine_end": ("a date YYYY-MM-DD", lambda v: isinstance(v, str) and bool(_DATE.match(v))),
+}
+
+
+def check_vars(dbt_vars: Mapping[str, object]) -> None:
+    """Refuse a var the project does not define, or a value not of its shape (InputError names it)."""
+    for name, value in dbt_vars.items():
+        if name not in VAR_SHAPES:
+            raise InputError(f"DBT_VARS: unknown var {name!r}; allowed: {', '.join(sorted(VAR_SHAPES))}")
+        shape, ok = VAR_SHAPES[name]
+        if not ok(value):
+            raise InputError(f"DBT_VARS: {name} must be {shape}, got {str(value)[:80]!r}")
+
+
 def parse_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     """Read and check the command line and environment; raises InputError naming the problem."""
     command = list(argv) or ["build"]
@@ -80,6 +111,7 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         raise InputError(f"DBT_VARS is not JSON ({exc.msg} at character {exc.pos}): {raw_vars[:200]}") from exc
     if not isinstance(dbt_vars, dict):
         raise InputError(f"DBT_VARS must be a JSON object, got {type(dbt_vars).__name__}: {raw_vars[:200]}")
+    check_vars(dbt_vars)
     artifacts_uri = env.get("ARTIFACTS_URI", "").strip()
     if artifacts_uri and not (artifacts_uri.startswith("s3://") and len(artifacts_uri) > len("s3://")):
         raise InputError(f"ARTIFACTS_URI must look like s3://bucket/prefix/, got {artifacts_uri!r}")

@@ -178,14 +178,17 @@ def test_no_sql_is_pasted_together_from_values():
     assert offenders == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orchestration/container/entrypoint.py passes DBT_VARS (the Step Functions request's dbt.vars) to dbt"
-    " unvalidated, and dbt renders the raw_schema/spectrum_schema vars into source relations without escaping"
-    ' quotes ("raw"; drop ..."."yellow_trips"). Fix in the container (allow-list the vars and their shapes);'
-    " owned by the container engineer, see RELIABILITY.md.",
+@pytest.mark.parametrize(
+    "dbt_vars",
+    [
+        {"spectrum_schema": 'spectrum"."yellow_trips"); drop table x; --'},
+        {"raw_schema": "raw; drop schema analytics cascade"},
+        {"lookback_months": "1; drop table x"},
+        {"undeclared_var": "anything"},
+    ],
+    ids=["quoted-schema", "semicolon-schema", "text-for-number", "unknown-var"],
 )
-def test_event_supplied_dbt_vars_cannot_carry_sql(tmp_path):
+def test_event_supplied_dbt_vars_cannot_carry_sql(tmp_path, dbt_vars):
     from orchestration.container import entrypoint
 
     (tmp_path / "profiles.yml").write_text("")
@@ -193,7 +196,7 @@ def test_event_supplied_dbt_vars_cannot_carry_sql(tmp_path):
         "DBT_PROJECT_DIR": str(REPO_ROOT / "dbt_project"),
         "DBT_PROFILES_DIR": str(tmp_path),
         "SCRATCH_DIR": str(tmp_path),
-        "DBT_VARS": json.dumps({"spectrum_schema": 'spectrum"."yellow_trips"); drop table x; --'}),
+        "DBT_VARS": json.dumps(dbt_vars),
     }
     with pytest.raises(entrypoint.InputError):
         entrypoint.parse_settings(["build"], env)
@@ -357,3 +360,17 @@ def test_dbt_on_aws_does_not_connect_as_the_redshift_admin():
     }
     assert wiring, "no module passes redshift_secret_arn any more: update this test and RELIABILITY.md"
     assert "module.warehouse.admin_secret_arn" not in wiring.values(), wiring
+
+
+def test_the_project_vars_of_their_shape_are_accepted(tmp_path):
+    from orchestration.container import entrypoint
+
+    (tmp_path / "profiles.yml").write_text("")
+    dbt_vars = {"lookback_months": 2, "spectrum_schema": "spectrum_v2", "date_spine_end": "2031-12-31"}
+    env = {
+        "DBT_PROJECT_DIR": str(REPO_ROOT / "dbt_project"),
+        "DBT_PROFILES_DIR": str(tmp_path),
+        "SCRATCH_DIR": str(tmp_path),
+        "DBT_VARS": json.dumps(dbt_vars),
+    }
+    assert json.loads(entrypoint.parse_settings(["build"], env).vars_json) == dbt_vars
