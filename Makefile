@@ -83,8 +83,9 @@ clean: stop ## remove generated data (lake, warehouse, dbt target); keeps .venv
 
 lock: ## re-resolve the dependency ranges in pyproject.toml into requirements.lock
 	@rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv && .lock-venv/bin/pip install --quiet --upgrade pip
-	@.lock-venv/bin/pip install --quiet . 2>&1 | grep -v "is ignored" || true
+	@.lock-venv/bin/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > .lock-venv/ranges.txt
+	@.lock-venv/bin/pip install --quiet -r .lock-venv/ranges.txt 2>&1 | grep -v "is ignored" || true
 	@{ echo "# Exact versions for every install (make setup, CI). Ranges live in pyproject.toml; refresh with 'make lock'."; \
-	  .lock-venv/bin/pip freeze --exclude tlc-warehouse; } > requirements.lock
+	  .lock-venv/bin/pip freeze; } > requirements.lock.new && mv requirements.lock.new requirements.lock
 	@rm -rf .lock-venv
 	@echo "requirements.lock refreshed"
