@@ -136,6 +136,8 @@ _BINARY_TRAILER = np.frombuffer(b"\xff\xff", dtype=np.uint8)
 _PG_EPOCH_MICROS = 946_684_800_000_000  # 2000-01-01, PostgreSQL's timestamp origin
 _FIXED_FORMATS = {"integer": ">i4", "bigint": ">i8", "double precision": ">f8", "timestamp": ">i8"}
 _QUEUE_BATCHES = 3
+_COPY_CHUNK = 8 << 20  # bytes handed to libpq per read() call
+ANALYZE_STATISTICS_TARGET = 10  # per loaded month; PostgreSQL's default is 100 (30,000 sampled rows)
 
 
 class _FreshTable(sql.Identifier):
@@ -429,7 +431,7 @@ def _copy(cur, table: sql.Composable, columns: list[str], batches: Iterator[pa.R
     )
     stream = _CopyStream(batches, [types[c] for c in columns])
     try:
-        cur.copy_expert(statement.as_string(cur), stream, size=1 << 20)
+        cur.copy_expert(statement.as_string(cur), stream, size=_COPY_CHUNK)
     finally:
         stream.close()
     return cur.rowcount
@@ -504,7 +506,10 @@ def load_partition(conn, manifest: dict, lake_root: Path, quarantine_root: Path)
             ).format(sql.Identifier(RAW_SCHEMA, "partition_loads")),
             (service, year, month, manifest["source_file"], manifest["sha256"], version, loaded, quarantined),
         )
-        # Fresh statistics so the planner sees the new month at once (dbt reads it next).
+        # Fresh statistics so the planner sees the new month at once (dbt reads it next). A small sample
+        # suffices for raw months that are only ever scanned whole and hash-joined to small dimensions:
+        # row counts and null fractions are exact either way (BENCHMARKS.md: 0.35 s -> 0.03 s at 500k rows).
+        cur.execute(sql.SQL("set local default_statistics_target = {}").format(sql.Literal(ANALYZE_STATISTICS_TARGET)))
         cur.execute(sql.SQL("analyze {}").format(child))
     conn.commit()
     return PartitionLoad(
