@@ -131,19 +131,13 @@ def ensure_raw_schema(conn) -> None:
 # a thread, while the main thread streams the previous batch to the server: the backend parses while
 # the client encodes. See BENCHMARKS.md for the measurements behind each choice.
 
-_BINARY_HEADER = np.frombuffer(b"PGCOPY\n\xff\r\n\x00" + bytes(8), dtype=np.uint8)  # signature, flags, no extension
-_BINARY_TRAILER = np.frombuffer(b"\xff\xff", dtype=np.uint8)
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
+_BINARY_TRAILER = b"\xff\xff"
 _PG_EPOCH_MICROS = 946_684_800_000_000  # 2000-01-01, PostgreSQL's timestamp origin
 _FIXED_FORMATS = {"integer": ">i4", "bigint": ">i8", "double precision": ">f8", "timestamp": ">i8"}
 _QUEUE_BATCHES = 3
-_COPY_CHUNK = 8 << 20  # bytes handed to libpq per read() call
+_COPY_CHUNK = 8 << 20  # what psycopg2 asks read() for; _CopyStream returns a whole batch instead
 ANALYZE_STATISTICS_TARGET = 10  # per loaded month; PostgreSQL's default is 100 (30,000 sampled rows)
-
-
-class _FreshTable(sql.Identifier):
-    """A table truncated (or created) earlier in the current transaction: COPY may use FREEZE, which
-    writes the rows already frozen and all-visible, so the first reader (dbt) does not rewrite every
-    page to set hint bits. The truncate already hides the month from other sessions until commit."""
 
 
 def _column_types() -> dict[str, str]:
@@ -358,7 +352,8 @@ class _CopyStream(io.RawIOBase):
     def _produce(self, batches: Iterator[pa.RecordBatch], kinds: list[str]) -> None:
         try:
             for batch in batches:
-                if batch.num_rows and not self._put(_encode_batch(batch, kinds)):
+                # bytes here, in this thread: read() then hands each batch to libpq without a copy
+                if batch.num_rows and not self._put(_encode_batch(batch, kinds).tobytes()):
                     return
             self._put(_BINARY_TRAILER)
             self._put(None)
@@ -369,6 +364,8 @@ class _CopyStream(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
+        """The next encoded batch, whole: psycopg2 sends whatever length read() returns, and slicing a
+        batch into `size` pieces would only copy it again."""
         while self._at >= len(self._chunk):
             if self._done:
                 return b""
@@ -380,9 +377,8 @@ class _CopyStream(io.RawIOBase):
                 self._done = True
                 raise item
             self._chunk, self._at = item, 0
-        end = len(self._chunk) if size is None or size < 0 else self._at + size
-        data = self._chunk[self._at : end].tobytes()
-        self._at += len(data)
+        data = self._chunk if self._at == 0 else self._chunk[self._at :]
+        self._at = len(self._chunk)
         return data
 
     def close(self) -> None:
@@ -423,11 +419,14 @@ def _batches(partition_dir: Path, columns: list[str], year: int, month: int) -> 
 
 
 def _copy(cur, table: sql.Composable, columns: list[str], batches: Iterator[pa.RecordBatch]) -> int:
-    """COPY the batches into `table` (binary format; FREEZE for a `_FreshTable`); returns the row count."""
+    """COPY the batches into `table` in the binary format; returns the row count.
+
+    (COPY FREEZE into the freshly truncated month was measured and dropped: 10% slower to load, for
+    0.1 s off the first scan and a 0.4 s vacuum saved later at 3M rows; BENCHMARKS.md.)
+    """
     types = _column_types()
-    options = "format binary, freeze" if isinstance(table, _FreshTable) else "format binary"
-    statement = sql.SQL("copy {} ({}) from stdin with ({})").format(
-        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns), sql.SQL(options)
+    statement = sql.SQL("copy {} ({}) from stdin with (format binary)").format(
+        table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )
     stream = _CopyStream(batches, [types[c] for c in columns])
     try:
@@ -458,7 +457,7 @@ def load_partition(conn, manifest: dict, lake_root: Path, quarantine_root: Path)
         return PartitionLoad(service, year, month, manifest["source_file"], 0, 0, 0.0, skipped=True)
 
     parent = f"{service}_trips"
-    child = _FreshTable(RAW_SCHEMA, f"{parent}_{year:04d}_{month:02d}")  # truncated below, same transaction
+    child = sql.Identifier(RAW_SCHEMA, f"{parent}_{year:04d}_{month:02d}")
     next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
     trip_cols = [c for c, _ in TRIP_COLUMNS + PARTITION_COLUMNS]
     quarantine_cols = [c for c, _ in TRIP_COLUMNS + QUARANTINE_EXTRA + PARTITION_COLUMNS]
