@@ -372,7 +372,7 @@ def write_chart(results: dict, path: Path) -> Path | None:
     left.legend(
         handles=[Patch(color=pipeline_color, label="pipeline"), Patch(color=floor_color, label="floor"),
                  Patch(color=start_color, label="JVM / session start")],
-        fontsize=8, loc="lower right",
+        fontsize=8, loc="center right",
     )  # fmt: skip
     left.margins(x=0.15)
     if dbt:

@@ -611,7 +611,7 @@ def dedicated_server(pgdata: Path, database: str, settings: str):
             for key, value in pairs:
                 cur.execute(f"alter system set {key.strip()} = %s", (value.strip(),))
         conn.close()
-        embedded_postgres.stop(pgdata)
+        embedded_postgres._pg_ctl(["-w", "-m", "fast", "restart"], pgdata)
         connection = embedded_postgres.start(pgdata=pgdata, database=database)
     return connection
 
@@ -650,7 +650,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     from orchestration.local import embedded_postgres
+
+    warnings.filterwarnings("ignore", module="platformdirs")  # XDG_RUNTIME_DIR unset (CI, root)
 
     args = parse_args(argv)
     if args.scale < 1000:
