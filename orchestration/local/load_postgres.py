@@ -187,9 +187,14 @@ def _field(array: pa.Array, kind: str) -> _Field | None:
         # base-10000 digits (leading/trailing zero digits are allowed; the server normalises them).
         if not (pa.types.is_decimal128(array.type) and array.type.scale == 2 and array.type.precision <= 18):
             array = array.cast(pa.decimal128(18, 2))
-        groups = max(1, -(-(array.type.precision - 2) // 4))  # base-10000 digits before the point
         unscaled = np.frombuffer(array.buffers()[1], dtype="<i8")[array.offset * 2 : (array.offset + n) * 2 : 2]
         whole, cents = np.divmod(np.abs(unscaled), 100)
+        # base-10000 digits before the point: as many as this batch's largest value needs (fares under
+        # $10,000 need one), so the server parses no more than it has to
+        largest = int(whole.max(initial=0))
+        groups = 1
+        while largest >= 10_000**groups:
+            groups += 1
         words = np.empty((n, 4 + groups + 1), dtype=">i2")  # ndigits, weight, sign, dscale, digits
         words[:, 0] = groups + 1
         words[:, 1] = groups - 1
