@@ -619,6 +619,22 @@ def dedicated_server(pgdata: Path, database: str, settings: str):
 # ---------- main
 
 
+def _exclusive(lock_path: Path, what: str):
+    """Hold an exclusive lock on `lock_path` until the process exits, or stop with a clear message."""
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock_path.open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(
+            f"another benchmark is running with {what} ({lock_path} is locked); "
+            "wait for it, or pass a different --work-dir and --database"
+        ) from None
+    return handle
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="rows in the ingest/load month")
@@ -667,6 +683,9 @@ def main(argv: list[str] | None = None) -> int:
         work=args.work_dir.resolve(),
         database=args.database,
     )
+    # Two benchmarks sharing a work folder or database would delete each other's data mid-run.
+    held = [_exclusive(REPO_ROOT / ".local" / "bench" / f"db-{ctx.database}.lock", f"--database {ctx.database}")]
+    held.append(_exclusive(ctx.work.with_name(ctx.work.name + ".lock"), f"--work-dir {ctx.work}"))
     shutil.rmtree(ctx.work, ignore_errors=True)
     ctx.work.mkdir(parents=True)
     if args.pgdata:
