@@ -16,7 +16,9 @@ import argparse
 import logging
 import os
 import shlex
+import subprocess
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PGDATA = REPO_ROOT / ".local" / "pg"
 DEFAULT_DATABASE = "tlc"
+RECOVERY_WAIT_SECONDS = 600  # crash recovery replays at most max_wal_size (1 GB) of WAL
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,9 @@ def user_connection() -> Connection | None:
 def _quiet_pgserver() -> None:
     # pgserver logs every command at INFO, and platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root):
     # users only need to hear about failures.
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # Nor the whole server log pgserver prints when a start fails (it grows without bound): start()
+    # reports the failure itself, with the log's last lines.
+    logging.getLogger("pgserver").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
@@ -93,7 +98,17 @@ def start(pgdata: Path = DEFAULT_PGDATA, database: str = DEFAULT_DATABASE) -> Co
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process, like a real warehouse would; `make stop` ends it.
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    try:
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(f"embedded PostgreSQL ({pgdata}) did not start: {exc}\n{_log_tail(pgdata)}") from exc
+    except subprocess.TimeoutExpired:
+        # pgserver's pg_ctl gives up after 10 s, but the postmaster it launched carries on: after an
+        # unclean shutdown (a reboot, a kill -9) it first replays its WAL, which can take longer.
+        _wait_until_ready(pgdata, RECOVERY_WAIT_SECONDS)
+        # the failed attempt left a half-built handle in pgserver's per-process cache; ask afresh
+        pgserver.postgres_server.PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
     info = server.get_postmaster_info()
     conn = Connection(
         host=str(info.socket_dir),
@@ -104,6 +119,42 @@ def start(pgdata: Path = DEFAULT_PGDATA, database: str = DEFAULT_DATABASE) -> Co
     )
     ensure_database(conn)
     return conn
+
+
+def _log_tail(pgdata: Path, lines: int = 15) -> str:
+    log = pgdata / "log"
+    if not log.exists():
+        return f"(no server log at {log})"
+    with log.open("rb") as handle:
+        handle.seek(max(0, log.stat().st_size - 64 * 1024))
+        tail = handle.read().decode("utf-8", "replace").splitlines()[-lines:]
+    return f"last lines of {log}:\n" + "\n".join(tail)
+
+
+def _wait_until_ready(pgdata: Path, timeout: float) -> None:
+    """Wait for a started postmaster to accept connections, saying why; a clear error after `timeout`."""
+    from pgserver.postgres_server import PostmasterInfo
+
+    print(
+        f"embedded PostgreSQL ({pgdata}) is still starting, most likely recovering after an unclean shutdown; "
+        f"waiting up to {timeout:.0f} s (server log: {pgdata / 'log'})",
+        file=sys.stderr,
+    )
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+        except (AssertionError, ValueError, IndexError):  # postmaster.pid still being written
+            info = None
+        if info is not None and info.is_running() and info.status == "ready":
+            return
+        if not is_running(pgdata) and time.monotonic() - started > 10:
+            break  # no postmaster (it exited, or never came up): waiting longer will not help
+        time.sleep(0.5)
+    raise RuntimeError(
+        f"embedded PostgreSQL ({pgdata}) did not become ready within {timeout:.0f} s "
+        f"(`make stop` then `make run` retries; `make clean` starts from scratch)\n{_log_tail(pgdata)}"
+    )
 
 
 def ensure_database(conn: Connection) -> None:
