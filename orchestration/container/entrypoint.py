@@ -7,9 +7,11 @@ Environment (the state machine's Transform state sets the last three per executi
     DBT_PROJECT_DIR      the dbt project baked into the image (default: ./dbt_project)
     DBT_PROFILES_DIR     where profiles.yml is (default: the folder holding the project)
     SCRATCH_DIR          writable folder for dbt's target/ and logs/ (the image's root is read-only)
-    REDSHIFT_SECRET_ARN  optional: Secrets Manager secret {"username", "password"}; read at start and
-                         passed to dbt only through its environment. Without it (and without
-                         REDSHIFT_PASSWORD) the profile's IAM authentication is used.
+    REDSHIFT_SECRET_ARN  optional, for a Redshift reached with a password: Secrets Manager secret
+                         {"username", "password"}, read at start and passed to dbt only through its
+                         environment. The AWS deployment (infra/) sets none: the task signs in with IAM
+                         (REDSHIFT_AUTH_METHOD=iam, GetCredentials on REDSHIFT_WORKGROUP) as the
+                         restricted user infra/modules/warehouse/sql/dbt_user.sql creates for its role.
     DBT_VARS             JSON object handed to dbt as --vars
     RUN_ID               names this run's artifact folder
     ARTIFACTS_URI        s3://bucket/prefix/ for run_results.json, manifest.json and the docs site

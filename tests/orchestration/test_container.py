@@ -116,6 +116,89 @@ def test_redshift_password_comes_from_secrets_manager(aws_env) -> None:
             entrypoint.redshift_credentials({"REDSHIFT_SECRET_ARN": bad})
 
 
+# The values Terraform gives the task definition's environment references, for one made-up environment.
+TASK_VALUES = {
+    "var.redshift_host": "tlc-dev.123456789012.us-east-1.redshift-serverless.amazonaws.com",
+    "tostring(var.redshift_port)": "5439",
+    "var.redshift_database": "tlc",
+    "var.redshift_workgroup_name": "tlc-dev",
+    "var.dbt_schema": "analytics",
+    "data.aws_region.current.name": "us-east-1",
+}
+
+
+def task_definition_environment(scratch: Path) -> dict[str, str]:
+    """The dbt container's environment as infra/modules/dbt_runner/main.tf writes it, references resolved."""
+    text = (REPO_ROOT / "infra" / "modules" / "dbt_runner" / "main.tf").read_text()
+    environment = {}
+    for name, value in re.findall(r'\{ name = "(\w+)", value = ([^}]+?) \}', text):
+        if value.startswith('"'):
+            environment[name] = json.loads(value)
+        else:
+            assert value in TASK_VALUES, f"{name} = {value}: add a made-up value for it to TASK_VALUES"
+            environment[name] = TASK_VALUES[value]
+    environment["SCRATCH_DIR"] = str(scratch)
+    return environment
+
+
+def test_the_prod_profile_signs_in_with_iam_as_the_task_roles_user(aws_env, monkeypatch, tmp_path) -> None:
+    """With the task definition's environment, the entrypoint reads no secret, and profiles.yml.example's prod
+    target makes dbt-redshift ask redshift-serverless GetCredentials for the workgroup and database, then sign
+    in with the temporary user and password it returns. Offline: the AWS client and the connection are
+    stubbed and what reaches them is asserted (the user itself is whatever Redshift maps the role to)."""
+    import datetime
+
+    import redshift_connector
+    from dbt.cli.main import dbtRunner
+    from redshift_connector.iam_helper import IamHelper
+
+    calls: dict[str, object] = {}
+    issued = "issued-by-getcredentials"  # the temporary password GetCredentials hands out
+    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=15)
+
+    class Serverless:
+        def get_credentials(self, **request):
+            calls["GetCredentials"] = request
+            return {"dbUser": "IAMR:tlc-dev-dbt-task", "dbPassword": issued, "expiration": expires}
+
+    def client(provider, info):
+        calls["service"] = "redshift-serverless" if info._is_serverless else "redshift"
+        return Serverless()
+
+    def connection(**kwargs):
+        calls["connection"] = {key: kwargs.get(key) for key in ("host", "port", "database", "user", "password")}
+        raise redshift_connector.InterfaceError("offline: no Redshift here")
+
+    monkeypatch.setattr(IamHelper, "get_boto3_redshift_client", staticmethod(client))
+    monkeypatch.setattr(redshift_connector, "Connection", connection)
+
+    environment = task_definition_environment(tmp_path)
+    assert environment["DBT_TARGET"] == "prod"
+    assert entrypoint.redshift_credentials(environment) == {}, "no secret is read"
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REDSHIFT_PASSWORD", raising=False)
+    monkeypatch.delenv("REDSHIFT_USER", raising=False)
+    (tmp_path / "profiles").mkdir()
+    shutil.copy(REPO_ROOT / "profiles.yml.example", tmp_path / "profiles" / "profiles.yml")
+
+    result = dbtRunner().invoke(
+        ["debug", "--connection", "--profiles-dir", str(tmp_path / "profiles")]
+        + ["--project-dir", str(REPO_ROOT / "dbt_project"), "--log-path", str(tmp_path / "logs"), "--no-use-colors"]
+    )
+
+    assert not result.success, "the stubbed connection refuses, so the check fails"
+    assert calls["service"] == "redshift-serverless"
+    assert calls["GetCredentials"] == {"dbName": "tlc", "workgroupName": "tlc-dev"}
+    assert calls["connection"] == {
+        "host": TASK_VALUES["var.redshift_host"],
+        "port": 5439,
+        "database": "tlc",
+        "user": "IAMR:tlc-dev-dbt-task",
+        "password": issued,
+    }
+
+
 # ---------- the entrypoint running dbt on the embedded PostgreSQL
 
 

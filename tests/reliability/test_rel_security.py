@@ -310,29 +310,53 @@ def test_the_dbt_role_has_no_superpowers(dbt_role_db):
 # ---------- least privilege on AWS: the dbt container and the Redshift user
 
 
+INFRA = REPO_ROOT / "infra"
+MODULES = INFRA / "modules"
+DBT_USER_SQL = MODULES / "warehouse" / "sql" / "dbt_user.sql"
+
+
+def _block(text: str, header: str) -> str:
+    """The body of the HCL block that starts with `header {` (braces balanced; strings hold none here)."""
+    start = text.index(header + " {") + len(header) + 2
+    depth = 1
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start:i]
+    raise AssertionError(f"unbalanced block {header}")
+
+
+def _policy_statements(text: str, document: str) -> dict[str, tuple[set[str], list[str]]]:
+    """sid -> (actions, resources as written: quoted strings and bare references) of a policy document."""
+    body = _block(text, f'data "aws_iam_policy_document" "{document}"')
+    statements = {}
+    for statement in re.findall(r"statement \{(.*?)\n  \}", body, re.DOTALL):
+        sid = re.search(r'sid\s*=\s*"(\w+)"', statement).group(1)
+        actions = set(re.findall(r'"([^"]+)"', re.search(r"actions\s*=\s*\[([^\]]*)\]", statement).group(1)))
+        resources = [
+            r.strip().strip('"')
+            for r in re.search(r"resources\s*=\s*\[(.*)\]", statement).group(1).split(",")
+            if r.strip()
+        ]
+        statements[sid] = (actions, resources)
+    return statements
+
+
 def _policy_actions(text: str, document: str) -> tuple[set[str], list[str]]:
-    block = re.search(rf'data "aws_iam_policy_document" "{document}" \{{(.*?)\n\}}', text, re.DOTALL)
-    assert block, document
-    actions = {
-        a
-        for group in re.findall(r"actions\s*=\s*\[([^\]]*)\]", block.group(1))
-        for a in re.findall(r'"([^"]+)"', group)
-    }
-    resources = [
-        r
-        for group in re.findall(r"resources\s*=\s*\[([^\]]*)\]", block.group(1))
-        for r in re.findall(r'"([^"]+)"', group)
-    ]
-    return actions, resources
+    statements = _policy_statements(text, document).values()
+    return {a for actions, _ in statements for a in actions}, [r for _, resources in statements for r in resources]
 
 
 def test_the_dbt_task_role_grants_only_what_the_entrypoint_does():
-    """The container reads its Redshift secret and uploads artifacts; its task role allows exactly that
-    (the execution role, used by ECS to start the task, pulls the image and writes logs)."""
-    text = (REPO_ROOT / "infra" / "modules" / "dbt_runner" / "main.tf").read_text()
-    task_actions, task_resources = _policy_actions(text, "task")
-    assert task_actions == {"secretsmanager:GetSecretValue", "s3:PutObject", "kms:Decrypt", "kms:GenerateDataKey"}
-    assert "*" not in task_resources
+    """The container signs in to Redshift as its own user (IAM) and uploads artifacts; its task role allows
+    exactly that (the execution role, used by ECS to start the task, pulls the image and writes logs)."""
+    text = (MODULES / "dbt_runner" / "main.tf").read_text()
+    task = _policy_statements(text, "task")
+    assert task == {
+        "SignInAsTheDbtUser": ({"redshift-serverless:GetCredentials"}, ["var.redshift_workgroup_arn"]),
+        "UploadArtifacts": ({"s3:PutObject"}, ['${var.bucket_arns["artifacts"]}/dbt/runs/*']),
+        "Key": ({"kms:Decrypt", "kms:GenerateDataKey"}, ["var.kms_key_arn"]),
+    }
     execution_actions, _ = _policy_actions(text, "execution")
     assert execution_actions == {
         "ecr:GetAuthorizationToken",
@@ -345,21 +369,116 @@ def test_the_dbt_task_role_grants_only_what_the_entrypoint_does():
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="infra wires the dbt container to the Redshift namespace's ADMIN secret (tlc_admin:"
-    " redshift_secret_arn = module.warehouse.admin_secret_arn); no restricted Redshift user exists. The grants of"
-    " orchestration/local/sql/dbt_role.sql need a Redshift counterpart and its secret passed instead; owned by the"
-    " infra engineer, see RELIABILITY.md.",
-)
 def test_dbt_on_aws_does_not_connect_as_the_redshift_admin():
-    wiring = {
-        str(path.relative_to(REPO_ROOT)): value
-        for path in (REPO_ROOT / "infra").rglob("*.tf")
-        for value in re.findall(r"^\s*redshift_secret_arn\s*=\s*(\S+)", path.read_text(), re.MULTILINE)
-    }
-    assert wiring, "no module passes redshift_secret_arn any more: update this test and RELIABILITY.md"
-    assert "module.warehouse.admin_secret_arn" not in wiring.values(), wiring
+    """The admin secret is used by Terraform's Data API statements only; the dbt task can read no secret at
+    all and signs in with GetCredentials on the workgroup, as the user Terraform created for its role."""
+    # Where the Redshift-managed admin secret is referenced: only as the secret_arn of the warehouse module's
+    # Data API statements (run by terraform apply); no module exports it.
+    uses = [
+        (str(path.relative_to(INFRA)), line.strip())
+        for path in INFRA.rglob("*.tf")
+        for line in path.read_text().splitlines()
+        if "admin_password_secret_arn" in line or "admin_secret" in line
+    ]
+    admin_secret = re.compile(r"secret_arn\s*=\s*aws_redshiftserverless_namespace\.this\.admin_password_secret_arn")
+    assert uses and all(w.startswith("modules/warehouse/") and admin_secret.fullmatch(line) for w, line in uses), uses
+    warehouse = "".join(p.read_text() for p in (MODULES / "warehouse").glob("*.tf"))
+    data_api = re.findall(r'resource "aws_redshiftdata_statement" "(\w+)"', warehouse)
+    assert sorted(data_api) == ["dbt_user", "dbt_user_grants", "spectrum_schema"]
+    assert len(uses) == len(data_api)
+
+    # The dbt runner: no Secrets Manager anywhere, no secret or password in the container's environment,
+    # IAM authentication on the one workgroup.
+    runner = (MODULES / "dbt_runner" / "main.tf").read_text()
+    assert "secretsmanager" not in runner.lower()
+    container = _block(runner, 'resource "aws_ecs_task_definition" "dbt"')
+    environment = dict(re.findall(r'\{ name = "(\w+)", value = ([^}]+?) \}', container))
+    assert environment["REDSHIFT_AUTH_METHOD"] == '"iam"'
+    assert environment["REDSHIFT_WORKGROUP"] == "var.redshift_workgroup_name"
+    assert environment["DBT_SCHEMA"] == "var.dbt_schema"
+    assert not [name for name in environment if "SECRET" in name or "PASSWORD" in name], environment
+    assert "secrets" not in container, "no ECS-injected secret either"
+
+    # The wiring: GetCredentials on the warehouse's workgroup, and the Redshift user is that task role's.
+    platform = (MODULES / "platform" / "main.tf").read_text()
+    runner_inputs = _block(platform, 'module "dbt_runner"')
+    warehouse_inputs = _block(platform, 'module "warehouse"')
+    assert re.search(r"redshift_workgroup_arn\s*=\s*module\.warehouse\.workgroup_arn\n", runner_inputs)
+    assert re.search(r"dbt_schema\s*=\s*module\.warehouse\.dbt_schema\n", runner_inputs)
+    assert re.search(r"dbt_iam_role_name\s*=\s*module\.dbt_runner\.task_role_name\n", warehouse_inputs)
+    assert 'value       = aws_iam_role.task.name' in (MODULES / "dbt_runner" / "outputs.tf").read_text()
+    assert 'dbt_user = "IAMR:${var.dbt_iam_role_name}"' in warehouse
+    assert "workgroup_arn" in (MODULES / "warehouse" / "outputs.tf").read_text()
+
+    # dbt's prod profile signs in with IAM unless told otherwise.
+    profile = (REPO_ROOT / "profiles.yml.example").read_text()
+    assert "method: \"{{ env_var('REDSHIFT_AUTH_METHOD', 'iam') }}\"" in profile
+
+
+def _dbt_user_statements(sql: str) -> list[str]:
+    """The file cut as infra/modules/warehouse/dbt_user.tf cuts it: comment lines dropped, split at ';'."""
+    body = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [" ".join(s.split()) for s in body.split(";") if s.strip()]
+
+
+def _rendered_dbt_user_sql(**names: str) -> str:
+    text = DBT_USER_SQL.read_text()
+    placeholders = set(re.findall(r"\$\{(\w+)\}", text))
+    assert placeholders == set(names), placeholders
+    for name, value in names.items():
+        text = text.replace("${" + name + "}", value)
+    return text
+
+
+def test_the_terraform_cuts_the_dbt_user_sql_as_the_test_does():
+    terraform = (MODULES / "warehouse" / "dbt_user.tf").read_text()
+    cut = 'split(";", join("\\n", [for line in split("\\n", local.{}) : line if !startswith(trimspace(line), "--")]))'
+    assert cut.format("dbt_user_sql_template") in terraform
+    assert cut.format("dbt_user_sql") in terraform
+    assert 'templatefile("${path.module}/sql/dbt_user.sql"' in terraform
+    assert terraform.count("secret_arn     = aws_redshiftserverless_namespace.this.admin_password_secret_arn") == 2
+
+
+def test_the_redshift_dbt_user_gets_only_what_dbt_needs():
+    """infra/modules/warehouse/sql/dbt_user.sql, statement by statement: a user with no password and no power
+    to create users or databases, TEMP on the database, USAGE on the Spectrum schema, and ownership of
+    exactly dbt's schemas (the same five the PostgreSQL role owns). Nothing else."""
+    user = "IAMR:tlc-dev-dbt-task"
+    statements = _dbt_user_statements(
+        _rendered_dbt_user_sql(dbt_user=user, database="tlc", dbt_schema="analytics", spectrum_schema="spectrum")
+    )
+    assert statements[0] == f'create user "{user}" password disable nocreatedb nocreateuser syslog access restricted'
+    owned = []
+    for statement in statements[1:]:
+        if m := re.fullmatch(rf'create schema if not exists (\w+) authorization "{user}"', statement):
+            owned.append(m.group(1))
+        else:
+            assert statement in {
+                f'grant temp on database tlc to "{user}"',
+                f'grant usage on schema spectrum to "{user}"',
+                "revoke create on schema public from public",
+            }, statement
+    assert len(statements) == 1 + 3 + len(owned), "each grant once"
+    assert sorted(owned) == sorted(DBT_SCHEMAS)
+
+    lowered = " ".join(statements).lower()
+    for power in ("superuser", " createuser", " createdb", "with grant option", "all privileges", "grant role", "sys:"):
+        assert power not in lowered, power
+    assert "password '" not in lowered
+
+
+def test_the_redshift_dbt_user_sql_is_valid_redshift_sql():
+    """Each statement parses in sqlfluff's Redshift dialect, which refuses a misspelt one (checked too)."""
+    import sqlfluff
+    from sqlfluff.api.simple import APIParsingError
+
+    sql = _rendered_dbt_user_sql(
+        dbt_user="IAMR:tlc-dev-dbt-task", database="tlc", dbt_schema="analytics", spectrum_schema="spectrum"
+    )
+    for statement in _dbt_user_statements(sql):
+        sqlfluff.parse(statement + ";\n", dialect="redshift")
+    with pytest.raises(APIParsingError):
+        sqlfluff.parse('create user "IAMR:x" pasword disable;\n', dialect="redshift")
 
 
 def test_the_project_vars_of_their_shape_are_accepted(tmp_path):

@@ -126,7 +126,9 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution.json
 }
 
-# Task role: what dbt's entrypoint does (read its Redshift secret, upload artifacts).
+# Task role: what dbt's entrypoint does (sign in to Redshift as its own user, upload artifacts). It reads
+# no secret: GetCredentials on this one workgroup returns a temporary password for the database user
+# "IAMR:<this role's name>", which the warehouse module created with dbt's grants only.
 resource "aws_iam_role" "task" {
   name               = "${var.name}-dbt-task"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
@@ -134,9 +136,9 @@ resource "aws_iam_role" "task" {
 
 data "aws_iam_policy_document" "task" {
   statement {
-    sid       = "ReadRedshiftSecret"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.redshift_secret_arn]
+    sid       = "SignInAsTheDbtUser"
+    actions   = ["redshift-serverless:GetCredentials"]
+    resources = [var.redshift_workgroup_arn]
   }
   statement {
     sid       = "UploadArtifacts"
@@ -188,7 +190,9 @@ resource "aws_ecs_task_definition" "dbt" {
       { name = "REDSHIFT_HOST", value = var.redshift_host },
       { name = "REDSHIFT_PORT", value = tostring(var.redshift_port) },
       { name = "REDSHIFT_DATABASE", value = var.redshift_database },
-      { name = "REDSHIFT_SECRET_ARN", value = var.redshift_secret_arn },
+      { name = "REDSHIFT_AUTH_METHOD", value = "iam" },
+      { name = "REDSHIFT_WORKGROUP", value = var.redshift_workgroup_name },
+      { name = "DBT_SCHEMA", value = var.dbt_schema },
       { name = "SCRATCH_DIR", value = "/scratch" },
       { name = "AWS_REGION", value = data.aws_region.current.name },
     ]

@@ -19,6 +19,11 @@ output "security_group_id" {
   value = aws_security_group.dbt.id
 }
 
+output "task_role_name" {
+  description = "Its Redshift user is \"IAMR:<this name>\" (infra/modules/warehouse/sql/dbt_user.sql)."
+  value       = aws_iam_role.task.name
+}
+
 output "task_role_arn" {
   value = aws_iam_role.task.arn
 }

@@ -45,9 +45,20 @@ variable "redshift_database" {
   type = string
 }
 
-variable "redshift_secret_arn" {
-  description = "Secrets Manager secret with the Redshift username and password; the entrypoint reads it at start."
+variable "redshift_workgroup_name" {
+  description = "Redshift Serverless workgroup dbt signs in to with IAM (GetCredentials)."
   type        = string
+}
+
+variable "redshift_workgroup_arn" {
+  description = "The same workgroup's ARN: the only resource the task role may call GetCredentials on."
+  type        = string
+}
+
+variable "dbt_schema" {
+  description = "dbt's target schema (DBT_SCHEMA): the schema the warehouse module gave the dbt user."
+  type        = string
+  default     = "analytics"
 }
 
 variable "cpu" {

@@ -45,23 +45,26 @@ module "warehouse" {
   glue_database_arn         = module.ingest.database_arn
   glue_tables_arn           = module.ingest.tables_arn
   base_capacity             = var.redshift_base_capacity
+  dbt_iam_role_name         = module.dbt_runner.task_role_name
   log_retention_days        = var.log_retention_days
 }
 
 module "dbt_runner" {
-  source              = "../dbt_runner"
-  name                = local.name
-  kms_key_arn         = module.storage.kms_key_arn
-  vpc_id              = module.network.vpc_id
-  vpc_cidr_block      = module.network.vpc_cidr_block
-  s3_prefix_list_id   = module.network.s3_prefix_list_id
-  buckets             = module.storage.bucket_names
-  bucket_arns         = module.storage.bucket_arns
-  image_tag           = var.dbt_image_tag
-  redshift_host       = module.warehouse.endpoint
-  redshift_database   = module.warehouse.database_name
-  redshift_secret_arn = module.warehouse.admin_secret_arn
-  log_retention_days  = var.log_retention_days
+  source                  = "../dbt_runner"
+  name                    = local.name
+  kms_key_arn             = module.storage.kms_key_arn
+  vpc_id                  = module.network.vpc_id
+  vpc_cidr_block          = module.network.vpc_cidr_block
+  s3_prefix_list_id       = module.network.s3_prefix_list_id
+  buckets                 = module.storage.bucket_names
+  bucket_arns             = module.storage.bucket_arns
+  image_tag               = var.dbt_image_tag
+  redshift_host           = module.warehouse.endpoint
+  redshift_database       = module.warehouse.database_name
+  redshift_workgroup_name = module.warehouse.workgroup_name
+  redshift_workgroup_arn  = module.warehouse.workgroup_arn
+  dbt_schema              = module.warehouse.dbt_schema
+  log_retention_days      = var.log_retention_days
 }
 
 module "pipeline" {

@@ -83,9 +83,20 @@ resource "aws_redshiftserverless_workgroup" "this" {
   }
 }
 
-# The external schema dbt's sources read (docs/data_contracts.md section 3), created once on apply.
+# The external schema dbt's sources read (docs/data_contracts.md section 3), created on apply by the
+# namespace admin through the Data API (see dbt_user.tf for why the statement is kept from re-running).
+resource "terraform_data" "spectrum_schema" {
+  triggers_replace = [aws_redshiftserverless_namespace.this.namespace_id, local.spectrum_schema_sql]
+}
+
 resource "aws_redshiftdata_statement" "spectrum_schema" {
   workgroup_name = aws_redshiftserverless_workgroup.this.workgroup_name
   database       = aws_redshiftserverless_namespace.this.db_name
-  sql            = "create external schema if not exists spectrum from data catalog database '${var.glue_database_name}' iam_role '${aws_iam_role.spectrum.arn}'"
+  secret_arn     = aws_redshiftserverless_namespace.this.admin_password_secret_arn
+  sql            = local.spectrum_schema_sql
+
+  lifecycle {
+    ignore_changes       = all
+    replace_triggered_by = [terraform_data.spectrum_schema]
+  }
 }

@@ -11,9 +11,22 @@ output "database_name" {
   value = aws_redshiftserverless_namespace.this.db_name
 }
 
-output "admin_secret_arn" {
-  description = "Secrets Manager secret (username, password) managed by Redshift."
-  value       = aws_redshiftserverless_namespace.this.admin_password_secret_arn
+output "workgroup_name" {
+  value = aws_redshiftserverless_workgroup.this.workgroup_name
+}
+
+output "workgroup_arn" {
+  description = "For IAM: redshift-serverless:GetCredentials is granted on this workgroup only."
+  value       = aws_redshiftserverless_workgroup.this.arn
+}
+
+output "dbt_user" {
+  description = "dbt's database user (sql/dbt_user.sql), created by Terraform."
+  value       = local.dbt_user
+}
+
+output "dbt_schema" {
+  value = var.dbt_schema
 }
 
 output "security_group_id" {

@@ -55,3 +55,19 @@ variable "log_retention_days" {
   type    = number
   default = 365
 }
+
+variable "dbt_iam_role_name" {
+  description = "Name of the dbt task's IAM role; its Redshift user is \"IAMR:<this name>\" (sql/dbt_user.sql)."
+  type        = string
+}
+
+variable "dbt_schema" {
+  description = "dbt's target schema on Redshift (DBT_SCHEMA); the user owns it and its _staging, _intermediate, _seeds, _snapshots siblings."
+  type        = string
+  default     = "analytics"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,100}$", var.dbt_schema))
+    error_message = "dbt_schema must be a lower-case identifier (letters, digits, _)."
+  }
+}
