@@ -108,6 +108,30 @@ def test_terraform_validate(env: str, tmp_path) -> None:
     assert report["valid"], json.dumps(report["diagnostics"], indent=1)
     assert report["error_count"] == 0
 
+    # validate does not build the plan's dependency graph; `terraform graph -type=plan` does, offline, and
+    # fails on a cycle (the warehouse and dbt_runner modules read each other's outputs). It needs an
+    # initialised backend: a local one, through an override file in this copy only.
+    (env_dir / "zz_offline_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    reinit = subprocess.run(
+        [terraform, "init", "-reconfigure", "-input=false", "-no-color", f"-plugin-dir={mirror}"],
+        cwd=env_dir,
+        capture_output=True,
+        text=True,
+        env=run_env,
+        timeout=300,
+    )
+    assert reinit.returncode == 0, reinit.stdout + reinit.stderr
+    graph = subprocess.run(
+        [terraform, "graph", "-type=plan", "-no-color"],
+        cwd=env_dir,
+        capture_output=True,
+        text=True,
+        env=run_env,
+        timeout=300,
+    )
+    assert graph.returncode == 0, graph.stderr
+    assert "aws_redshiftdata_statement.dbt_user" in graph.stdout
+
 
 def test_checkov_passes_with_every_skip_justified() -> None:
     checkov = require(CHECKOV, "checkov")
