@@ -452,21 +452,22 @@ def _batches(partition_dir: Path, columns: list[str], year: int, month: int) -> 
         yield pa.RecordBatch.from_arrays(arrays, names=columns)
 
 
-def _copy(cur, table: sql.Composable, columns: list[str], batches: Iterator[pa.RecordBatch]) -> int:
-    """COPY the batches into `table` in the binary format; returns the row count.
+def _stream(columns: list[str], batches: Iterator[pa.RecordBatch]) -> _CopyStream:
+    """The binary COPY stream of the batches; its thread starts encoding at once."""
+    types = _column_types()
+    return _CopyStream(batches, [types[c] for c in columns])
+
+
+def _copy(cur, table: sql.Composable, columns: list[str], stream: _CopyStream) -> int:
+    """COPY the stream into `table` in the binary format; returns the row count.
 
     (COPY FREEZE into the freshly truncated month was measured and dropped: 10% slower to load, for
     0.1 s off the first scan and a 0.4 s vacuum saved later at 3M rows; BENCHMARKS.md.)
     """
-    types = _column_types()
     statement = sql.SQL("copy {} ({}) from stdin with (format binary)").format(
         table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )
-    stream = _CopyStream(batches, [types[c] for c in columns])
-    try:
-        cur.copy_expert(statement.as_string(cur), stream, size=_COPY_CHUNK)
-    finally:
-        stream.close()
+    cur.copy_expert(statement.as_string(cur), stream, size=_COPY_CHUNK)
     return cur.rowcount
 
 
@@ -497,53 +498,64 @@ def load_partition(conn, manifest: dict, lake_root: Path, quarantine_root: Path)
     quarantine_cols = [c for c, _ in TRIP_COLUMNS + QUARANTINE_EXTRA + PARTITION_COLUMNS]
     partition_path = Path(f"{parent}/year={year:04d}/month={month:02d}")
 
-    with conn.cursor() as cur:
-        cur.execute(
-            sql.SQL("create table if not exists {} partition of {} for values from (%s, %s) to (%s, %s)").format(
-                child, sql.Identifier(RAW_SCHEMA, parent)
-            ),
-            (year, month, next_year, next_month),
-        )
-        cur.execute(sql.SQL("truncate {}").format(child))
-        loaded = _copy(cur, child, trip_cols, _batches(lake_root / partition_path, trip_cols, year, month))
-        cur.execute(
-            sql.SQL("delete from {} where service = %s and year = %s and month = %s").format(
-                sql.Identifier(RAW_SCHEMA, "quarantined_trips")
-            ),
-            (service, year, month),
-        )
-        quarantined = _copy(
-            cur,
-            sql.Identifier(RAW_SCHEMA, "quarantined_trips"),
-            quarantine_cols,
-            _batches(quarantine_root / partition_path, quarantine_cols, year, month),
-        )
-        if loaded != manifest["rows_accepted"] or quarantined != manifest["rows_quarantined"]:
-            conn.rollback()
-            raise RuntimeError(
-                f"{manifest['source_file']}: lake partition {partition_path} holds {loaded} accepted and "
-                f"{quarantined} quarantined rows but the manifest says {manifest['rows_accepted']} and "
-                f"{manifest['rows_quarantined']}; nothing was loaded. Re-run the ingestion for this file."
+    # Both streams start encoding now: the quarantine's (one batch) is then ready when the trips' COPY
+    # ends, instead of being read and encoded while the server waits. Each holds at most
+    # _QUEUE_BATCHES encoded batches.
+    trips = _stream(trip_cols, _batches(lake_root / partition_path, trip_cols, year, month))
+    quarantine = _stream(quarantine_cols, _batches(quarantine_root / partition_path, quarantine_cols, year, month))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("create table if not exists {} partition of {} for values from (%s, %s) to (%s, %s)").format(
+                    child, sql.Identifier(RAW_SCHEMA, parent)
+                ),
+                (year, month, next_year, next_month),
             )
-        cur.execute(
-            sql.SQL(
-                """
-                insert into {} (service, year, month, source_file, sha256, lake_version,
-                                row_count, quarantined_count, loaded_at)
-                values (%s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())
-                on conflict (service, year, month) do update set
-                    source_file = excluded.source_file, sha256 = excluded.sha256,
-                    lake_version = excluded.lake_version, row_count = excluded.row_count,
-                    quarantined_count = excluded.quarantined_count, loaded_at = excluded.loaded_at
-                """
-            ).format(sql.Identifier(RAW_SCHEMA, "partition_loads")),
-            (service, year, month, manifest["source_file"], manifest["sha256"], version, loaded, quarantined),
-        )
-        # Fresh statistics so the planner sees the new month at once (dbt reads it next). A small sample
-        # suffices for raw months that are only ever scanned whole and hash-joined to small dimensions:
-        # row counts and null fractions are exact either way (BENCHMARKS.md: 0.35 s -> 0.03 s at 500k rows).
-        cur.execute(sql.SQL("set local default_statistics_target = {}").format(sql.Literal(ANALYZE_STATISTICS_TARGET)))
-        cur.execute(sql.SQL("analyze {}").format(child))
+            cur.execute(sql.SQL("truncate {}").format(child))
+            loaded = _copy(cur, child, trip_cols, trips)
+            cur.execute(
+                sql.SQL("delete from {} where service = %s and year = %s and month = %s").format(
+                    sql.Identifier(RAW_SCHEMA, "quarantined_trips")
+                ),
+                (service, year, month),
+            )
+            quarantined = _copy(
+                cur,
+                sql.Identifier(RAW_SCHEMA, "quarantined_trips"),
+                quarantine_cols,
+                quarantine,
+            )
+            if loaded != manifest["rows_accepted"] or quarantined != manifest["rows_quarantined"]:
+                conn.rollback()
+                raise RuntimeError(
+                    f"{manifest['source_file']}: lake partition {partition_path} holds {loaded} accepted and "
+                    f"{quarantined} quarantined rows but the manifest says {manifest['rows_accepted']} and "
+                    f"{manifest['rows_quarantined']}; nothing was loaded. Re-run the ingestion for this file."
+                )
+            cur.execute(
+                sql.SQL(
+                    """
+                    insert into {} (service, year, month, source_file, sha256, lake_version,
+                                    row_count, quarantined_count, loaded_at)
+                    values (%s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())
+                    on conflict (service, year, month) do update set
+                        source_file = excluded.source_file, sha256 = excluded.sha256,
+                        lake_version = excluded.lake_version, row_count = excluded.row_count,
+                        quarantined_count = excluded.quarantined_count, loaded_at = excluded.loaded_at
+                    """
+                ).format(sql.Identifier(RAW_SCHEMA, "partition_loads")),
+                (service, year, month, manifest["source_file"], manifest["sha256"], version, loaded, quarantined),
+            )
+            # Fresh statistics so the planner sees the new month at once (dbt reads it next). A small sample
+            # suffices for raw months that are only ever scanned whole and hash-joined to small dimensions:
+            # row counts and null fractions are exact either way (BENCHMARKS.md: 0.35 s -> 0.03 s at 500k rows).
+            cur.execute(
+                sql.SQL("set local default_statistics_target = {}").format(sql.Literal(ANALYZE_STATISTICS_TARGET))
+            )
+            cur.execute(sql.SQL("analyze {}").format(child))
+    finally:
+        trips.close()
+        quarantine.close()
     conn.commit()
     return PartitionLoad(
         service, year, month, manifest["source_file"], loaded, quarantined, time.perf_counter() - started, False
