@@ -7,6 +7,7 @@ models into `incremental` / `incremental_full`, so this module never disturbs th
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -103,3 +104,42 @@ def test_run_without_new_loads_rebuilds_nothing(raw_months, dbt, sql):
     result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
     assert _rows_inserted(result) == 0
     assert _checksum(sql, INCREMENTAL) == before
+
+
+def test_reload_that_leaves_a_month_without_trips_equals_a_full_refresh(raw_months, dbt, sql):
+    # issue #4: February is re-published and every row is quarantined, for both services. No new row
+    # carries February, so a delete keyed on the new rows' months kept its old trips.
+    assert _checksum(sql, INCREMENTAL)[0] > 0
+    sql(f"delete from {RAW}.yellow_trips where month = 2")
+    sql(f"delete from {RAW}.green_trips where month = 2")
+    for service in ("yellow", "green"):
+        _log_load(sql, service, 2, "2024-07-01 09:00+00")
+    result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+    assert _rows_inserted(result) == 0
+    assert sql(f"select count(*) from {INCREMENTAL}.fact_trips where pickup_month = '2024-02-01'") == [(0,)]
+
+    dbt(*RUN_FACT, "--full-refresh", *_vars(), schema=FULL_REFRESH)
+    incremental, full = _checksum(sql, INCREMENTAL), _checksum(sql, FULL_REFRESH)
+    assert incremental == full
+    assert incremental[0] == _month_rows(sql, 1) + _month_rows(sql, 3)
+
+    # the emptied month has no fact rows to stamp its load, so it is re-resolved on every run: harmless
+    result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+    assert _rows_inserted(result) == 0
+    assert _checksum(sql, INCREMENTAL) == full
+
+
+def test_incremental_scans_only_the_rebuilt_months_raw_partitions(raw_months, dbt, sql):
+    """Issue #4: the rebuilt months reach the raw scans as literals on the partition columns, so
+    Postgres prunes every other month's child table at plan time (Spectrum prunes the same way)."""
+    _log_load(sql, "yellow", 3, "2024-08-01 09:00+00")
+    dbt("compile", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+    fact_sql = (dbt.target_path(INCREMENTAL) / "compiled/tlc_warehouse/models/marts/core/fact_trips.sql").read_text()
+    # March (yellow reloaded) and February (emptied by the previous test: no rows stamp its load)
+    assert "/* rebuild_months: [2024-02-01, 2024-03-01] */" in fact_sql
+    assert "where partition_year = 2024 and partition_month = 2" in fact_sql
+    assert "where partition_year = 2024 and partition_month = 3" in fact_sql
+
+    plan = "\n".join(row[0] for row in sql(f"explain {fact_sql}"))
+    scanned = set(re.findall(r" on (\w+_trips_2024_\d\d)", plan))
+    assert scanned == {f"{s}_trips_2024_{m:02d}" for s in ("yellow", "green") for m in (2, 3)}, plan

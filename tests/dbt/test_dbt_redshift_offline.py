@@ -1,9 +1,10 @@
 """The Redshift target without a cluster: parse, compile and lint what dbt would send to Redshift.
 
 `dbt compile --no-introspect --no-populate-cache` opens no connection; the project's is_incremental()
-shim takes the answer from the `assume_incremental` var there, so both fact_trips variants (first
-build and incremental) are compiled. The host is a reserved `.invalid` name: a connection attempt
-would fail loudly rather than reach anything.
+shim takes the answer from the `assume_incremental` var there, so every fact_trips variant is compiled:
+first build, incremental with the months to rebuild given (var `rebuild_months`, what a connected run
+resolves from the load log), and incremental with the months resolved in SQL (no var). The host is a
+reserved `.invalid` name: a connection attempt would fail loudly rather than reach anything.
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ OFFLINE = ("--no-introspect", "--no-populate-cache")
 FACT = "model.tlc_warehouse.fact_trips"
 
 
+REBUILD_MONTHS = {"assume_incremental": True, "rebuild_months": ["2023-12", "2024-02", "2024-03"]}
+
+
 @pytest.fixture(scope="module")
-def redshift_compiled(dbt) -> tuple[dict, Path, Path]:
-    """manifest.json of the prod target, and the compiled SQL of the first-build and incremental runs."""
+def redshift_compiled(dbt) -> tuple[dict, Path, Path, Path]:
+    """manifest.json of the prod target, and the compiled SQL of the first-build run, the incremental run
+    resolved in SQL and the incremental run given its months."""
     dbt("compile", *OFFLINE, schema="analytics", target="prod", extra_env=REDSHIFT_ENV)
     first_build = dbt.target_path("analytics", "prod")
     manifest = json.loads((first_build / "manifest.json").read_text())
@@ -34,22 +39,31 @@ def redshift_compiled(dbt) -> tuple[dict, Path, Path]:
         schema="analytics_incremental", target="prod", extra_env=REDSHIFT_ENV,
     )
     incremental = dbt.target_path("analytics_incremental", "prod")
-    return manifest, first_build / "compiled" / "tlc_warehouse", incremental / "compiled" / "tlc_warehouse"
+
+    dbt(
+        "compile", *OFFLINE, "--select", "fact_trips", "--vars", json.dumps(REBUILD_MONTHS),
+        schema="analytics_months", target="prod", extra_env=REDSHIFT_ENV,
+    )
+    months = dbt.target_path("analytics_months", "prod")
+    return (
+        manifest,
+        *(path / "compiled" / "tlc_warehouse" for path in (first_build, incremental, months)),
+    )
 
 
 def test_manifest_is_for_redshift(redshift_compiled):
-    manifest, _, _ = redshift_compiled
+    manifest, *_ = redshift_compiled
     assert manifest["metadata"]["adapter_type"] == "redshift"
     schemas = {s["name"]: s["schema"] for s in manifest["sources"].values()}
     assert set(schemas.values()) == {"spectrum"}, "sources must point at the Spectrum external schema"
 
 
 def test_fact_and_dimension_physical_design(redshift_compiled):
-    manifest, _, _ = redshift_compiled
+    manifest, *_ = redshift_compiled
     nodes = manifest["nodes"]
     fact = nodes[FACT]["config"]
     assert fact["materialized"] == "incremental"
-    assert fact["incremental_strategy"] == "delete+insert"
+    assert fact["incremental_strategy"] == "rebuild_months"
     assert fact["unique_key"] == "pickup_month"
     assert fact["dist"] == "even"
     assert fact["sort"] == ["pickup_date", "pickup_at"]
@@ -62,20 +76,44 @@ def test_fact_and_dimension_physical_design(redshift_compiled):
     assert views and all(n["config"].get("bind") is False for n in views), "views over Spectrum must be late-binding"
 
 
+FACT_SQL = "models/marts/core/fact_trips.sql"
+
+
 def test_incremental_sql_reads_the_existing_table(redshift_compiled):
-    _, first_build, incremental = redshift_compiled
-    fact_sql = "marts/core/fact_trips.sql"
-    assert '"analytics"."fact_trips"' not in (first_build / "models" / fact_sql).read_text()
-    assert '"analytics_incremental"."fact_trips"' in (incremental / "models" / fact_sql).read_text()
+    _, first_build, incremental, _ = redshift_compiled
+    assert '"analytics"."fact_trips"' not in (first_build / FACT_SQL).read_text()
+    assert '"analytics_incremental"."fact_trips"' in (incremental / FACT_SQL).read_text()
+
+
+def test_incremental_sql_prunes_spectrum_partitions(redshift_compiled):
+    # Issue #4: the months to rebuild reach the Spectrum scans as literals on the partition columns
+    # (year, month), which is what Spectrum prunes partitions on; the first build reads every month.
+    _, first_build, _, months = redshift_compiled
+    fact_sql = (months / FACT_SQL).read_text()
+    selects = " union all ".join(
+        f'select * from "tlc"."analytics_months_intermediate"."int_trips_unioned"'
+        f" where partition_year = {year} and partition_month = {month}"
+        for year, month in ((2023, 12), (2024, 2), (2024, 3))
+    )
+    assert f"trips as ( {selects} )" in " ".join(fact_sql.split())
+    assert "/* rebuild_months: [2023-12-01, 2024-02-01, 2024-03-01] */" in fact_sql
+    assert "partition_year =" not in (first_build / FACT_SQL).read_text()
+    assert '"analytics_months"."fact_trips"' not in fact_sql, "the months are resolved, not queried"
+
+    # the columns the predicate names are the staging views' casts of the Spectrum partition columns
+    yellow = (first_build / "models/staging/tlc/stg_tlc__yellow_trips.sql").read_text()
+    assert "cast(year as integer) as partition_year" in yellow
+    assert "cast(month as integer) as partition_month" in yellow
+    assert '"spectrum"."yellow_trips"' in yellow
 
 
 def test_compiled_models_lint_clean_as_redshift(redshift_compiled):
     from sqlfluff.core import FluffConfig, Linter
 
-    _, first_build, incremental = redshift_compiled
+    _, first_build, incremental, months = redshift_compiled
     files = sorted((first_build / "models").rglob("*.sql"))
     files = [f for f in files if f.parent.suffix != ".yml"]  # generic tests are dbt's SQL, not ours
-    files.append(incremental / "models" / "marts/core/fact_trips.sql")
+    files += [incremental / FACT_SQL, months / FACT_SQL]
     assert len(files) > 10
 
     config = FluffConfig(

@@ -3,21 +3,25 @@
     swapped as a whole). Rebuilding whole months keeps the fact equal to a full refresh even when a
     reload removed or changed trips; a trip-level merge would leave removed trips behind.
 
+    Incremental (README "fact_trips, incrementally"): the months to rebuild are resolved once
+    (macros/months_to_rebuild.sql); they filter the source as literals on the lake's partition columns
+    and the custom strategy `rebuild_months` deletes exactly them, so a month a reload left without
+    trips is emptied too (dbt's delete+insert only deleted months present in the new rows).
+
     Redshift: every dimension is DISTSTYLE ALL, so joins from the fact never move rows, and nothing joins
     another large table on trip_id: a distribution key would buy no co-location and only risk skew, so
     EVEN. Queries filter on day ranges and months arrive in order, so a compound sort on the pickup
     day stays nearly clean, and pickup_month's zone maps let the month delete skip blocks.
 
     Postgres: one index serves both halves of an incremental run: its leading pickup_month the month
-    delete, and (pickup_month, service, _loaded_at) an index-only scan for built_loads, which
-    otherwise reads the whole table (BENCHMARKS.md: 1.9 s -> 0.3 s at 6.4M rows). trip_id lookups use
-    the primary key's index (the contract's primary_key constraint is enforced there). Each adapter
-    ignores the other's keys.
+    delete, and (pickup_month, service, _loaded_at) the per-partition probes that resolve the months to
+    rebuild (one index probe per load-log row). trip_id lookups use the primary key's index (the
+    contract's primary_key constraint is enforced there). Each adapter ignores the other's keys.
 #}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy='rebuild_months',
         unique_key='pickup_month',
         on_schema_change='fail',
         dist='even',
@@ -27,11 +31,22 @@
     )
 }}
 
+{#- Resolved once per run (macros/months_to_rebuild.sql): none on a first build or --full-refresh. -#}
+{%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), this) %}
+{{ rebuild_months_marker(months) }}
+
 with
 
+-- Only the months being rebuilt, as literals on the lake's partition columns: the predicate reaches the
+-- raw scans through the staging views, so Spectrum reads only those partitions and Postgres plans only
+-- those child tables. A filter on the computed pickup_month would read every month on every run.
 trips as (
+    {%- if months is none or months is string %}
 
     select * from {{ ref('int_trips_unioned') }}
+    {%- else %}
+    {{ select_partition_months(ref('int_trips_unioned'), months, 'partition_year', 'partition_month') }}
+    {%- endif %}
 
 ),
 
@@ -89,57 +104,15 @@ latest_loads as (
     group by 1, 2
 
 ),
+{%- if months == 'query' %}
 
--- The load each partition's rows were built from; nothing on a first build or --full-refresh.
-built_loads as (
-
-    {% if is_incremental() %}
-    select
-        service,
-        pickup_month,
-        max(_loaded_at) as loaded_at
-    from {{ this }}
-    group by 1, 2
-    {% else %}
-    select
-        service,
-        pickup_month,
-        loaded_at
-    from latest_loads
-    where false
-    {% endif %}
-
-),
-
--- Which months to (re)build: those with a partition loaded after the load its rows were built from.
--- Driven by the load log, not by max(pickup_at): a reloaded old month is picked up, and one future-
--- dated trip cannot freeze the watermark. A partition with no trips at all has no rows to record its
--- load, so its month is rebuilt on every run, which costs nothing.
+-- Unit tests and offline compiles only: the same month resolution as months_to_rebuild, in SQL.
 months_to_build as (
 
-    select latest_loads.pickup_month
-    from latest_loads
-    left join built_loads
-        on
-            latest_loads.service = built_loads.service
-            and latest_loads.pickup_month = built_loads.pickup_month
-    where
-        built_loads.loaded_at is null
-        or latest_loads.loaded_at > built_loads.loaded_at
-    {% if var('lookback_months') | int > 0 %}
-
-    union
-
-    -- var lookback_months: also rebuild the newest N loaded months, e.g. after a fix in this model
-    select pickup_month
-    from latest_loads
-    where pickup_month > (
-        select {{ dbt.dateadd('month', -(var('lookback_months') | int), 'max(pickup_month)') }}
-        from latest_loads
-    )
-    {% endif %}
+    {{ months_to_rebuild_sql(ref('stg_tlc__partition_loads'), this) }}
 
 ),
+{%- endif %}
 
 -- Inner join on purpose: a partition counts as loaded once its load-log row exists (the loader writes
 -- both in one transaction); tests/assert_trip_partitions_have_a_load.sql guards the contract.
@@ -153,7 +126,9 @@ trips_to_build as (
         on
             trips.service = latest_loads.service
             and trips.pickup_month = latest_loads.pickup_month
+    {%- if months == 'query' %}
     where trips.pickup_month in (select months_to_build.pickup_month from months_to_build)
+    {%- endif %}
 
 ),
 

@@ -1,0 +1,181 @@
+{#
+    Which pickup months an incremental fact_trips run rebuilds, resolved ONCE, before the model's SQL
+    is rendered, so the same list both filters the source (literal predicates on the raw tables'
+    partition columns: Spectrum prunes partitions, Postgres prunes child tables at plan time) and
+    tells the `rebuild_months` strategy what to delete (a month whose reload left no trips must lose
+    its old rows too: a delete keyed on the new rows would miss it).
+
+    Returns:
+        none     not an incremental run (first build, --full-refresh): build every month.
+        list     'YYYY-MM-DD' month starts, sorted (possibly empty): rebuild exactly these.
+        'query'  resolve in SQL instead (months_to_rebuild_sql as a CTE): unit tests, whose `this` and
+                 refs are fixture CTEs no standalone query can read, and offline compiles
+                 (--no-introspect) without var `rebuild_months`.
+
+    A month is rebuilt when a partition of it was loaded (load log) after the load stamped on its fact
+    rows, or it has no fact rows yet; plus the newest `lookback_months` loaded months; plus var
+    `rebuild_months` (['YYYY-MM', ...]), which is also what an offline compile uses.
+
+    Args:
+        load_log: relation of the load log (service, pickup_month, loaded_at).
+        built: the existing fact table (`this`).
+#}
+{% macro months_to_rebuild(load_log, built) -%}
+    {%- if not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set requested = [] -%}
+    {%- for month in var('rebuild_months', []) -%}
+        {%- do requested.append(modules.datetime.datetime.strptime(month | string, '%Y-%m').strftime('%Y-%m-%d')) -%}
+    {%- endfor -%}
+    {%- if not flags.INTROSPECT -%}
+        {{ return(requested | unique | sort | list if requested else 'query') }}
+    {%- endif -%}
+    {%- if model.resource_type == 'unit_test' or not execute -%}
+        {{ return('query') }}
+    {%- endif -%}
+    {%- set resolved = run_query(months_to_rebuild_sql(load_log, built)) -%}
+    {%- for row in resolved.rows -%}
+        {%- do requested.append(row[0].strftime('%Y-%m-%d')) -%}
+    {%- endfor -%}
+    {{ return(requested | unique | sort | list) }}
+{%- endmacro %}
+
+
+{#
+    The query behind months_to_rebuild: one column, pickup_month, one row per month to rebuild.
+
+    A (service, month) partition needs its month rebuilt unless some fact row of it carries that load's
+    loaded_at (or a later one). NOT EXISTS rather than a grouped max over the fact: on Postgres each
+    load-log row is one probe of the fact's (pickup_month, service, _loaded_at) index, so resolving costs
+    the same at 12 months of history as at 1; Redshift runs it as a join on two narrow columns.
+
+    Args:
+        load_log: relation of the load log (service, pickup_month, loaded_at).
+        built: the existing fact table (service, pickup_month, _loaded_at).
+#}
+{% macro months_to_rebuild_sql(load_log, built) -%}
+    select latest_loads.pickup_month
+    from (
+        select
+            service,
+            pickup_month,
+            max(loaded_at) as loaded_at
+        from {{ load_log }}
+        group by 1, 2
+    ) as latest_loads
+    where not exists (
+        select 1
+        from {{ built }} as built
+        where
+            built.pickup_month = latest_loads.pickup_month
+            and built.service = latest_loads.service
+            and built._loaded_at >= latest_loads.loaded_at
+    )
+    {{- lookback_months_sql(load_log) }}
+{%- endmacro %}
+
+
+{#
+    `union` the newest var(lookback_months) loaded months of the load log; nothing when the var is 0.
+
+    Args:
+        load_log: relation of the load log (pickup_month).
+#}
+{% macro lookback_months_sql(load_log) -%}
+    {%- set lookback = var('lookback_months') | int -%}
+    {%- if lookback > 0 %}
+
+    union
+
+    select loads.pickup_month
+    from {{ load_log }} as loads
+    where loads.pickup_month > (
+        select {{ dbt.dateadd('month', -lookback, 'max(newest.pickup_month)') }}
+        from {{ load_log }} as newest
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    The rows of the given months of a relation over the lake, one `select ... where year = Y and
+    month = M` per month joined by `union all`: literals on the partition columns, the form Spectrum
+    prunes partitions on and Postgres prunes its range (year, month) partitions on at plan time.
+
+    Not one `where` with an OR of months: Postgres factors `year = 2024` out of
+    `(year = 2024 and month = 2) or (year = 2024 and month = 3)`, prunes each remaining OR arm on its
+    own, and `month = 2` without the leading key column prunes nothing, so every month of the year was
+    scanned (an IN list behaves the same). An empty list selects no row.
+
+    Args:
+        relation: the relation to read (a view over the lake tables).
+        months: list of 'YYYY-MM-DD' month starts.
+        year_column: column of `relation`, the partition year.
+        month_column: column of `relation`, the partition month 1..12.
+#}
+{% macro select_partition_months(relation, months, year_column, month_column) -%}
+    {%- for month in (months | sort) or [none] %}
+    select * from {{ relation }}
+    {%- if month is none %}
+    where 1 = 0
+    {%- else %}
+    where {{ year_column }} = {{ month[0:4] | int }} and {{ month_column }} = {{ month[5:7] | int }}
+    {%- endif %}
+    {%- if not loop.last %}
+
+    union all
+    {% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#
+    Custom incremental strategy (`incremental_strategy='rebuild_months'`): delete exactly the months the
+    model resolved (months_to_rebuild) from the target, then insert the new rows. dbt's delete+insert
+    deletes only the key values present in the new rows, so a month whose reload left zero trips kept
+    its old rows, and an incremental run no longer equalled a full refresh.
+
+    The materialization renders this macro in a new context, so the list cannot be handed over in a
+    Jinja variable; resolving it again could disagree with the rows already selected (a load committed
+    in between). The model writes the list into its compiled SQL instead (rebuild_months_marker) and
+    this macro reads it back from there: one resolution per run.
+
+    Args:
+        arg_dict: dbt's strategy arguments (target_relation, temp_relation, unique_key, dest_columns).
+#}
+{% macro get_incremental_rebuild_months_sql(arg_dict) -%}
+    {%- set found = modules.re.search('/\\* rebuild_months: \\[([0-9, -]*)\\] \\*/', model.compiled_code or '') -%}
+    {%- if found is none -%}
+        {{ exceptions.raise_compiler_error(
+            "incremental_strategy 'rebuild_months' needs the model to render rebuild_months_marker(months)"
+        ) }}
+    {%- endif -%}
+    {%- set months = found.group(1).replace(' ', '').split(',') | reject('equalto', '') | list -%}
+    {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- if months %}
+    delete from {{ arg_dict['target_relation'] }}
+    where {{ arg_dict['unique_key'] }} in (
+        {%- for month in months %}cast('{{ month }}' as date){% if not loop.last %}, {% endif %}{% endfor -%}
+    );
+    {% endif %}
+    insert into {{ arg_dict['target_relation'] }} ({{ dest_cols_csv }})
+    (
+        select {{ dest_cols_csv }}
+        from {{ arg_dict['temp_relation'] }}
+    )
+{%- endmacro %}
+
+
+{#
+    The comment that carries the resolved months from a model's compiled SQL to the rebuild_months
+    strategy; nothing when the months are not a list (full build, or resolved in SQL).
+
+    Args:
+        months: what months_to_rebuild returned.
+#}
+{% macro rebuild_months_marker(months) -%}
+    {%- if months is not none and months is not string -%}
+        /* rebuild_months: [{{ months | join(', ') }}] */
+    {%- endif -%}
+{%- endmacro %}
