@@ -8,6 +8,14 @@
     and the custom strategy `rebuild_months` deletes exactly them, so a month a reload left without
     trips is emptied too (dbt's delete+insert only deleted months present in the new rows).
 
+    trip_id has no primary-key constraint, on purpose: its uniqueness is guaranteed upstream (trip_key is
+    a sha256 of the natural columns; the ingestion quarantines duplicates) and checked by the unique
+    and not_null tests of every `dbt build`; not_null stays an enforced constraint. On Postgres the
+    constraint's unique btree over random sha256 keys was the one cost of an incremental run that grew
+    with history: a month's inserts land all over an index larger than shared_buffers (BENCHMARKS.md,
+    "What we tried (dbt)": inserting 200k rows into 12 months took 3.3 s with it, 0.6 s without). On
+    Redshift a primary key is informational only. Nothing here looks trips up by trip_id.
+
     Redshift: every dimension is DISTSTYLE ALL, so joins from the fact never move rows, and nothing joins
     another large table on trip_id: a distribution key would buy no co-location and only risk skew, so
     EVEN. Queries filter on day ranges and months arrive in order, so a compound sort on the pickup
@@ -15,8 +23,7 @@
 
     Postgres: one index serves both halves of an incremental run: its leading pickup_month the month
     delete, and (pickup_month, service, _loaded_at) the per-partition probes that resolve the months to
-    rebuild (one index probe per load-log row). trip_id lookups use the primary key's index (the
-    contract's primary_key constraint is enforced there). Each adapter ignores the other's keys.
+    rebuild (one index probe per load-log row). Each adapter ignores the other's keys.
 #}
 {{
     config(
