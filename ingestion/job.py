@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from ingestion import lake, manifest, reader, rules, storage
@@ -143,9 +143,37 @@ def _release_checkpoint(frame: DataFrame) -> None:
         pass
 
 
-def _counts_by_reason(classified: DataFrame) -> dict[str | None, int]:
+_ALL_ROWS = "_rows"
+
+
+def _observed_counts(reasons: Observation, classified: DataFrame) -> dict[str, int]:
+    """Rows in all (`_ALL_ROWS`) and per reason code, as observed during the quarantine write.
+
+    When that write had no row to move, adaptive execution drops the stage that observed them
+    and the metrics never arrive: then one counting job on the classified rows gives them.
+    """
+    observed = {code: int(n or 0) for code, n in reasons.get.items()}
+    if _ALL_ROWS in observed:
+        return observed
     rows = classified.groupBy("reason_code").count().collect()
-    return {row["reason_code"]: int(row["count"]) for row in rows}
+    by_code = {row["reason_code"]: int(row["count"]) for row in rows}
+    return {_ALL_ROWS: sum(by_code.values()), **{code: by_code.get(code, 0) for code in rules.RULE_CODES}}
+
+
+def _with_texts(rows: DataFrame, inspection: reader.Inspection) -> DataFrame:
+    """``trip_key`` (hex) and ``_unparseable`` (text) for rows about to be written."""
+    return rows.withColumn("trip_key", reader.trip_key_column()).withColumn(
+        "_unparseable", reader.unparseable_column(inspection)
+    )
+
+
+def _reason_counts() -> list[Column]:
+    """Observed metrics: all rows (``_rows``) and the rows of each reason code (by code)."""
+    code = F.col("reason_code")
+    return [
+        F.count(F.lit(1)).alias(_ALL_ROWS),
+        *(F.sum(F.when(code == rule, 1).otherwise(0)).alias(rule) for rule in rules.RULE_CODES),
+    ]
 
 
 def already_ingested(file_name: str, sha256: str, lake_root: str) -> dict | None:
@@ -170,32 +198,21 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
     if previous is not None:
         return previous
 
-    # The canonical rows (casts and trip_key, the costly part) are computed once and kept by a local
-    # checkpoint: row blocks on the executors, cheaper to build than a columnar cache and a barrier
-    # that stops Catalyst from inlining the casts and hashing into every rule. The duplicate keys
-    # (a small aggregation) are cached, so the three jobs below each scan the checkpoint once.
-    # Reason texts and raw_record JSON are built for the quarantined rows only.
-    canonical = reader.read_raw(spark, inspection).localCheckpoint(eager=True)
+    # The canonical rows (casts, trip_key's two hashes, a bitmask of failed casts) are computed once
+    # and kept by a local checkpoint: row blocks on the executors, cheaper to build than a columnar
+    # cache and a barrier that stops Catalyst from inlining the casts and hashing into every rule.
+    # The duplicate keys (a small aggregation) are cached, so each write below scans the
+    # checkpoint once. The counts per reason are observed while the quarantine is written (no pass
+    # of their own). Text is built only for the rows written: trip_key's hex for accepted and
+    # quarantined rows, reason texts and raw_record JSON for the quarantined ones.
+    canonical = reader.read_raw(spark, inspection).drop("trip_key", "_unparseable").localCheckpoint(eager=True)
     repeated = rules.repeated_keys(canonical).persist(StorageLevel.MEMORY_AND_DISK)
     classified = rules.classify_codes(canonical, repeated, raw.year, raw.month)
+    reasons = Observation(f"reasons-{storage.unique_suffix()}")
+    observed = classified.observe(reasons, *_reason_counts())
     staged: list[lake.StagedPartition] = []
     try:
-        counts = _counts_by_reason(classified)
-        rows_read = inspection.rows_in_footer
-        if rows_read is None:  # CSV: a plain count of the file, independent of the rule pipeline
-            rows_read = spark.read.option("header", True).csv(storage.spark_uri(raw.path)).count()
-        total = sum(counts.values())
-        rules.check_file_month(raw.path, raw.year, raw.month, total, counts.get("pickup_outside_file_month", 0))
-        accepted_rows = counts.get(None, 0)
-        staged.append(
-            lake.stage_partition(
-                classified.where(F.col("reason_code").isNull()).select(*TRIP_COLUMNS),
-                lake_root,
-                raw.partition,
-                accepted_rows,
-            )
-        )
-        quarantined = classified.where(F.col("reason_code").isNotNull()).withColumn(
+        quarantined = _with_texts(observed.where(F.col("reason_code").isNotNull()), inspection).withColumn(
             "reason", rules.reason_column(raw.year, raw.month)
         )
         staged.append(
@@ -205,13 +222,28 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
                 ),
                 quarantine_root,
                 raw.partition,
-                total - accepted_rows,
+                None,
                 shuffle=True,
             )
         )
-        accepted_written = lake.count_rows(staged[0].staging)
-        quarantined_written = lake.count_rows(staged[1].staging)
-        by_reason = {code: n for code, n in counts.items() if code is not None}
+        counts = _observed_counts(reasons, classified)
+        total = counts.pop(_ALL_ROWS)
+        rows_read = inspection.rows_in_footer
+        if rows_read is None:  # CSV: a plain count of the file, independent of the rule pipeline
+            rows_read = spark.read.option("header", True).csv(storage.spark_uri(raw.path)).count()
+        rules.check_file_month(raw.path, raw.year, raw.month, total, counts.get("pickup_outside_file_month", 0))
+        accepted_rows = total - sum(counts.values())
+        staged.append(
+            lake.stage_partition(
+                _with_texts(classified.where(F.col("reason_code").isNull()), inspection).select(*TRIP_COLUMNS),
+                lake_root,
+                raw.partition,
+                accepted_rows,
+            )
+        )
+        quarantined_written = lake.count_rows(staged[0].staging)
+        accepted_written = lake.count_rows(staged[1].staging)
+        by_reason = {code: n for code, n in counts.items() if n}
         result = manifest.build_manifest(
             raw, sha256, rows_read, accepted_written, quarantined_written, by_reason
         )  # raises ReconciliationError before anything is published
@@ -222,7 +254,7 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
     finally:
         repeated.unpersist()
         _release_checkpoint(canonical)
-    for item in reversed(staged):  # quarantine first, then the lake, then the manifest
+    for item in staged:  # quarantine first, then the lake, then the manifest
         lake.publish(item)
     manifest.write_manifest(lake_root, result)
     storage.delete_file(manifest.rejection_path(quarantine_root, raw.name))

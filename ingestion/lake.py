@@ -65,20 +65,29 @@ def _is_data_file(path: str) -> bool:
     return name.startswith("part-") and name.endswith(".parquet")
 
 
-def stage_partition(frame: DataFrame, root: str, partition: str, rows: int, shuffle: bool = False) -> StagedPartition:
+def stage_partition(
+    frame: DataFrame, root: str, partition: str, rows: int | None, shuffle: bool = False
+) -> StagedPartition:
     """Write `frame` (already in its final column order) to a fresh staging location.
 
     Uses coalesce, not repartition: the rows are not shuffled before the write. Coalescing also
     runs everything upstream in that many tasks, which is right for the accepted rows (most of
     the file); for a small filtered subset (the quarantine) `shuffle=True` lets every core filter
-    and moves only the few surviving rows. Leaves only ``part-*.parquet`` files (Spark's _SUCCESS
-    and .crc side files are removed).
+    and moves only the few surviving rows. `rows` sets the number of files (`files_for`); when it
+    is not known beforehand (None, with `shuffle`), one task writes them, cut every
+    `ROWS_PER_FILE` rows. Leaves only ``part-*.parquet`` files (Spark's _SUCCESS and .crc side
+    files are removed).
     """
     recover(root, partition)
     staged = StagedPartition(root=root, partition=partition, staging=_staging_path(root, partition))
-    files = files_for(rows)
+    if rows is None and not shuffle:
+        raise ValueError("stage_partition needs the row count unless shuffle=True")
+    files = 1 if rows is None else files_for(rows)
     sized = frame.repartition(files) if shuffle else frame.coalesce(files)
-    sized.write.mode("overwrite").parquet(storage.spark_uri(staged.staging))
+    writer = sized.write.mode("overwrite")
+    if rows is None:
+        writer = writer.option("maxRecordsPerFile", ROWS_PER_FILE)
+    writer.parquet(storage.spark_uri(staged.staging))
     for path in storage.list_files(staged.staging):
         if not _is_data_file(path):
             storage.delete_file(path)

@@ -17,6 +17,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ingestion.errors import BadFileError
+from ingestion.schema import FAILED_MASK, KEY_HASHES
 
 VALID_VENDORS = (1, 2, 6, 7)
 VALID_PAYMENT_TYPES = (0, 1, 2, 3, 4, 5, 6)
@@ -78,8 +79,9 @@ def _text(*parts: Column | str) -> Column:
 def rule_checks(year: int, month: int) -> list[tuple[str, Column, Column]]:
     """(reason_code, failing condition, reason text) per rule, in RULES order.
 
-    Expects the reader's canonical columns plus ``_unparseable`` and ``_first_row`` (the smallest
-    source_row with the same trip_key; see `classify`). Conditions are null-safe (never null).
+    Expects the reader's canonical columns plus ``_failed`` (`FAILED_MASK`) and ``_first_row`` (the
+    smallest source_row with the same trip_key; see `classify`); the texts also use
+    ``_unparseable``. Conditions are null-safe (never null).
     """
     start, end = month_bounds(year, month)
     pickup, dropoff = F.col("pickup_at"), F.col("dropoff_at")
@@ -106,7 +108,7 @@ def rule_checks(year: int, month: int) -> list[tuple[str, Column, Column]]:
     checks: list[tuple[str, Column, Column]] = [
         (
             "unparseable",
-            F.col("_unparseable").isNotNull() | pickup.isNull() | dropoff.isNull(),
+            (F.col(FAILED_MASK) != 0) | pickup.isNull() | dropoff.isNull(),
             F.when(
                 F.col("_unparseable").isNotNull(),
                 F.concat(F.lit("could not parse: "), F.col("_unparseable")),
@@ -176,10 +178,11 @@ def rule_checks(year: int, month: int) -> list[tuple[str, Column, Column]]:
 
 
 def repeated_keys(frame: DataFrame) -> DataFrame:
-    """``trip_key``, ``_first_row`` (its smallest source_row) for every key seen more than once: one
-    small aggregation; the result is broadcast back, so the trip rows themselves are never shuffled."""
+    """The trip_key halves (`reader.KEY_HASHES`, two longs) and ``_first_row`` (the key's smallest
+    source_row) for every key seen more than once: one aggregation of three longs per row; the
+    result is broadcast back, so the trip rows themselves are never shuffled."""
     return (
-        frame.groupBy("trip_key")
+        frame.groupBy(*KEY_HASHES)
         .agg(F.min("source_row").alias("_first_row"), F.count(F.lit(1)).alias("_n"))
         .where(F.col("_n") > 1)
         .drop("_n")
@@ -189,7 +192,7 @@ def repeated_keys(frame: DataFrame) -> DataFrame:
 def classify_codes(frame: DataFrame, repeated: DataFrame, year: int, month: int) -> DataFrame:
     """Add ``_first_row`` and ``reason_code`` (null when the row is accepted); `repeated` is
     `repeated_keys(frame)`. ``reason`` is left to `reason_column`, for the quarantined rows only."""
-    joined = frame.join(F.broadcast(repeated), on="trip_key", how="left")
+    joined = frame.join(F.broadcast(repeated), on=list(KEY_HASHES), how="left")
     code: Column = F.lit(None).cast("string")
     for rule_code, failing, _ in reversed(rule_checks(year, month)):
         code = F.when(failing, F.lit(rule_code)).otherwise(code)

@@ -109,6 +109,11 @@ QUARANTINE_COLUMNS: tuple[str, ...] = tuple(QUARANTINE_SCHEMA.fieldNames())
 # Columns hashed into trip_key: every canonical value, so two rows share a key only when they are
 # the same trip in every field (that is what `duplicate_row` quarantines).
 TRIP_KEY_COLUMNS: tuple[str, ...] = ("service", *(name for name, _ in VALUE_COLUMNS))
+# trip_key's two 64-bit halves, kept as long columns beside it while a file is classified:
+# duplicates are found by grouping these (never written to the lake).
+KEY_HASHES: tuple[str, str] = ("_key_hi", "_key_lo")
+# Which raw values failed to cast, one bit per value column (0: none; see reader.failure_labels).
+FAILED_MASK = "_failed"
 
 # Every known raw column name (lower-cased) -> canonical column.
 ALIASES: dict[str, str] = {

@@ -6,15 +6,16 @@ order with the same first-rule-wins reason codes (rules.rule_checks), the same d
 schema; quarantined rows plus reason_code, reason, raw_record) and a manifest the loader accepts.
 It is what a hand-written, single-process, vectorised implementation of the job costs on this
 machine: the yardstick for the Spark job, not a replacement for it (it knows only the Parquet
-layouts, nothing of S3, Glue or CSV quirks, and its trip_key text differs from Spark's).
+layouts, nothing of S3, Glue or CSV quirks, and its trip_key differs from Spark's).
 
-Differences that do not change which rows are accepted: trip_key hashes DuckDB's text for each
-value (Spark's differs for doubles), raw_record is DuckDB's JSON, reason texts are shorter.
+Like the job, it takes the file's sha256 first (the job's skip check) and builds trip_key from two
+64-bit hashes of the typed values (DuckDB's ``hash``; the job uses Spark's xxhash64), as 32 hex
+digits. Differences that do not change which rows are accepted: the trip_key values, raw_record is
+DuckDB's JSON, reason texts are shorter.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -128,6 +129,7 @@ def ingest_file(path: str, lake_root: str, quarantine_root: str, threads: int | 
     raw = inspection.raw
     if raw.fmt != "parquet":
         raise ValueError("the DuckDB floor reads Parquet files only")
+    sha256 = reader.fingerprint(inspection)
     con = duckdb.connect()
     if threads:
         con.execute(f"set threads = {int(threads)}")
@@ -143,10 +145,7 @@ def ingest_file(path: str, lake_root: str, quarantine_root: str, threads: int | 
         value, failed = _canonical(source, types.get(source) if source else None, kind)
         values.append(f"{value} as {name}")
         failures.append(f"case when {failed} then {_lit(f'{name} ({source})')} end")
-    key_parts = []
-    for name in TRIP_KEY_COLUMNS:
-        ref = f"epoch_us({name})" if name in ("pickup_at", "dropoff_at") else name
-        key_parts.append(f"coalesce(cast({ref} as varchar), '')")
+    key_values = ", ".join(TRIP_KEY_COLUMNS)
     con.execute(
         f"""
         create temp table canon as
@@ -160,7 +159,8 @@ def ingest_file(path: str, lake_root: str, quarantine_root: str, threads: int | 
                 {", ".join(f"{_q(c)} as {_q('_raw_' + c)}" for c in original)}
             from {src}
         )
-        select sha256(concat_ws('|', {", ".join(key_parts)})) as trip_key, * from typed
+        select format('{{:016x}}{{:016x}}', hash({key_values}), hash('trip_key/2', {key_values})) as trip_key, *
+        from typed
         """
     )
     con.execute(
@@ -209,8 +209,6 @@ def ingest_file(path: str, lake_root: str, quarantine_root: str, threads: int | 
     rules.check_file_month(
         raw.path, raw.year, raw.month, accepted + quarantined, counts.get("pickup_outside_file_month", 0)
     )
-    result = manifest_mod.build_manifest(
-        raw, "floor-" + str(os.path.getsize(path)), inspection.rows_in_footer, accepted, quarantined, counts
-    )
+    result = manifest_mod.build_manifest(raw, sha256, inspection.rows_in_footer, accepted, quarantined, counts)
     manifest_mod.write_manifest(lake_root, result)
     return {**result, "seconds": time.perf_counter() - started}

@@ -90,7 +90,7 @@ def test_lake_partition_has_canonical_schema_and_accepted_rows(ingested):
     assert types["vendor_id"] == pa.int32() and types["source_row"] == pa.int64()
     assert table.num_rows == ingested["expected"][0]["rows_accepted"]
     keys = table.column("trip_key").to_pylist()
-    assert len(set(keys)) == len(keys) and all(len(k) == 64 for k in keys)
+    assert len(set(keys)) == len(keys) and all(len(k) == 32 for k in keys)
     assert set(table.column("service").to_pylist()) == {"yellow"}
     assert set(table.column("source_file").to_pylist()) == {"yellow_tripdata_2024-01.parquet"}
     assert table.column("trip_type").null_count == table.num_rows  # yellow has no trip_type
