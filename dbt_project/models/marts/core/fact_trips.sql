@@ -9,9 +9,9 @@
     trips is emptied too (dbt's delete+insert only deleted months present in the new rows).
 
     trip_id has no primary-key constraint, on purpose: its uniqueness is guaranteed upstream (trip_key is
-    a sha256 of the natural columns; the ingestion quarantines duplicates) and checked by the unique
+    a 128-bit hash of the trip's values; the ingestion quarantines duplicates) and checked by the unique
     and not_null tests of every `dbt build`; not_null stays an enforced constraint. On Postgres the
-    constraint's unique btree over random sha256 keys was the one cost of an incremental run that grew
+    constraint's unique btree over random hash keys was the one cost of an incremental run that grew
     with history: a month's inserts land all over an index larger than shared_buffers (BENCHMARKS.md,
     "What we tried (dbt)": inserting 200k rows into 12 months took 3.3 s with it, 0.6 s without). On
     Redshift a primary key is informational only. Nothing here looks trips up by trip_id.
