@@ -59,16 +59,27 @@ class DbtRunner:
     work_dir: Path
     env: dict[str, str]
 
-    def __call__(self, *args: str, schema: str = "analytics", target: str | None = None,
-                 extra_env: dict[str, str] | None = None, check: bool = True) -> DbtResult:
+    def __call__(
+        self,
+        *args: str,
+        schema: str = "analytics",
+        target: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        check: bool = True,
+    ) -> DbtResult:
         target_path = self.work_dir / f"target-{schema}-{target or 'dev'}"
         env = {**self.env, "DBT_SCHEMA": schema, **(extra_env or {})}
         cmd = [
-            dbt_executable(), *args,
-            "--project-dir", str(PROJECT_DIR),
-            "--profiles-dir", str(self.profiles_dir),
-            "--target-path", str(target_path),
-            "--log-path", str(self.work_dir / "logs"),
+            dbt_executable(),
+            *args,
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(self.profiles_dir),
+            "--target-path",
+            str(target_path),
+            "--log-path",
+            str(self.work_dir / "logs"),
         ]
         if target:
             cmd += ["--target", target]
@@ -102,8 +113,11 @@ def sql(pg_env):
 
     def run(statement: str, params: tuple | None = None) -> list[tuple]:
         conn = psycopg2.connect(
-            host=pg_env["PGHOST"], port=pg_env["PGPORT"], user=pg_env["PGUSER"],
-            password=pg_env["PGPASSWORD"], dbname=pg_env["PGDATABASE"],
+            host=pg_env["PGHOST"],
+            port=pg_env["PGPORT"],
+            user=pg_env["PGUSER"],
+            password=pg_env["PGPASSWORD"],
+            dbname=pg_env["PGDATABASE"],
         )
         try:
             with conn, conn.cursor() as cur:

@@ -54,16 +54,21 @@ def test_models_are_named_for_their_layer(models):
 
 
 def test_marts_never_read_sources(models):
-    wrong = [n["name"] for n in models.values() if _layer(n) in ("marts", "intermediate")
-             and any(p.startswith("source.") for p in _parents(n))]
+    wrong = [
+        n["name"]
+        for n in models.values()
+        if _layer(n) in ("marts", "intermediate") and any(p.startswith("source.") for p in _parents(n))
+    ]
     assert not wrong, f"marts/intermediate models reading sources directly: {wrong}"
 
 
 def test_staging_reads_only_sources_and_seeds(models):
     wrong = [
         f"{n['name']} <- {p}"
-        for n in models.values() if _layer(n) == "staging"
-        for p in _parents(n) if not p.startswith(("source.", "seed."))
+        for n in models.values()
+        if _layer(n) == "staging"
+        for p in _parents(n)
+        if not p.startswith(("source.", "seed."))
     ]
     assert not wrong, wrong
 
@@ -80,10 +85,7 @@ def test_every_source_table_feeds_exactly_one_staging_model(manifest, models):
 def test_every_model_is_described_in_its_own_yaml(models):
     undocumented = [n["name"] for n in models.values() if not n["description"].strip()]
     assert not undocumented, undocumented
-    misplaced = [
-        n["name"] for n in models.values()
-        if not (n.get("patch_path") or "").endswith(f"/{n['name']}.yml")
-    ]
+    misplaced = [n["name"] for n in models.values() if not (n.get("patch_path") or "").endswith(f"/{n['name']}.yml")]
     assert not misplaced, f"models without their own <model>.yml beside them: {misplaced}"
 
 
@@ -105,13 +107,17 @@ def test_mart_yaml_lists_every_column_of_the_table(models, sql, built_warehouse)
     for node in models.values():
         if _layer(node) != "marts":
             continue
-        actual = {r[0] for r in sql(
-            "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
-            (node["schema"], node["alias"]),
-        )}
+        actual = {
+            r[0]
+            for r in sql(
+                "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+                (node["schema"], node["alias"]),
+            )
+        }
         if actual != set(node["columns"]):
-            wrong.append(f"{node['name']}: table-only {actual - set(node['columns'])}, "
-                         f"yaml-only {set(node['columns']) - actual}")
+            wrong.append(
+                f"{node['name']}: table-only {actual - set(node['columns'])}, yaml-only {set(node['columns']) - actual}"
+            )
     assert not wrong, wrong
 
 
@@ -130,8 +136,9 @@ def test_every_model_has_a_primary_key_test(manifest, models):
         unique_cols = {col for name, col, _ in tests if name == "unique" and col}
         not_null_cols = {col for name, col, _ in tests if name == "not_null" and col}
         single = unique_cols & not_null_cols
-        combos = [kw.get("combination_of_columns", []) for name, _, kw in tests
-                  if name == "unique_combination_of_columns"]
+        combos = [
+            kw.get("combination_of_columns", []) for name, _, kw in tests if name == "unique_combination_of_columns"
+        ]
         composite = any(combo and set(combo) <= not_null_cols for combo in combos)
         if not (single or composite):
             missing.append(models[uid]["name"])
@@ -139,8 +146,11 @@ def test_every_model_has_a_primary_key_test(manifest, models):
 
 
 def test_every_source_has_freshness(manifest):
-    stale = [s["name"] for s in manifest["sources"].values()
-             if not (s.get("freshness") or {}).get("error_after", {}).get("count")]
+    stale = [
+        s["name"]
+        for s in manifest["sources"].values()
+        if not (s.get("freshness") or {}).get("error_after", {}).get("count")
+    ]
     assert not stale, stale
 
 
@@ -155,8 +165,11 @@ def test_models_never_switch_on_target_type(models):
 
 
 def test_every_project_macro_is_documented(manifest):
-    undocumented = [m["name"] for m in manifest["macros"].values()
-                    if m["package_name"] == "tlc_warehouse" and not m["description"].strip()]
+    undocumented = [
+        m["name"]
+        for m in manifest["macros"].values()
+        if m["package_name"] == "tlc_warehouse" and not m["description"].strip()
+    ]
     assert not undocumented, undocumented
 
 

@@ -35,14 +35,28 @@ def redshift_compiled(dbt) -> tuple[dict, Path, Path, Path]:
     manifest = json.loads((first_build / "manifest.json").read_text())
 
     dbt(
-        "compile", *OFFLINE, "--select", "fact_trips", "--vars", '{"assume_incremental": true}',
-        schema="analytics_incremental", target="prod", extra_env=REDSHIFT_ENV,
+        "compile",
+        *OFFLINE,
+        "--select",
+        "fact_trips",
+        "--vars",
+        '{"assume_incremental": true}',
+        schema="analytics_incremental",
+        target="prod",
+        extra_env=REDSHIFT_ENV,
     )
     incremental = dbt.target_path("analytics_incremental", "prod")
 
     dbt(
-        "compile", *OFFLINE, "--select", "fact_trips", "--vars", json.dumps(REBUILD_MONTHS),
-        schema="analytics_months", target="prod", extra_env=REDSHIFT_ENV,
+        "compile",
+        *OFFLINE,
+        "--select",
+        "fact_trips",
+        "--vars",
+        json.dumps(REBUILD_MONTHS),
+        schema="analytics_months",
+        target="prod",
+        extra_env=REDSHIFT_ENV,
     )
     months = dbt.target_path("analytics_months", "prod")
     return (
@@ -134,7 +148,7 @@ def test_compiled_models_lint_clean_as_redshift(redshift_compiled):
 
 def test_postgres_index_config_is_a_no_op_on_redshift(dbt):
     # dbt-redshift falls back to dbt-postgres's CREATE INDEX macro; the project overrides it with nothing
-    inline = "select '{{ get_create_index_sql(this, {\"columns\": [\"pickup_month\"]}) }}' as ddl"
+    inline = 'select \'{{ get_create_index_sql(this, {"columns": ["pickup_month"]}) }}\' as ddl'
     result = dbt(
         "compile", *OFFLINE, "--inline", inline, schema="analytics_inline", target="prod", extra_env=REDSHIFT_ENV
     )

@@ -406,7 +406,7 @@ def test_dbt_on_aws_does_not_connect_as_the_redshift_admin():
     assert re.search(r"redshift_workgroup_arn\s*=\s*module\.warehouse\.workgroup_arn\n", runner_inputs)
     assert re.search(r"dbt_schema\s*=\s*module\.warehouse\.dbt_schema\n", runner_inputs)
     assert re.search(r"dbt_iam_role_name\s*=\s*module\.dbt_runner\.task_role_name\n", warehouse_inputs)
-    assert 'value       = aws_iam_role.task.name' in (MODULES / "dbt_runner" / "outputs.tf").read_text()
+    assert "value       = aws_iam_role.task.name" in (MODULES / "dbt_runner" / "outputs.tf").read_text()
     assert 'dbt_user = "IAMR:${var.dbt_iam_role_name}"' in warehouse
     assert "workgroup_arn" in (MODULES / "warehouse" / "outputs.tf").read_text()
 
