@@ -56,11 +56,13 @@ test: setup ## set up and run every test, then lint
 	@bash tools/setup_validators.sh
 	@bash tools/setup_browser.sh
 	@$(VENV)/bin/ruff check ingestion orchestration tests   # sqlfluff runs inside pytest (tests/dbt/test_dbt_sqlfluff.py)
+	@$(VENV)/bin/ruff format --check ingestion orchestration tests
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); code=$$?; set -e; \
 	  if [ $$code -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$code
 
 lint: setup ## ruff on the Python code, sqlfluff on the dbt models
 	@$(VENV)/bin/ruff check ingestion orchestration tests
+	@$(VENV)/bin/ruff format --check ingestion orchestration tests
 	@if [ -f dbt_project/.sqlfluff ]; then $(PG_ENV); cd dbt_project && ../$(VENV)/bin/sqlfluff lint models --disable-progress-bar --nocolor; fi
 
 bench: setup ## measure each stage against its floor (SCALE=rows per month; default small) -> BENCHMARKS.md
