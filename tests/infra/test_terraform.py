@@ -87,23 +87,13 @@ def test_terraform_validate(env: str, tmp_path) -> None:
     shutil.copy(REPO_ROOT / "orchestration" / "aws" / "state_machine.asl.json", work / "orchestration" / "aws")
     env_dir = work / "infra" / "envs" / env
     run_env = terraform_env(tmp_path)
-    init = subprocess.run(
-        [terraform, "init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}"],
-        cwd=env_dir,
-        capture_output=True,
-        text=True,
-        env=run_env,
-        timeout=300,
-    )
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([terraform, *args], cwd=env_dir, capture_output=True, text=True, env=run_env, timeout=300)
+
+    init = run("init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}")
     assert init.returncode == 0, init.stdout + init.stderr
-    validate = subprocess.run(
-        [terraform, "validate", "-json", "-no-color"],
-        cwd=env_dir,
-        capture_output=True,
-        text=True,
-        env=run_env,
-        timeout=300,
-    )
+    validate = run("validate", "-json", "-no-color")
     report = json.loads(validate.stdout)
     assert report["valid"], json.dumps(report["diagnostics"], indent=1)
     assert report["error_count"] == 0
@@ -112,23 +102,9 @@ def test_terraform_validate(env: str, tmp_path) -> None:
     # fails on a cycle (the warehouse and dbt_runner modules read each other's outputs). It needs an
     # initialised backend: a local one, through an override file in this copy only.
     (env_dir / "zz_offline_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
-    reinit = subprocess.run(
-        [terraform, "init", "-reconfigure", "-input=false", "-no-color", f"-plugin-dir={mirror}"],
-        cwd=env_dir,
-        capture_output=True,
-        text=True,
-        env=run_env,
-        timeout=300,
-    )
+    reinit = run("init", "-reconfigure", "-input=false", "-no-color", f"-plugin-dir={mirror}")
     assert reinit.returncode == 0, reinit.stdout + reinit.stderr
-    graph = subprocess.run(
-        [terraform, "graph", "-type=plan", "-no-color"],
-        cwd=env_dir,
-        capture_output=True,
-        text=True,
-        env=run_env,
-        timeout=300,
-    )
+    graph = run("graph", "-type=plan", "-no-color")
     assert graph.returncode == 0, graph.stderr
     assert "aws_redshiftdata_statement.dbt_user" in graph.stdout
 
