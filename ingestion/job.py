@@ -160,13 +160,6 @@ def _observed_counts(reasons: Observation, classified: DataFrame) -> dict[str, i
     return {_ALL_ROWS: sum(by_code.values()), **{code: by_code.get(code, 0) for code in rules.RULE_CODES}}
 
 
-def _with_texts(rows: DataFrame, inspection: reader.Inspection) -> DataFrame:
-    """``trip_key`` (hex) and ``_unparseable`` (text) for rows about to be written."""
-    return rows.withColumn("trip_key", reader.trip_key_column()).withColumn(
-        "_unparseable", reader.unparseable_column(inspection)
-    )
-
-
 def _reason_counts() -> list[Column]:
     """Observed metrics: all rows (``_rows``) and the rows of each reason code (by code)."""
     code = F.col("reason_code")
@@ -205,14 +198,14 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
     # checkpoint once. The counts per reason are observed while the quarantine is written (no pass
     # of their own). Text is built only for the rows written: trip_key's hex for accepted and
     # quarantined rows, reason texts and raw_record JSON for the quarantined ones.
-    canonical = reader.read_raw(spark, inspection).drop("trip_key", "_unparseable").localCheckpoint(eager=True)
+    canonical = reader.read_canonical(spark, inspection).localCheckpoint(eager=True)
     repeated = rules.repeated_keys(canonical).persist(StorageLevel.MEMORY_AND_DISK)
     classified = rules.classify_codes(canonical, repeated, raw.year, raw.month)
     reasons = Observation(f"reasons-{storage.unique_suffix()}")
     observed = classified.observe(reasons, *_reason_counts())
     staged: list[lake.StagedPartition] = []
     try:
-        quarantined = _with_texts(observed.where(F.col("reason_code").isNotNull()), inspection).withColumn(
+        quarantined = reader.with_texts(observed.where(F.col("reason_code").isNotNull()), inspection).withColumn(
             "reason", rules.reason_column(raw.year, raw.month)
         )
         staged.append(
@@ -235,7 +228,7 @@ def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root:
         accepted_rows = total - sum(counts.values())
         staged.append(
             lake.stage_partition(
-                _with_texts(classified.where(F.col("reason_code").isNull()), inspection).select(*TRIP_COLUMNS),
+                reader.with_texts(classified.where(F.col("reason_code").isNull()), inspection).select(*TRIP_COLUMNS),
                 lake_root,
                 raw.partition,
                 accepted_rows,

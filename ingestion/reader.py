@@ -340,6 +340,18 @@ def _make_decimal_available() -> bool:
 def read_raw(spark: SparkSession, inspection: Inspection) -> DataFrame:
     """Lazy DataFrame of the file in canonical form plus source_file, source_row, _raw and
     _unparseable. No data is read here except, for CSV, one pass counting rows per split."""
+    return with_texts(read_canonical(spark, inspection), inspection)
+
+
+def with_texts(rows: DataFrame, inspection: Inspection) -> DataFrame:
+    """``trip_key`` (hex, first) and ``_unparseable`` (text, last) from the key's hashes and the
+    failure bitmask: the job adds them only to rows it writes."""
+    return rows.select(trip_key_column().alias("trip_key"), "*", unparseable_column(inspection).alias("_unparseable"))
+
+
+def read_canonical(spark: SparkSession, inspection: Inspection) -> DataFrame:
+    """`read_raw` without its text columns: the key as two hashes (`KEY_HASHES`), the failed casts
+    as a bitmask (`FAILED_MASK`)."""
     raw = inspection.raw
     path = storage.spark_uri(raw.path)
     if raw.fmt == "parquet":
@@ -419,12 +431,7 @@ def _to_canonical(frame: DataFrame, inspection: Inspection, original: list[str],
         _bitmask(failures).alias(FAILED_MASK),
     )
     first, second = trip_key_hashes()
-    keyed = canonical.select("*", first.alias(KEY_HASHES[0]), second.alias(KEY_HASHES[1]))
-    return keyed.select(
-        trip_key_column().alias("trip_key"),
-        *keyed.columns,
-        unparseable_column(inspection).alias("_unparseable"),
-    )
+    return canonical.select("*", first.alias(KEY_HASHES[0]), second.alias(KEY_HASHES[1]))
 
 
 def failure_labels(inspection: Inspection) -> list[str]:
