@@ -271,7 +271,7 @@ def _encode_batch(batch: pa.RecordBatch, kinds: list[str], scratch: _Scratch | N
     until its next use).
 
     Every value has a fixed width except NULLs (no value, length -1) and text, which is fixed too in
-    this project's trip rows (sha256 hex keys, constant service/file names, one-letter flags). Rows
+    this project's trip rows (32-digit hex keys, constant service/file names, one-letter flags). Rows
     are grouped by which of their columns are NULL, and each group is packed by `_pack`; a table has
     no row order, so rows may move. Batches with text of varying length (the quarantine's reasons and
     JSON) take `_encode_general`.
