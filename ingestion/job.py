@@ -1,19 +1,21 @@
-"""The ingestion job: an explicit list of raw files -> lake + quarantine partitions + manifests.
+"""The ingestion job: a list of raw files -> lake + quarantine partitions + manifests, one Spark job.
 
-Files are processed one at a time, in the order given, on one Spark session. For each file:
-inspect (no Spark) -> sha256 (skip if the manifest already has it) -> read + classify -> stage
-accepted and quarantined rows -> reconcile the staged row counts -> publish both partitions ->
-write the manifest. A file found bad on the way is refused: its problem goes to
-``<quarantine>/_rejected_files/<name>.error.json``, its partitions are not touched, and the job
-carries on with the next file.
+Two phases, each file touched once:
 
-With an archive root (production: the Glue job), the raw file leaves its landing place once the job
-is done with it: an ingested (or already ingested) file is copied to
-``<archive>/<service>/<sha256>/<name>``, a refused one to ``<quarantine>/_rejected_files/<name>``
-beside its report, and then deleted where it was. Without one (``make run`` on a user's folder)
-the raw files are never moved or deleted.
+1. `plan` (driver, no Spark): parse each name, refuse a set that names one file or one month twice,
+   inspect each file (Parquet footer or CSV header, column mapping), and optionally hash it to find
+   the files the lake already holds. A file refused here gets its report at
+   ``<quarantine>/_rejected_files/<name>.error.json`` at once.
+2. `execute`: one Spark job with one task per file to ingest (`file_ingest.ingest_file`: read,
+   validate, classify and write in one streaming pass, then publish), biggest files first; each task
+   returns a typed `FileResult`. No Spark session is started when nothing is left to ingest.
 
-Command line (the local runner uses it; exits 1 if any file was refused, 2 on a bad input list):
+With an archive root (production: the Glue job), each raw file leaves its landing place once the job
+is done with it: an ingested or skipped file is copied to ``<archive>/<service>/<sha256>/<name>``, a
+refused one to ``<quarantine>/_rejected_files/<name>`` beside its report, then deleted where it was.
+Without one (``make run`` on a user's folder) raw files are never moved or deleted.
+
+Command line (exit 0 ok, 1 a file was refused or failed, 2 a bad input list):
 
     python -m ingestion.job --input PATH [--input PATH ...] --lake-root DIR --quarantine-root DIR
         [--archive-root DIR]
@@ -24,59 +26,119 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
-from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
-
-from ingestion import lake, manifest, reader, rules, storage
+from ingestion import manifest, raw_files, storage
 from ingestion.errors import BadFileError, InputSetError
-from ingestion.schema import QUARANTINE_COLUMNS, TRIP_COLUMNS
-from ingestion.spark_session import configure_session
+from ingestion.file_ingest import already_ingested, ingest_file
+from ingestion.raw_files import Inspection
+from ingestion.results import REFUSED, SKIPPED, FileResult, summarize
 
 Progress = Callable[[str], None]
+HASH_THREADS = 4
 
 
-def check_unique_inputs(inputs: Sequence[str]) -> None:
-    """Refuse an input list naming one file twice or two files for one service and month."""
-    problems: list[str] = []
-    seen: dict[str, str] = {}
+@dataclass
+class Planned:
+    """A file that passed inspection: what to ingest, and its sha256 when the plan hashed it."""
+
+    inspection: Inspection
+    sha256: str | None = None
+    unchanged: dict | None = None  # the stored manifest when the lake already holds this exact file
+
+
+@dataclass
+class Plan:
+    """Every input in order: a Planned file or its refusal."""
+
+    inputs: list[str]
+    lake_root: str
+    quarantine_root: str
+    items: list[Planned | FileResult] = field(default_factory=list)
+
+    @property
+    def refused(self) -> list[FileResult]:
+        return [item for item in self.items if isinstance(item, FileResult)]
+
+    @property
+    def to_ingest(self) -> list[Planned]:
+        return [item for item in self.items if isinstance(item, Planned) and item.unchanged is None]
+
+
+def _refusal(path: str, error: BadFileError, quarantine_root: str) -> FileResult:
+    report = manifest.write_rejection(quarantine_root, error.file_name, path, error.problem)
+    return FileResult(error.file_name, path, REFUSED, problem=error.problem, rejection_report=report)
+
+
+def plan(inputs: Sequence[str], lake_root: str, quarantine_root: str, hash_files: bool = True) -> Plan:
+    """Check the input set and every file in it without Spark. Raises InputSetError for duplicate
+    inputs (before anything is written); a bad file becomes a refused result."""
+    parsed: list[raw_files.RawFile] = []
     for path in inputs:
-        name = storage.file_name(path)
-        keys = [name]
-        match = reader.FILE_NAME.match(name)
-        if match:
-            keys.append(f"{match['service']}_trips/{match['year']}-{match['month']}")
-        for key in keys:
-            if key in seen:
-                problems.append(f"{name}: duplicate input ({key} also from {seen[key]})")
-                break
-            seen[key] = path
-    if problems:
-        raise InputSetError(problems)
+        try:
+            parsed.append(raw_files.parse_raw_file(path))
+        except BadFileError:
+            pass  # refused below, with the rest of its problems
+    raw_files.check_unique(parsed)
+    result = Plan(list(inputs), lake_root, quarantine_root)
+    for path in inputs:
+        try:
+            result.items.append(Planned(raw_files.inspect_file(path)))
+        except BadFileError as error:
+            result.items.append(_refusal(path, error, quarantine_root))
+    if hash_files:
+        planned = [item for item in result.items if isinstance(item, Planned)]
+        with ThreadPoolExecutor(HASH_THREADS) as pool:  # hashlib and file reads release the GIL
+            digests = list(pool.map(lambda item: raw_files.fingerprint(item.inspection.raw.path), planned))
+        for item, digest in zip(planned, digests, strict=True):
+            item.sha256 = digest
+            item.unchanged = already_ingested(item.inspection.raw.name, digest, lake_root)
+    return result
 
 
-def _refused(path: str, error: BadFileError, quarantine_root: str, report_path: str | None = None) -> dict:
-    report_path = report_path or manifest.write_rejection(quarantine_root, error.file_name, path, error.problem)
-    return {
-        "source_file": error.file_name,
-        "source_path": path,
-        "status": "refused",
-        "refused": True,
-        "problem": error.problem,
-        "error": str(error),
-        "rejection_report": report_path,
-    }
+def _ingest_task(work: tuple[Inspection, str | None, str, str]) -> dict:
+    """One Spark task: one file. Returns the FileResult as a dict (what Spark sends back)."""
+    import sys as _sys
+
+    inspection, sha256, lake_root, quarantine_root = work
+
+    def progress(message: str) -> None:  # the executor's log (locally: this terminal)
+        print(f"  {message}", file=_sys.stderr, flush=True)
+
+    return ingest_file(inspection, lake_root, quarantine_root, sha256, progress).to_dict()
+
+
+def execute(plan_: Plan, spark_factory: Callable[[], object] | None = None) -> list[FileResult]:
+    """Ingest every planned file that is not unchanged, in one Spark job; results in input order."""
+    work = sorted(plan_.to_ingest, key=lambda item: -item.inspection.size)  # biggest first
+    done: dict[int, FileResult] = {}
+    if work:
+        from ingestion.spark_session import get_spark
+
+        spark = (spark_factory or get_spark)()
+        units = [(item.inspection, item.sha256, plan_.lake_root, plan_.quarantine_root) for item in work]
+        outcomes = spark.sparkContext.parallelize(units, len(units)).map(_ingest_task).collect()
+        for item, outcome in zip(work, outcomes, strict=True):
+            done[id(item)] = FileResult.from_dict(outcome)
+    results = []
+    for item in plan_.items:
+        if isinstance(item, FileResult):
+            results.append(item)
+        elif item.unchanged is not None:
+            raw = item.inspection.raw
+            results.append(FileResult(raw.name, raw.path, SKIPPED, manifest=item.unchanged))
+        else:
+            results.append(done[id(item)])
+    return results
+
+
+# ---------- archive (production): raw files leave landing once the job is done with them
 
 
 def archive_path(archive_root: str, service: str, sha256: str, source_file: str) -> str:
-    """``<archive>/<service>/<sha256>/<file name>``: one object per distinct content of a file name.
-
-    A re-released month gets its own key instead of overwriting the original, and the path follows
-    from the manifest (``service``, ``sha256``, ``source_file``).
-    """
+    """``<archive>/<service>/<sha256>/<file name>``: one object per distinct content of a file name."""
     return storage.join(archive_root, service, sha256, source_file)
 
 
@@ -100,228 +162,86 @@ def move_file(source: str, target: str) -> str:
     return target
 
 
-def _archive(path: str, result: dict, quarantine_root: str, archive_root: str) -> dict:
-    """Move an ingested or skipped file to the archive; a refusal of an earlier upload is superseded."""
-    name = result["source_file"]
-    target = move_file(path, archive_path(archive_root, result["service"], result["sha256"], name))
-    stale = rejected_file_path(quarantine_root, name)
-    if storage.spark_uri(stale) != storage.spark_uri(path):
-        storage.delete_file(stale)
-    storage.delete_file(manifest.rejection_path(quarantine_root, name))
-    return {**result, "archived_to": target}
-
-
-def _earlier_run(path: str, lake_root: str, quarantine_root: str, archive_root: str) -> dict | None:
-    """What an earlier run did with a file that is gone from `path` because that run moved it.
+def _earlier_run(result: FileResult, lake_root: str, quarantine_root: str, archive_root: str) -> FileResult | None:
+    """What an earlier run did with a file that is gone from landing because that run moved it.
 
     An upload event can arrive twice: the second run reports the first one's outcome instead of
-    refusing "file does not exist" (which would overwrite the real refusal report). None when the
-    file is there, or when no earlier run explains its absence.
+    refusing "file does not exist" (which would overwrite the real refusal report).
     """
+    path, name = result.source_path, result.source_file
     if _exists(path):
         return None
-    name = storage.file_name(path)
     moved = rejected_file_path(quarantine_root, name)
-    report_path = manifest.rejection_path(quarantine_root, name)
-    report = storage.read_text(report_path)
+    report = storage.read_text(manifest.rejection_path(quarantine_root, name))
     if report and _exists(moved):
-        error = BadFileError(path, json.loads(report)["problem"])
-        return {**_refused(path, error, quarantine_root, report_path), "moved_to": moved}
+        problem = json.loads(report)["problem"]
+        return FileResult(
+            name, path, REFUSED, problem=problem, rejection_report=result.rejection_report, moved_to=moved
+        )
     previous = manifest.read_manifest(lake_root, name)
     if previous:
         target = archive_path(archive_root, previous["service"], previous["sha256"], name)
-        return {**previous, "status": "skipped", "skipped": True, "archived_to": target}
+        return FileResult(name, path, SKIPPED, manifest=previous, archived_to=target)
     return None
 
 
-def _release_checkpoint(frame: DataFrame) -> None:
-    """Drop a local checkpoint's blocks now rather than at the driver's next GC: a Glue job ingests
-    file after file in one session. Best effort: the blocks are cleaned up eventually anyway."""
-    try:
-        frame._jdf.queryExecution().logical().rdd().unpersist(False)
-    except Exception:  # noqa: BLE001 - another Spark build may shape the plan differently
-        pass
-
-
-_ALL_ROWS = "_rows"
-
-
-def _observed_counts(reasons: Observation, classified: DataFrame) -> dict[str, int]:
-    """Rows in all (`_ALL_ROWS`) and per reason code, as observed during the quarantine write.
-
-    When that write had no row to move, adaptive execution drops the stage that observed them
-    and the metrics never arrive: then one counting job on the classified rows gives them.
-    """
-    observed = {code: int(n or 0) for code, n in reasons.get.items()}
-    if _ALL_ROWS in observed:
-        return observed
-    rows = classified.groupBy("reason_code").count().collect()
-    by_code = {row["reason_code"]: int(row["count"]) for row in rows}
-    return {_ALL_ROWS: sum(by_code.values()), **{code: by_code.get(code, 0) for code in rules.RULE_CODES}}
-
-
-def _reason_counts() -> list[Column]:
-    """Observed metrics: all rows (``_rows``) and the rows of each reason code (by code)."""
-    code = F.col("reason_code")
-    return [
-        F.count(F.lit(1)).alias(_ALL_ROWS),
-        *(F.sum(F.when(code == rule, 1).otherwise(0)).alias(rule) for rule in rules.RULE_CODES),
-    ]
-
-
-def already_ingested(file_name: str, sha256: str, lake_root: str) -> dict | None:
-    """The file's manifest marked skipped when the lake already holds this exact file (same sha256),
-    else None. No Spark: the local runner asks this first and starts no JVM for a run with nothing new."""
-    previous = manifest.read_manifest(lake_root, file_name)
-    if previous and previous.get("sha256") == sha256:
-        return {**previous, "status": "skipped", "skipped": True}
-    return None
-
-
-def ingest_file(spark: SparkSession, path: str, lake_root: str, quarantine_root: str) -> dict:
-    """Ingest one file; returns its manifest plus ``status`` (and ``skipped``: true on a no-op).
-
-    Raises BadFileError when the file must be refused (nothing has been published then), and
-    ReconciliationError if the staged counts do not add up (a bug: nothing is published either).
-    """
-    inspection = reader.inspect_file(path)
-    raw = inspection.raw
-    sha256 = reader.fingerprint(inspection)
-    previous = already_ingested(raw.name, sha256, lake_root)
-    if previous is not None:
-        return previous
-
-    # The canonical rows (casts, trip_key's two hashes, a bitmask of failed casts) are computed once
-    # and kept by a local checkpoint: row blocks on the executors, cheaper to build than a columnar
-    # cache and a barrier that stops Catalyst from inlining the casts and hashing into every rule.
-    # The duplicate keys (a small aggregation) are cached, so each write below scans the
-    # checkpoint once. The counts per reason are observed while the quarantine is written (no pass
-    # of their own). Text is built only for the rows written: trip_key's hex for accepted and
-    # quarantined rows, reason texts and raw_record JSON for the quarantined ones.
-    canonical = reader.read_canonical(spark, inspection).localCheckpoint(eager=True)
-    repeated = rules.repeated_keys(canonical).persist(StorageLevel.MEMORY_AND_DISK)
-    classified = rules.classify_codes(canonical, repeated, raw.year, raw.month)
-    reasons = Observation(f"reasons-{storage.unique_suffix()}")
-    observed = classified.observe(reasons, *_reason_counts())
-    staged: list[lake.StagedPartition] = []
-    try:
-        quarantined = reader.with_texts(observed.where(F.col("reason_code").isNotNull()), inspection).withColumn(
-            "reason", rules.reason_column(raw.year, raw.month)
-        )
-        staged.append(
-            lake.stage_partition(
-                quarantined.select(
-                    *(reader.raw_record_column() if name == "raw_record" else name for name in QUARANTINE_COLUMNS)
-                ),
-                quarantine_root,
-                raw.partition,
-                None,
-                shuffle=True,
-            )
-        )
-        counts = _observed_counts(reasons, classified)
-        total = counts.pop(_ALL_ROWS)
-        rows_read = inspection.rows_in_footer
-        if rows_read is None:  # CSV: a plain count of the file, independent of the rule pipeline
-            rows_read = spark.read.option("header", True).csv(storage.spark_uri(raw.path)).count()
-        rules.check_file_month(raw.path, raw.year, raw.month, total, counts.get("pickup_outside_file_month", 0))
-        accepted_rows = total - sum(counts.values())
-        staged.append(
-            lake.stage_partition(
-                reader.with_texts(classified.where(F.col("reason_code").isNull()), inspection).select(*TRIP_COLUMNS),
-                lake_root,
-                raw.partition,
-                accepted_rows,
-            )
-        )
-        quarantined_written = lake.count_rows(staged[0].staging)
-        accepted_written = lake.count_rows(staged[1].staging)
-        by_reason = {code: n for code, n in counts.items() if n}
-        result = manifest.build_manifest(
-            raw, sha256, rows_read, accepted_written, quarantined_written, by_reason
-        )  # raises ReconciliationError before anything is published
-    except BaseException:
-        for item in staged:
-            lake.discard(item)
-        raise
-    finally:
-        repeated.unpersist()
-        _release_checkpoint(canonical)
-    for item in staged:  # quarantine first, then the lake, then the manifest
-        lake.publish(item)
-    manifest.write_manifest(lake_root, result)
-    storage.delete_file(manifest.rejection_path(quarantine_root, raw.name))
-    return {**result, "status": "ingested"}
+def archive(results: list[FileResult], lake_root: str, quarantine_root: str, archive_root: str) -> list[FileResult]:
+    """Move each raw file where it belongs now (see the module docstring)."""
+    out = []
+    for result in results:
+        if result.status == REFUSED:
+            earlier = _earlier_run(result, lake_root, quarantine_root, archive_root)
+            if earlier is not None:
+                out.append(earlier)
+                continue
+            if _exists(result.source_path):
+                result.moved_to = move_file(result.source_path, rejected_file_path(quarantine_root, result.source_file))
+        elif result.ok and result.manifest:
+            m = result.manifest
+            target = archive_path(archive_root, m["service"], m["sha256"], result.source_file)
+            result.archived_to = move_file(result.source_path, target)
+            stale = rejected_file_path(quarantine_root, result.source_file)
+            if storage.spark_uri(stale) != storage.spark_uri(result.source_path):
+                storage.delete_file(stale)
+            storage.delete_file(manifest.rejection_path(quarantine_root, result.source_file))
+        out.append(result)
+    return out
 
 
 def run_ingestion(
-    spark: SparkSession,
     inputs: list[str],
     lake_root: str,
     quarantine_root: str,
     progress: Progress | None = None,
     archive_root: str | None = None,
-) -> list[dict]:
-    """Ingest `inputs` in order; one result dict per input, in the same order.
-
-    Each result is the file's manifest with ``status`` ``ingested`` or ``skipped`` (also
-    ``"skipped": true``: same sha256 already ingested, nothing done), or for a refused file
-    ``{"source_file", "source_path", "status": "refused", "refused": true, "problem", "error",
-    "rejection_report"}`` (``error`` is the one-line ``<file>: <problem>``).
-    With `archive_root`, each raw file is then moved (copy, then delete): an ingested or skipped
-    one to `archive_path` (result ``"archived_to"``), a refused one beside its report
-    (``"moved_to"``; absent when there was no file to move). A file already moved by an earlier
-    run is reported as that run left it. Without `archive_root` no raw file is moved or deleted.
-    Raises InputSetError (a BadFileError) for duplicate inputs before doing anything.
-    """
-    check_unique_inputs(inputs)
-    configure_session(spark)
+    spark_factory: Callable[[], object] | None = None,
+    hash_files: bool = True,
+) -> list[FileResult]:
+    """plan + execute (+ archive); one FileResult per input, in input order. Raises InputSetError for
+    duplicate inputs before doing anything."""
     say = progress or (lambda message: None)
-    results: list[dict] = []
-    for path in inputs:
-        started = time.monotonic()
-        try:
-            result = ingest_file(spark, path, lake_root, quarantine_root)
-        except BadFileError as error:
-            earlier = _earlier_run(path, lake_root, quarantine_root, archive_root) if archive_root else None
-            if earlier is not None:
-                result = earlier
-                if result["status"] == "skipped":
-                    say(f"{result['source_file']}: already ingested and archived to {result['archived_to']}, skipped")
-                else:
-                    say(f"{result['error']} -> refused by an earlier run, already moved to {result['moved_to']}")
-            else:
-                result = _refused(path, error, quarantine_root)
-                if archive_root and _exists(path):
-                    result["moved_to"] = move_file(path, rejected_file_path(quarantine_root, error.file_name))
-                say(f"{error} -> refused" + (f", moved to {result['moved_to']}" if "moved_to" in result else ""))
-        else:
-            seconds = time.monotonic() - started
-            if archive_root:
-                result = _archive(path, result, quarantine_root, archive_root)
-            archived = f", archived to {result['archived_to']}" if "archived_to" in result else ""
-            if result["status"] == "skipped":
-                say(f"{result['source_file']}: unchanged (sha256 already ingested), skipped{archived}")
-            else:
-                say(
-                    f"{result['source_file']}: {result['rows_read']} read,"
-                    f" {result['rows_accepted']} accepted,"
-                    f" {result['rows_quarantined']} quarantined ({seconds:.1f} s){archived}"
-                )
-        results.append(result)
+    results = execute(plan(inputs, lake_root, quarantine_root, hash_files), spark_factory)
+    if archive_root:
+        results = archive(results, lake_root, quarantine_root, archive_root)
+    for result in results:
+        say(describe(result))
     return results
 
 
-def summarize(results: list[dict]) -> dict:
-    """The JSON summary the CLI prints."""
-    statuses = [r["status"] for r in results]
-    return {
-        "ok": "refused" not in statuses,
-        "ingested": statuses.count("ingested"),
-        "skipped": statuses.count("skipped"),
-        "refused": statuses.count("refused"),
-        "files": results,
-    }
+def describe(result: FileResult) -> str:
+    """One line per file for logs and the run's progress output."""
+    where = f", archived to {result.archived_to}" if result.archived_to else ""
+    if result.status == SKIPPED:
+        return f"{result.source_file}: unchanged (sha256 already ingested), skipped{where}"
+    if result.status == REFUSED:
+        moved = f", moved to {result.moved_to}" if result.moved_to else ""
+        return f"{result.error} -> refused{moved}"
+    if not result.ok:
+        return f"{result.error} -> FAILED"
+    return (
+        f"{result.source_file}: {result.count('rows_read'):,} read, {result.count('rows_accepted'):,} accepted,"
+        f" {result.count('rows_quarantined'):,} quarantined ({result.seconds:.1f} s){where}"
+    )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -337,26 +257,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """CLI: print the JSON summary to stdout, progress to stderr; 0 ok, 1 refused, 2 bad list."""
+    """CLI: the JSON summary on stdout, progress on stderr; 0 ok, 1 refused/failed, 2 bad input list."""
     args = parse_args(argv)
     try:
-        check_unique_inputs(args.input)
+        results = run_ingestion(
+            args.input,
+            args.lake_root,
+            args.quarantine_root,
+            progress=lambda message: print(message, file=sys.stderr, flush=True),
+            archive_root=args.archive_root,
+        )
     except InputSetError as error:
         print(json.dumps({"ok": False, "error": str(error), "problems": error.problems}, indent=2))
         return 2
-    from ingestion.spark_session import get_spark
-
-    spark = get_spark()
-    results = run_ingestion(
-        spark,
-        args.input,
-        args.lake_root,
-        args.quarantine_root,
-        progress=lambda message: print(message, file=sys.stderr, flush=True),
-        archive_root=args.archive_root,
-    )
     summary = summarize(results)
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2, default=str))
     return 0 if summary["ok"] else 1
 
 

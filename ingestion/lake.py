@@ -1,9 +1,10 @@
 """Lake and quarantine partitions: written aside, then swapped in whole.
 
-A partition (``<root>/<service>_trips/year=YYYY/month=MM/``) always holds exactly one source
-file's rows. It is replaced in two steps so a crash never leaves half a month behind:
+A partition (``<root>/<service>_trips/year=YYYY/month=MM/``) always holds exactly one source file's
+rows. It is replaced in two steps so a crash never leaves half a month behind:
 
-1. `stage_partition` writes the rows with Spark to a staging location no reader looks at;
+1. a `PartitionWriter` writes the rows (Parquet, with pyarrow) to a staging location no reader
+   looks at, one file per `ROWS_PER_FILE` rows;
 2. `publish` swaps it in.
 
 Local filesystem: staging is a hidden sibling directory (``.month=MM.staging-<id>``); the swap
@@ -12,50 +13,32 @@ the swap leaves the previous partition untouched; a crash between the two rename
 ``.month=MM.old-<id>``, which `recover` puts back. A rerun always converges.
 
 S3 (no rename): staging is ``<root>/_staging/<partition>/<id>/``; the swap copies the new objects
-in (Spark's part file names are unique per write), then deletes the previous objects, then the
-staging prefix. A crash mid-swap can leave old and new objects side by side until the rerun
-(which the manifest's missing/older sha256 triggers) replaces the partition again.
+in (file names are unique per write), then deletes the previous objects, then the staging prefix.
+A crash mid-swap can leave old and new objects side by side until the rerun (which the manifest's
+missing/older sha256 triggers) replaces the partition again.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import pyarrow as pa
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame
 
 from ingestion import storage
+from ingestion.contract import STAGING_DIR
 
 ROWS_PER_FILE = 1_000_000
-STAGING_PREFIX = "_staging"
-
-
-@dataclass(frozen=True)
-class StagedPartition:
-    """Rows written aside, waiting for `publish` (or `discard`)."""
-
-    root: str
-    partition: str
-    staging: str
-
-    @property
-    def final(self) -> str:
-        """Where the partition lives once published."""
-        return storage.join(self.root, self.partition)
-
-
-def files_for(rows: int) -> int:
-    """How many Parquet files a partition of `rows` rows gets (coalesce target, no shuffle)."""
-    return max(1, math.ceil(rows / ROWS_PER_FILE))
+# What Spark wrote before, so Spectrum, DuckDB and the loader read the same physical types.
+_PARQUET_OPTIONS = {"compression": "snappy", "store_decimal_as_integer": True}
 
 
 def _staging_path(root: str, partition: str) -> str:
     token = storage.unique_suffix()
     if storage.is_s3(root):
-        return storage.join(root, STAGING_PREFIX, partition, token)
+        return storage.join(root, STAGING_DIR, partition, token)
     parent, leaf = posixpath.split(partition)
     return storage.join(root, parent, f".{leaf}.staging-{token}")
 
@@ -65,33 +48,83 @@ def _is_data_file(path: str) -> bool:
     return name.startswith("part-") and name.endswith(".parquet")
 
 
-def stage_partition(
-    frame: DataFrame, root: str, partition: str, rows: int | None, shuffle: bool = False
-) -> StagedPartition:
-    """Write `frame` (already in its final column order) to a fresh staging location.
+@dataclass
+class PartitionWriter:
+    """Rows of one partition written to a fresh staging location, waiting for `publish`/`discard`."""
 
-    Uses coalesce, not repartition: the rows are not shuffled before the write. Coalescing also
-    runs everything upstream in that many tasks, which is right for the accepted rows (most of
-    the file); for a small filtered subset (the quarantine) `shuffle=True` lets every core filter
-    and moves only the few surviving rows. `rows` sets the number of files (`files_for`); when it
-    is not known beforehand (None, with `shuffle`), one task writes them, cut every
-    `ROWS_PER_FILE` rows. Leaves only ``part-*.parquet`` files (Spark's _SUCCESS and .crc side
-    files are removed).
-    """
-    recover(root, partition)
-    staged = StagedPartition(root=root, partition=partition, staging=_staging_path(root, partition))
-    if rows is None and not shuffle:
-        raise ValueError("stage_partition needs the row count unless shuffle=True")
-    files = 1 if rows is None else files_for(rows)
-    sized = frame.repartition(files) if shuffle else frame.coalesce(files)
-    writer = sized.write.mode("overwrite")
-    if rows is None:
-        writer = writer.option("maxRecordsPerFile", ROWS_PER_FILE)
-    writer.parquet(storage.spark_uri(staged.staging))
-    for path in storage.list_files(staged.staging):
-        if not _is_data_file(path):
-            storage.delete_file(path)
-    return staged
+    root: str
+    partition: str
+    schema: pa.Schema
+    staging: str = ""
+    rows: int = 0
+    _files: int = 0
+    _in_file: int = 0
+    _writer: pq.ParquetWriter | None = None
+    _sink: pa.NativeFile | None = None
+    _target: str = ""
+    _token: str = field(default_factory=storage.unique_suffix)
+
+    def __post_init__(self) -> None:
+        recover(self.root, self.partition)
+        self.staging = _staging_path(self.root, self.partition)
+        if not storage.is_s3(self.root):
+            os.makedirs(self.staging, exist_ok=True)
+
+    @property
+    def final(self) -> str:
+        """Where the partition lives once published."""
+        return storage.join(self.root, self.partition)
+
+    def write(self, table: pa.Table) -> None:
+        """Append rows (already in `schema`), starting a new file every ROWS_PER_FILE rows."""
+        offset = 0
+        while offset < table.num_rows:
+            if self._writer is None:
+                self._open()
+            take = min(table.num_rows - offset, ROWS_PER_FILE - self._in_file)
+            self._writer.write_table(table.slice(offset, take), row_group_size=ROWS_PER_FILE)
+            self._in_file += take
+            self.rows += take
+            offset += take
+            if self._in_file >= ROWS_PER_FILE:
+                self._close_file()
+
+    def _open(self) -> None:
+        self._target = storage.join(self.staging, f"part-{self._files:05d}-{self._token}.parquet")
+        self._sink = pa.BufferOutputStream() if storage.is_s3(self.root) else pa.OSFile(self._target, "wb")
+        self._writer = pq.ParquetWriter(self._sink, self.schema, **_PARQUET_OPTIONS)
+        self._files += 1
+        self._in_file = 0
+
+    def _close_file(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.close()
+        if isinstance(self._sink, pa.BufferOutputStream):
+            storage.write_bytes(self._target, self._sink.getvalue().to_pybytes())
+        else:
+            self._sink.close()
+        self._writer = self._sink = None
+
+    def close(self) -> int:
+        """Finish the last file; returns the rows written."""
+        self._close_file()
+        return self.rows
+
+    def publish(self) -> None:
+        """Swap the staged rows in as the partition, replacing whatever was there."""
+        self._close_file()
+        if storage.is_s3(self.root):
+            _swap_s3(self.staging, self.final)
+        else:
+            _swap_local(self.staging, self.final)
+
+    def discard(self) -> None:
+        """Drop staged rows that will not be published (the previous partition stays)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        storage.delete_tree(self.staging)
 
 
 def count_rows(location: str) -> int:
@@ -102,19 +135,6 @@ def count_rows(location: str) -> int:
             with storage.open_binary(path) as handle:
                 total += pq.ParquetFile(handle).metadata.num_rows
     return total
-
-
-def publish(staged: StagedPartition) -> None:
-    """Swap the staged rows in as the partition, replacing whatever was there."""
-    if storage.is_s3(staged.root):
-        _swap_s3(staged.staging, staged.final)
-    else:
-        _swap_local(staged.staging, staged.final)
-
-
-def discard(staged: StagedPartition) -> None:
-    """Drop staged rows that will not be published (the previous partition stays)."""
-    storage.delete_tree(staged.staging)
 
 
 def _swap_local(staging: str, final: str) -> None:

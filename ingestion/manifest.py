@@ -1,36 +1,27 @@
-"""The per-file manifest (docs/data_contracts.md section 2) and the reconciliation it guarantees.
+"""The per-file manifest (ingestion/contract/layout.py `MANIFEST_FIELDS`) and the reconciliation it
+guarantees.
 
-One JSON object per ingested file at ``<lake>/_manifests/<file name>.json``. It is written last,
-after both partitions are published, so a manifest always describes what is in the lake; a rerun
-that finds the same sha256 has nothing to do.
+One JSON object, on one line (JSON Lines: what the `partition_loads` external table's JSON SerDe
+reads), per ingested file at ``<lake>/_manifests/<file name>.json``. It is written last, after both
+partitions are published, so a manifest always describes what is in the lake; a rerun that finds
+the same sha256 has nothing to do.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Mapping
 
 from ingestion import storage
+from ingestion.contract import MANIFEST_DIR, MANIFEST_KEYS, REJECTED_DIR
 from ingestion.errors import ReconciliationError
-from ingestion.reader import RawFile
-
-MANIFEST_DIR = "_manifests"
-REJECTED_DIR = "_rejected_files"
+from ingestion.raw_files import RawFile
 
 
 def utc_now() -> str:
-    """ISO-8601 UTC timestamp with a Z, second precision."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def sha256_file(path: str) -> str:
-    """sha256 hex of a local or S3 file, streamed."""
-    digest = hashlib.sha256()
-    for chunk in storage.iter_chunks(path):
-        digest.update(chunk)
-    return digest.hexdigest()
+    """ISO-8601 UTC timestamp with a Z, microsecond precision (also the partition's version)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def manifest_path(lake_root: str, source_file: str) -> str:
@@ -50,17 +41,20 @@ def build_manifest(
     rows_accepted: int,
     rows_quarantined: int,
     quarantined_by_reason: Mapping[str, int],
+    warnings_by_code: Mapping[str, int],
+    source_version: str | None = None,
     ingested_at: str | None = None,
 ) -> dict:
-    """The manifest for one file; raises ReconciliationError if the counts do not add up.
+    """The manifest for one file, keys in contract order; raises ReconciliationError if the counts do
+    not add up.
 
-    Pass counts from independent sources (rows_read from the raw file, accepted/quarantined from
-    the written Parquet footers, reasons from the classification) so the check means something.
+    Pass counts from independent sources (rows_read from the reader, accepted/quarantined from the
+    written Parquet footers, reasons from the classification) so the check means something.
     """
-    by_reason = {code: int(n) for code, n in sorted(quarantined_by_reason.items()) if n}
     manifest = {
         "source_file": raw.name,
         "source_path": raw.path,
+        "source_version": source_version,
         "sha256": sha256,
         "service": raw.service,
         "year": raw.year,
@@ -68,11 +62,13 @@ def build_manifest(
         "rows_read": int(rows_read),
         "rows_accepted": int(rows_accepted),
         "rows_quarantined": int(rows_quarantined),
-        "quarantined_by_reason": by_reason,
+        "quarantined_by_reason": {code: int(n) for code, n in sorted(quarantined_by_reason.items()) if n},
+        "warnings_by_code": {code: int(n) for code, n in sorted(warnings_by_code.items()) if n},
         "lake_partition": raw.partition,
         "quarantine_partition": raw.partition,
         "ingested_at": ingested_at or utc_now(),
     }
+    assert tuple(manifest) == MANIFEST_KEYS, "manifest keys drifted from the contract"
     check_reconciliation(manifest)
     return manifest
 
@@ -90,10 +86,15 @@ def check_reconciliation(manifest: Mapping) -> None:
         )
 
 
+def to_json_line(record: Mapping) -> str:
+    """One JSON object on one line, newline-terminated."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def write_manifest(lake_root: str, manifest: Mapping) -> str:
-    """Write the manifest (whole-object write) and return its path."""
+    """Write the manifest (one line, whole-object write) and return its path."""
     path = manifest_path(lake_root, manifest["source_file"])
-    storage.write_text(path, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    storage.write_text(path, to_json_line(manifest))
     return path
 
 
@@ -106,11 +107,6 @@ def read_manifest(lake_root: str, source_file: str) -> dict | None:
 def write_rejection(quarantine_root: str, source_file: str, source_path: str, problem: str) -> str:
     """Record a refused file at ``_rejected_files/<name>.error.json``; return the path."""
     path = rejection_path(quarantine_root, source_file)
-    report = {
-        "source_file": source_file,
-        "source_path": source_path,
-        "problem": problem,
-        "rejected_at": utc_now(),
-    }
+    report = {"source_file": source_file, "source_path": source_path, "problem": problem, "rejected_at": utc_now()}
     storage.write_text(path, json.dumps(report, indent=2) + "\n")
     return path

@@ -1,36 +1,38 @@
-"""Row validation rules with stable reason codes, applied as one Spark expression.
+"""Row rules with stable reason codes, and the data-quality warnings that never drop a trip.
 
-Every row gets ``reason_code`` (null = accepted) and ``reason`` (human text). Rules are checked in
-the order of `RULES`; the first failing rule wins, so a row has exactly one reason and counts per
-reason add up to the quarantine. ingestion/RULES.md documents each rule against the TLC data
-dictionary; a test keeps that table and `RULE_CODES` identical.
+Every row gets a reason code (or none: accepted). Rules are checked in `RULES` order; the first
+failing rule wins, so a row has exactly one reason and the counts per reason add up to the
+quarantine. Each dataset applies the rules that mean something for it (`rules_for`). Quarantine is
+for what cannot be read or cannot be physically true; a code the reference tables lack (VendorID 4,
+an unknown payment type...) keeps its trip and is counted as a warning (`warnings`) instead.
+ingestion/RULES.md documents each rule against the TLC data dictionaries; a test keeps that table and
+`RULE_CODES` identical.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-import functools
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from ingestion.canonical import Canonical, failure_labels
+from ingestion.contract import Dataset
 from ingestion.errors import BadFileError
-from ingestion.schema import FAILED_MASK, KEY_HASHES
+from ingestion.mapping import ColumnMapping
 
-VALID_VENDORS = (1, 2, 6, 7)
-VALID_PAYMENT_TYPES = (0, 1, 2, 3, 4, 5, 6)
-VALID_RATE_CODES = (1, 2, 3, 4, 5, 6, 99)
-VALID_TRIP_TYPES = (1, 2)
-VALID_FLAGS = ("Y", "N")
-# payment_type 3 no charge, 4 dispute, 6 voided: TLC records reversals there as negative amounts.
-REVERSAL_PAYMENT_TYPES = (3, 4, 6)
+REVERSAL_PAYMENT_TYPES = (3, 4, 6)  # no charge, dispute, voided: TLC records reversals as negative amounts
 MIN_LOCATION_ID, MAX_LOCATION_ID = 1, 265
 MAX_DURATION_HOURS = 24
 MAX_DISTANCE_MILES = 500.0
-# More than this share of pickups outside the file's month: the file is mislabeled, refuse it.
-MISLABELED_SHARE = 0.5
+MAX_TRIP_TIME_GAP_SECONDS = 3600
+MISLABELED_SHARE = 0.5  # more than this share of pickups outside the file's month: the file is refused
+HVFHV_AMOUNTS = ("base_passenger_fare", "tolls", "bcf", "sales_tax", "congestion_surcharge", "airport_fee", "tips")
 
 
 @dataclass(frozen=True)
@@ -42,179 +44,220 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("unparseable", "a value failed to cast, pickup/dropoff missing, or wrong field count"),
+    Rule("unparseable", "a value failed to cast, a required time is missing, or the line has the wrong field count"),
     Rule("pickup_outside_file_month", "pickup is not in the month the file name promises"),
     Rule("dropoff_before_pickup", "dropoff time is earlier than pickup time"),
     Rule("implausible_duration", f"trip lasts more than {MAX_DURATION_HOURS} hours"),
-    Rule("implausible_distance", f"trip_distance negative or over {MAX_DISTANCE_MILES:g} miles"),
-    Rule("negative_amount", "negative fare/total on a payment type that is not a reversal"),
-    Rule("unknown_location", "pickup/dropoff location id missing or not a TLC zone 1..265"),
-    Rule("unknown_vendor", "VendorID missing or not 1, 2, 6, 7"),
-    Rule("unknown_code", "payment_type, RatecodeID, store_and_fwd_flag or trip_type off-list"),
+    Rule("implausible_distance", f"distance negative or over {MAX_DISTANCE_MILES:g} miles"),
+    Rule("trip_time_mismatch", "HVFHV trip_time negative or more than an hour off the timestamps"),
+    Rule("negative_amount", "a negative amount that is not a reversal"),
+    Rule("unknown_location", "a pickup/dropoff zone id that is not a TLC zone 1..265"),
     Rule("duplicate_row", "same trip (every canonical value) as an earlier row of the file"),
 )
 RULE_CODES: tuple[str, ...] = tuple(rule.code for rule in RULES)
+ACCEPTED = -1
 
 
 def month_bounds(year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
     """[first instant of the month, first instant of the next month)."""
     start = dt.datetime(year, month, 1)
-    days = calendar.monthrange(year, month)[1]
-    return start, start + dt.timedelta(days=days)
+    return start, start + dt.timedelta(days=calendar.monthrange(year, month)[1])
 
 
-def _ts(value: dt.datetime) -> Column:
-    return F.lit(value.strftime("%Y-%m-%d %H:%M:%S")).cast("timestamp")
+@dataclass
+class Context:
+    """What the checks of one file need besides its rows."""
+
+    dataset: Dataset
+    mapping: ColumnMapping
+    year: int
+    month: int
 
 
-def _off_list(column: str, allowed: tuple) -> Column:
-    return F.col(column).isNotNull() & ~F.col(column).isin(*allowed)
+def _flags(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Boolean Arrow values as numpy, null as False."""
+    return np.asarray(pc.fill_null(array, False), dtype=bool)
 
 
-def _text(*parts: Column | str) -> Column:
-    """Concatenate literals and column values (null shown as 'null') into reason text."""
-    return F.concat(*(F.lit(p) if isinstance(p, str) else F.coalesce(p.cast("string"), F.lit("null")) for p in parts))
+def _micros(array: pa.Array) -> np.ndarray:
+    return array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
 
 
-def rule_checks(year: int, month: int) -> list[tuple[str, Column, Column]]:
-    """(reason_code, failing condition, reason text) per rule, in RULES order.
+def _has(rows: Canonical, name: str) -> bool:
+    return name in rows.columns
 
-    Expects the reader's canonical columns plus ``_failed`` (`FAILED_MASK`) and ``_first_row`` (the
-    smallest source_row with the same trip_key; see `classify`); the texts also use
-    ``_unparseable``. Conditions are null-safe (never null).
-    """
-    start, end = month_bounds(year, month)
-    pickup, dropoff = F.col("pickup_at"), F.col("dropoff_at")
-    seconds = dropoff.cast("long") - pickup.cast("long")
-    loc_bad = [
-        F.col(c).isNull() | ~F.col(c).between(MIN_LOCATION_ID, MAX_LOCATION_ID)
-        for c in ("pickup_location_id", "dropoff_location_id")
-    ]
-    code_checks = [
-        ("payment_type", VALID_PAYMENT_TYPES),
-        ("rate_code_id", VALID_RATE_CODES),
-        ("store_and_fwd_flag", VALID_FLAGS),
-        ("trip_type", VALID_TRIP_TYPES),
-    ]
-    bad_codes = [
-        F.when(
-            _off_list(column, allowed),
-            F.concat(F.lit(f"{column}="), F.col(column).cast("string")),
+
+def _unparseable(rows: Canonical, ctx: Context) -> np.ndarray:
+    bad = (rows.failed != 0) | ~_flags(pc.is_valid(rows.columns["pickup_at"]))
+    if "dropoff_at" in _required_fields(ctx.dataset):
+        bad |= ~_flags(pc.is_valid(rows.columns["dropoff_at"]))
+    return bad
+
+
+def _required_fields(item: Dataset) -> set[str]:
+    return {name for requirement in item.requirements if len(requirement) == 1 for name in requirement[0]}
+
+
+def _outside_month(rows: Canonical, ctx: Context) -> np.ndarray:
+    start, end = month_bounds(ctx.year, ctx.month)
+    pickup = rows.columns["pickup_at"]
+    low = pa.scalar(start, pa.timestamp("us"))
+    high = pa.scalar(end, pa.timestamp("us"))
+    return _flags(pc.or_(pc.less(pickup, low), pc.greater_equal(pickup, high)))
+
+
+def _seconds(rows: Canonical) -> np.ndarray:
+    pickup, dropoff = rows.columns["pickup_at"], rows.columns["dropoff_at"]
+    both = _flags(pc.and_(pc.is_valid(pickup), pc.is_valid(dropoff)))
+    return np.where(both, (_micros(dropoff) - _micros(pickup)) // 1_000_000, 0)
+
+
+def _dropoff_before_pickup(rows: Canonical, ctx: Context) -> np.ndarray:
+    return _seconds(rows) < 0
+
+
+def _too_long(rows: Canonical, ctx: Context) -> np.ndarray:
+    return _seconds(rows) > MAX_DURATION_HOURS * 3600
+
+
+def _distance_column(ctx: Context) -> str:
+    return "trip_miles" if ctx.dataset.service == "fhvhv" else "trip_distance"
+
+
+def _implausible_distance(rows: Canonical, ctx: Context) -> np.ndarray:
+    distance = rows.columns[_distance_column(ctx)]
+    return _flags(pc.or_(pc.less(distance, 0.0), pc.greater(distance, MAX_DISTANCE_MILES)))
+
+
+def _trip_time_mismatch(rows: Canonical, ctx: Context) -> np.ndarray:
+    reported = rows.columns["trip_time"]
+    present = _flags(pc.is_valid(reported))
+    seconds = reported.fill_null(0).to_numpy(zero_copy_only=False)
+    gap = np.abs(seconds - _seconds(rows))
+    return present & ((seconds < 0) | (gap > MAX_TRIP_TIME_GAP_SECONDS))
+
+
+def _negative_amounts(rows: Canonical, ctx: Context) -> np.ndarray:
+    if ctx.dataset.service == "fhvhv":
+        negative = np.zeros(rows.num_rows, dtype=bool)
+        for name in HVFHV_AMOUNTS:
+            negative |= _flags(pc.less(rows.columns[name], pa.scalar(0, rows.columns[name].type)))
+        return negative
+    fare, total = rows.columns["fare_amount"], rows.columns["total_amount"]
+    zero = pa.scalar(0, fare.type)
+    negative = _flags(pc.or_(pc.less(fare, zero), pc.less(total, zero)))
+    reversal = _flags(pc.is_in(rows.columns["payment_type"], value_set=pa.array(REVERSAL_PAYMENT_TYPES, pa.int32())))
+    return negative & ~reversal
+
+
+def _unknown_location(rows: Canonical, ctx: Context) -> np.ndarray:
+    bad = np.zeros(rows.num_rows, dtype=bool)
+    for name in ("pickup_location_id", "dropoff_location_id"):
+        zone = rows.columns[name]
+        bad |= _flags(pc.or_(pc.less(zone, MIN_LOCATION_ID), pc.greater(zone, MAX_LOCATION_ID)))
+    return bad
+
+
+_CHECKS: dict[str, Callable[[Canonical, Context], np.ndarray]] = {
+    "unparseable": _unparseable,
+    "pickup_outside_file_month": _outside_month,
+    "dropoff_before_pickup": _dropoff_before_pickup,
+    "implausible_duration": _too_long,
+    "implausible_distance": _implausible_distance,
+    "trip_time_mismatch": _trip_time_mismatch,
+    "negative_amount": _negative_amounts,
+    "unknown_location": _unknown_location,
+}
+_APPLIES: dict[str, set[str]] = {
+    "implausible_distance": {"yellow", "green", "fhvhv"},
+    "trip_time_mismatch": {"fhvhv"},
+    "negative_amount": {"yellow", "green", "fhvhv"},
+}
+
+
+def rules_for(item: Dataset) -> tuple[str, ...]:
+    """The reason codes a dataset's rows are checked for, in RULES order."""
+    return tuple(code for code in RULE_CODES if item.service in _APPLIES.get(code, {item.service}))
+
+
+def classify(rows: Canonical, ctx: Context, earlier_row: np.ndarray) -> np.ndarray:
+    """Index into RULE_CODES of each row's reason (ACCEPTED: none). `earlier_row` is each row's
+    earlier duplicate (0: none), from `duplicates.SeenKeys`."""
+    reason = np.full(rows.num_rows, ACCEPTED, dtype=np.int8)
+    for code in rules_for(ctx.dataset):
+        if code == "duplicate_row":
+            failing = earlier_row > 0
+        else:
+            failing = _CHECKS[code](rows, ctx)
+        reason[(reason == ACCEPTED) & failing] = RULE_CODES.index(code)
+    return reason
+
+
+# ---------- reason texts (for the quarantined rows only)
+
+
+def _value(rows: Canonical, name: str, i: int):
+    return rows.columns[name][i].as_py() if name in rows.columns else None
+
+
+def reason_text(rows: Canonical, ctx: Context, i: int, code: str, earlier_row: int) -> str:
+    """The human text of row `i`'s reason, with the offending values."""
+    value = lambda name: _value(rows, name, i)  # noqa: E731
+    if code == "unparseable":
+        failed = int(rows.failed[i])
+        if failed:
+            return f"could not parse: {failure_labels(ctx.mapping, failed)}"
+        return "pickup or dropoff time missing"
+    if code == "pickup_outside_file_month":
+        return f"pickup {value('pickup_at')} is outside {ctx.year:04d}-{ctx.month:02d}"
+    if code == "dropoff_before_pickup":
+        return f"dropoff {value('dropoff_at')} is before pickup {value('pickup_at')}"
+    if code == "implausible_duration":
+        hours = (value("dropoff_at") - value("pickup_at")).total_seconds() / 3600
+        return f"trip lasts {hours:.1f} h (> {MAX_DURATION_HOURS} h)"
+    if code == "implausible_distance":
+        name = _distance_column(ctx)
+        return f"{name} {value(name)} miles"
+    if code == "trip_time_mismatch":
+        span = (value("dropoff_at") - value("pickup_at")).total_seconds()
+        return f"trip_time {value('trip_time')} s against {span:.0f} s between pickup and dropoff"
+    if code == "negative_amount":
+        if ctx.dataset.service == "fhvhv":
+            return "negative " + ", ".join(f"{n} {value(n)}" for n in HVFHV_AMOUNTS if (value(n) or 0) < 0)
+        return (
+            f"fare_amount {value('fare_amount')}, total_amount {value('total_amount')}"
+            f" with payment_type {value('payment_type')}"
         )
-        for column, allowed in code_checks
-    ]
-    negative = (F.col("fare_amount") < 0) | (F.col("total_amount") < 0)
-    not_reversal = F.col("payment_type").isNull() | ~F.col("payment_type").isin(*REVERSAL_PAYMENT_TYPES)
-    checks: list[tuple[str, Column, Column]] = [
-        (
-            "unparseable",
-            (F.col(FAILED_MASK) != 0) | pickup.isNull() | dropoff.isNull(),
-            F.when(
-                F.col("_unparseable").isNotNull(),
-                F.concat(F.lit("could not parse: "), F.col("_unparseable")),
-            ).otherwise(F.lit("pickup or dropoff time missing")),
-        ),
-        (
-            "pickup_outside_file_month",
-            (pickup < _ts(start)) | (pickup >= _ts(end)),
-            _text("pickup ", pickup, f" is outside {year:04d}-{month:02d}"),
-        ),
-        (
-            "dropoff_before_pickup",
-            dropoff < pickup,
-            _text("dropoff ", dropoff, " is before pickup ", pickup),
-        ),
-        (
-            "implausible_duration",
-            seconds > MAX_DURATION_HOURS * 3600,
-            _text("trip lasts ", F.round(seconds / 3600, 1), f" h (> {MAX_DURATION_HOURS} h)"),
-        ),
-        (
-            "implausible_distance",
-            (F.col("trip_distance") < 0) | (F.col("trip_distance") > MAX_DISTANCE_MILES),
-            _text("trip_distance ", F.col("trip_distance"), " miles"),
-        ),
-        (
-            "negative_amount",
-            negative & not_reversal,
-            _text(
-                "fare_amount ",
-                F.col("fare_amount"),
-                ", total_amount ",
-                F.col("total_amount"),
-                " with payment_type ",
-                F.col("payment_type"),
-            ),
-        ),
-        (
-            "unknown_location",
-            loc_bad[0] | loc_bad[1],
-            _text(
-                "PULocationID ",
-                F.col("pickup_location_id"),
-                ", DOLocationID ",
-                F.col("dropoff_location_id"),
-                " (zones are 1..265)",
-            ),
-        ),
-        (
-            "unknown_vendor",
-            F.col("vendor_id").isNull() | ~F.col("vendor_id").isin(*VALID_VENDORS),
-            _text("VendorID ", F.col("vendor_id"), " (known: 1, 2, 6, 7)"),
-        ),
-        (
-            "unknown_code",
-            functools.reduce(lambda a, b: a | b, (_off_list(column, ok) for column, ok in code_checks)),
-            F.concat(F.lit("off-list code: "), F.concat_ws(", ", *bad_codes)),
-        ),
-        (
-            "duplicate_row",
-            F.col("_first_row").isNotNull() & (F.col("source_row") > F.col("_first_row")),
-            _text("duplicate of source_row ", F.col("_first_row")),
-        ),
-    ]
-    assert tuple(code for code, _, _ in checks) == RULE_CODES
-    return [(code, F.coalesce(cond, F.lit(False)), text) for code, cond, text in checks]
+    if code == "unknown_location":
+        return (
+            f"PULocationID {value('pickup_location_id')}, DOLocationID {value('dropoff_location_id')}"
+            " (zones are 1..265)"
+        )
+    if code == "duplicate_row":
+        return f"duplicate of source_row {earlier_row}"
+    raise ValueError(code)
 
 
-def repeated_keys(frame: DataFrame) -> DataFrame:
-    """The trip_key halves (`reader.KEY_HASHES`, two longs) and ``_first_row`` (the key's smallest
-    source_row) for every key seen more than once: one aggregation of three longs per row; the
-    result is broadcast back, so the trip rows themselves are never shuffled."""
-    return (
-        frame.groupBy(*KEY_HASHES)
-        .agg(F.min("source_row").alias("_first_row"), F.count(F.lit(1)).alias("_n"))
-        .where(F.col("_n") > 1)
-        .drop("_n")
-    )
+# ---------- warnings: codes the reference tables lack, on accepted rows
 
 
-def classify_codes(frame: DataFrame, repeated: DataFrame, year: int, month: int) -> DataFrame:
-    """Add ``_first_row`` and ``reason_code`` (null when the row is accepted); `repeated` is
-    `repeated_keys(frame)`. ``reason`` is left to `reason_column`, for the quarantined rows only."""
-    joined = frame.join(F.broadcast(repeated), on=list(KEY_HASHES), how="left")
-    code: Column = F.lit(None).cast("string")
-    for rule_code, failing, _ in reversed(rule_checks(year, month)):
-        code = F.when(failing, F.lit(rule_code)).otherwise(code)
-    return joined.withColumn("reason_code", code)
-
-
-def reason_column(year: int, month: int) -> Column:
-    """``reason``: the human text for the row's ``reason_code`` (null when accepted).
-
-    Built from the code, so each condition is evaluated once per row; string-heavy, so the job
-    computes it for quarantined rows only. Needs the columns `classify_codes` leaves.
-    """
-    text: Column = F.lit(None).cast("string")
-    for rule_code, _, reason in rule_checks(year, month):
-        text = F.when(F.col("reason_code") == rule_code, reason).otherwise(text)
-    return text.alias("reason")
-
-
-def classify(frame: DataFrame, year: int, month: int) -> DataFrame:
-    """Add reason_code / reason (null when the row is accepted) to the reader's DataFrame."""
-    codes = classify_codes(frame, repeated_keys(frame), year, month)
-    return codes.withColumn("reason", reason_column(year, month)).drop("_first_row")
+def warnings(rows: Canonical, ctx: Context, accepted: np.ndarray) -> Counter:
+    """`column=value` -> accepted rows carrying that code, for every code no table lists."""
+    counts: Counter = Counter()
+    mask = pa.array(accepted)
+    for field in ctx.dataset.fields:
+        if field.codes is None or ctx.mapping.source_for(field.name) is None:
+            continue
+        values = rows.columns[field.name].filter(mask)
+        known = pa.array(field.codes.values, values.type)
+        unknown = values.filter(pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=known))))
+        for item in pc.value_counts(unknown).to_pylist():
+            counts[f"{field.name}={item['values']}"] += item["counts"]
+        if field.name in rows.unmapped:
+            texts = rows.unmapped[field.name].filter(mask)
+            for item in pc.value_counts(texts.drop_null()).to_pylist():
+                counts[f"{field.name}={item['values']}"] += item["counts"]
+    return counts
 
 
 def check_file_month(file_name: str, year: int, month: int, rows: int, outside: int) -> None:

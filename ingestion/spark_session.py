@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -10,19 +11,14 @@ from pyspark.sql import SparkSession
 
 LOG4J2 = Path(__file__).with_name("log4j2.properties")
 
-# Settings the ingestion logic relies on; applied to whichever session runs it (Glue's too).
+# Settings the ingestion relies on; applied to whichever session runs it (Glue's too). The rows
+# themselves never enter the JVM: each task reads, checks and writes its file with Arrow in Python
+# (ingestion/file_ingest.py), so no SQL setting matters; one task per file, never retried halfway
+# differently from the first try.
 RUNTIME_CONF: dict[str, str] = {
-    # Timestamps are NYC wall-clock stored naive: never shift them.
     "spark.sql.session.timeZone": "UTC",
-    # Failed casts become null (-> `unparseable` rows) instead of failing the job.
-    "spark.sql.ansi.enabled": "false",
-    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
-    # Some TLC Parquet files carry TIMESTAMP(NANOS); read them as long and convert.
-    "spark.sql.legacy.parquet.nanosAsLong": "true",
-    # Standard Parquet timestamps for every downstream reader (not legacy INT96).
-    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-    "spark.sql.sources.partitionOverwriteMode": "static",
 }
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def configure_session(spark: SparkSession) -> SparkSession:
@@ -32,12 +28,12 @@ def configure_session(spark: SparkSession) -> SparkSession:
     return spark
 
 
-def get_spark(app_name: str = "tlc-ingestion", driver_memory: str = "4g") -> SparkSession:
+def get_spark(app_name: str = "tlc-ingestion", driver_memory: str = "1g") -> SparkSession:
     """The active session if there is one (Glue, tests), else a new local[*] session.
 
-    Local settings suit 2 cores / 24 GiB: few shuffle partitions (the job never shuffles trip
-    rows), no UI, errors-only logging, parallel GC, local scratch under the system temp dir. None
-    of them reach Glue, whose session is the active one.
+    Local settings suit 2 cores / 24 GiB: no UI, errors-only logging, parallel GC, local scratch
+    under the system temp dir, workers that find this checkout's `ingestion`. None of them reach
+    Glue, whose session is the active one.
     """
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -46,6 +42,9 @@ def get_spark(app_name: str = "tlc-ingestion", driver_memory: str = "4g") -> Spa
     # threads on a 2-core machine (measured: 8-21% less JVM CPU per 3M-row file, BENCHMARKS.md).
     java_options = f"-Dlog4j2.configurationFile={LOG4J2.as_uri()} -XX:+UseParallelGC"
     scratch = os.path.join(tempfile.gettempdir(), "tlc-ingestion-spark")
+    # Python workers import `ingestion` (the task function lives there): locally it is this checkout.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run this interpreter (this venv)
+    python_path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     builder = (
         SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
         .appName(app_name)
@@ -61,6 +60,9 @@ def get_spark(app_name: str = "tlc-ingestion", driver_memory: str = "4g") -> Spa
         .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
         .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
         .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.executorEnv.PYTHONPATH", python_path)
+        # one task per file, whose Python worker holds the file's batches: no second worker per core
+        .config("spark.python.worker.reuse", "true")
     )
     for key, value in RUNTIME_CONF.items():
         builder = builder.config(key, value)

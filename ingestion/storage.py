@@ -153,15 +153,20 @@ def read_text(uri: str) -> str | None:
 
 def write_text(uri: str, text: str) -> None:
     """Write a small text object whole: readers see the old or the new content, never half."""
+    write_bytes(uri, text.encode("utf-8"))
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """Write an object whole (locally: aside, then renamed in)."""
     if is_s3(uri):
         bucket, key = split_s3(uri)
-        s3_client().put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
+        s3_client().put_object(Bucket=bucket, Key=key, Body=data)
         return
     directory = os.path.dirname(os.path.abspath(uri))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
     os.replace(tmp, uri)
 
 

@@ -6,9 +6,10 @@ time on the 2024 meter rates, tips mostly on card payments, zones 1..265 with a 
 pickups with morning and evening rush peaks, a few "flex fare" rows (payment_type 0) with the
 nulls TLC leaves in them.
 
-Anomalies are injected at exact counts per reason code (ingestion.rules.RULE_CODES), each
-designed to trip that rule and no earlier one, and written beside the file as
-``<file>.expected.json``, so tests and the pipeline can assert exact quarantine counts.
+Anomalies are injected at exact counts per reason code of the dataset (ingestion.rules.rules_for),
+each designed to trip that rule and no earlier one, plus a few clean trips carrying codes the
+reference tables lack (VendorID 4, payment_type 9: kept, reported as warnings), and written beside
+the file as ``<file>.expected.json``, so tests and the pipeline can assert exact counts.
 Rows are generated and written in chunks (pyarrow ParquetWriter / CSVWriter), so a month of
 millions of rows never sits in memory. Same arguments + seed -> byte-identical data.
 
@@ -30,7 +31,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ingestion.rules import RULE_CODES
+from ingestion.contract import dataset
+from ingestion.rules import rules_for
+
+# Codes the reference tables lack, planted on clean trips (kept, counted as warnings).
+WARNING_CODES = (("vendor_id", "vendor", 4), ("payment_type", "payment", 9))
 
 CHUNK_ROWS = 250_000
 
@@ -178,20 +183,32 @@ def _inject(
     fmt: str,
     year: int,
     month: int,
+    codes: tuple[str, ...],
+    warned: dict[str, int],
 ) -> None:
-    """Mutate rows in place so that exactly plan[code] rows trip `code` (and no earlier rule)."""
+    """Mutate rows in place so that exactly plan[code] rows trip `code` (and no earlier rule), and
+    warned[column] clean rows carry an unknown code."""
     n = len(cols["pickup"])
     wanted = sum(plan.values())
+    positions = np.sort(rng.choice(np.arange(1, n), wanted, replace=False))  # row 0 stays clean
+    candidates = np.setdiff1d(np.arange(1, n), positions)
+    flagged = rng.choice(candidates, sum(warned.values()), replace=False)
+    start = 0
+    for column, key, value in WARNING_CODES:
+        rows = flagged[start : start + warned.get(column, 0)]
+        start += len(rows)
+        cols[key][rows] = value
+        if key == "payment":
+            cols["flex"][rows] = False
     if wanted == 0:
         return
-    positions = np.sort(rng.choice(np.arange(1, n), wanted, replace=False))  # row 0 stays clean
     rng.shuffle(positions)
     bad_mask = np.zeros(n, dtype=bool)
     bad_mask[positions] = True
     clean = np.flatnonzero(~bad_mask)
     month_start = np.datetime64(f"{year:04d}-{month:02d}-01T00:00:00", "us")
     cursor = 0
-    for code in RULE_CODES:
+    for code in codes:
         rows = positions[cursor : cursor + plan.get(code, 0)]
         cursor += len(rows)
         if not len(rows):
@@ -228,11 +245,6 @@ def _inject(
             which = rng.random(k) < 0.5
             cols["pu"][rows] = np.where(which, bad, cols["pu"][rows])
             cols["do"][rows] = np.where(which, cols["do"][rows], bad)
-        elif code == "unknown_vendor":
-            cols["vendor"][rows] = rng.choice([3, 4, 5], k)
-        elif code == "unknown_code":
-            cols["payment"][rows] = 9.0
-            cols["flex"][rows] = False
         elif code == "duplicate_row":
             for row in rows:
                 earlier = clean[clean < row]
@@ -309,11 +321,19 @@ def _csv_strings(table: pa.Table, distance_text: dict[int, str]) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.schema.names)
 
 
-def plan_anomalies(rows: int, bad_share: float) -> dict[str, int]:
+def plan_anomalies(rows: int, bad_share: float, service: str = "yellow") -> dict[str, int]:
     """How many rows of each reason code a file of `rows` rows gets (sums to round(rows*share))."""
+    codes = rules_for(dataset(service))
     bad = int(round(rows * bad_share))
-    base, extra = divmod(bad, len(RULE_CODES))
-    return {code: base + (1 if i < extra else 0) for i, code in enumerate(RULE_CODES)}
+    base, extra = divmod(bad, len(codes))
+    return {code: base + (1 if i < extra else 0) for i, code in enumerate(codes)}
+
+
+def plan_warnings(rows: int, bad_share: float) -> dict[str, int]:
+    """Clean rows per column that carry an unknown code: a tenth of the anomalies, split evenly."""
+    total = int(round(rows * bad_share / 10))
+    base, extra = divmod(total, len(WARNING_CODES))
+    return {column: base + (1 if i < extra else 0) for i, (column, _, _) in enumerate(WARNING_CODES)}
 
 
 def _chunk_plans(plan: dict[str, int], rows: int, chunk_rows: int) -> list[tuple[int, dict]]:
@@ -345,8 +365,10 @@ def generate_month(
     """
     if service not in ("yellow", "green") or fmt not in ("parquet", "csv"):
         raise ValueError(f"service must be yellow/green and fmt parquet/csv, got {service}/{fmt}")
-    plan = {code: int(plan.get(code, 0)) for code in RULE_CODES} if plan else plan_anomalies(rows, bad_share)
-    if sum(plan.values()) >= rows:
+    codes = rules_for(dataset(service))
+    plan = {code: int(plan.get(code, 0)) for code in codes} if plan else plan_anomalies(rows, bad_share, service)
+    warned = plan_warnings(rows, bad_share)
+    if sum(plan.values()) + sum(warned.values()) >= rows:
         raise ValueError(f"{sum(plan.values())} anomalies do not fit in {rows} rows")
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
@@ -357,9 +379,11 @@ def generate_month(
     writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
     tmp = path + ".partial"
     try:
-        for n, chunk_plan in _chunk_plans(plan, rows, chunk_rows):
+        for (n, chunk_plan), (_, chunk_warned) in zip(
+            _chunk_plans(plan, rows, chunk_rows), _chunk_plans(warned, rows, chunk_rows), strict=True
+        ):
             cols = _clean_chunk(rng, n, service, year, month, zones)
-            _inject(rng, cols, chunk_plan, fmt, year, month)
+            _inject(rng, cols, chunk_plan, fmt, year, month, codes, chunk_warned)
             table = _to_table(cols, service, year, fmt)
             if writer is None:
                 writer = (
@@ -384,6 +408,9 @@ def generate_month(
         "rows_accepted": rows - quarantined,
         "rows_quarantined": quarantined,
         "quarantined_by_reason": {code: n for code, n in plan.items() if n},
+        "warnings_by_code": {
+            f"{column}={value}": warned[column] for column, _, value in WARNING_CODES if warned.get(column)
+        },
     }
     with open(path + ".expected.json", "w", encoding="utf-8") as handle:
         json.dump(expected, handle, indent=2)

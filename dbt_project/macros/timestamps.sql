@@ -22,14 +22,16 @@
 
 
 {#
-    A timestamp-with-time-zone column as a naive UTC timestamp.
+    The load log's loaded_at as a naive UTC timestamp.
 
-    Postgres converts timestamptz -> timestamp with the *session* time zone, so a plain cast would make
-    `_loaded_at` depend on who runs dbt; `at time zone 'UTC'` pins it. Redshift casts timestamptz to
-    UTC, and on a naive Spectrum column `at time zone` would do the opposite conversion, so a cast.
+    Postgres: a timestamptz column (when the loader swapped the month in); a plain cast would convert with
+    the *session* time zone, so `_loaded_at` would depend on who runs dbt: `at time zone 'UTC'` pins it.
+    Redshift: Spectrum reads the job's manifests, where it is ISO-8601 UTC text (`2026-11-22T01:50:00Z`);
+    declared as a string in the catalog (the JSON SerDe's timestamp parsing is not documented for that
+    form), so it is parsed here.
 
     Args:
-        column: SQL expression, timestamptz (or timestamp on Spectrum).
+        column: SQL expression, timestamptz (Postgres) or ISO-8601 text (Spectrum).
 #}
 {% macro to_utc_timestamp(column) -%}
     {{ return(adapter.dispatch('to_utc_timestamp')(column)) }}
@@ -39,9 +41,8 @@
     ({{ column }} at time zone 'UTC')
 {%- endmacro %}
 
-{# dbt-redshift falls back to postgres__ macros, so Redshift needs its own even where it matches default #}
 {% macro redshift__to_utc_timestamp(column) -%}
-    cast({{ column }} as timestamp)
+    cast(replace(replace({{ column }}, 'T', ' '), 'Z', '') as timestamp)
 {%- endmacro %}
 
 

@@ -28,40 +28,38 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from psycopg2 import sql
 
-RAW_SCHEMA = "raw"
-SERVICES = ("yellow", "green")
+from ingestion.contract import (
+    DATASETS,
+    LOAD_LOG_COLUMNS,
+    LOAD_LOG_TABLE,
+    PARTITION_COLUMNS,
+    QUARANTINE_COLUMNS,
+    QUARANTINE_TABLE,
+    dataset,
+    logical_type,
+    partition_path,
+)
 
-# Column order of the canonical trip schema (docs/data_contracts.md), with Postgres types.
-TRIP_COLUMNS: list[tuple[str, str]] = [
-    ("trip_key", "text"),
-    ("service", "text"),
-    ("vendor_id", "integer"),
-    ("pickup_at", "timestamp"),
-    ("dropoff_at", "timestamp"),
-    ("passenger_count", "integer"),
-    ("trip_distance", "double precision"),
-    ("rate_code_id", "integer"),
-    ("store_and_fwd_flag", "text"),
-    ("pickup_location_id", "integer"),
-    ("dropoff_location_id", "integer"),
-    ("payment_type", "integer"),
-    ("fare_amount", "numeric(12,2)"),
-    ("extra", "numeric(12,2)"),
-    ("mta_tax", "numeric(12,2)"),
-    ("tip_amount", "numeric(12,2)"),
-    ("tolls_amount", "numeric(12,2)"),
-    ("improvement_surcharge", "numeric(12,2)"),
-    ("total_amount", "numeric(12,2)"),
-    ("congestion_surcharge", "numeric(12,2)"),
-    ("airport_fee", "numeric(12,2)"),
-    ("cbd_congestion_fee", "numeric(12,2)"),
-    ("ehail_fee", "numeric(12,2)"),
-    ("trip_type", "integer"),
-    ("source_file", "text"),
-    ("source_row", "bigint"),
-]
-QUARANTINE_EXTRA: list[tuple[str, str]] = [("reason_code", "text"), ("reason", "text"), ("raw_record", "text")]
-PARTITION_COLUMNS: list[tuple[str, str]] = [("year", "integer"), ("month", "integer")]
+RAW_SCHEMA = "raw"
+# The load log's Postgres spelling: loaded_at is when this loader swapped the month in (timestamptz), and
+# lake_version (the manifest's ingested_at) is what it compares to decide whether a month changed.
+_LOAD_LOG_POSTGRES_TYPES = {"loaded_at": "timestamptz"}
+_LOAD_LOG_EXTRA = [("lake_version", "text")]
+
+
+def _postgres(columns) -> list[tuple[str, str]]:
+    return [(c.name, logical_type(c.type).postgres) for c in columns]
+
+
+def trip_columns(service: str) -> list[tuple[str, str]]:
+    """(name, Postgres type) of a dataset's raw table: its lake columns, then the partition columns."""
+    return _postgres((*dataset(service).columns, *PARTITION_COLUMNS))
+
+
+QUARANTINE_DDL_COLUMNS: list[tuple[str, str]] = _postgres((*QUARANTINE_COLUMNS, *PARTITION_COLUMNS))
+LOAD_LOG_DDL_COLUMNS: list[tuple[str, str]] = [
+    (c.name, _LOAD_LOG_POSTGRES_TYPES.get(c.name, logical_type(c.type).postgres)) for c in LOAD_LOG_COLUMNS
+] + _LOAD_LOG_EXTRA
 
 
 @dataclass(frozen=True)
@@ -82,45 +80,37 @@ def _columns_ddl(columns: list[tuple[str, str]]) -> sql.Composable:
     return sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in columns)
 
 
-def ensure_raw_schema(conn) -> None:
-    """Create the raw layer if missing. Safe to run concurrently with readers; idempotent."""
+def ensure_raw_schema(conn, schema_name: str = RAW_SCHEMA) -> None:
+    """Create the raw layer if missing (every dataset's table, the quarantine, the load log), from the
+    contract. Safe to run concurrently with readers; idempotent. (Another schema name: test fixtures.)"""
+    schema = sql.Identifier(schema_name)
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(RAW_SCHEMA)))
-        for service in SERVICES:
+        cur.execute(sql.SQL("create schema if not exists {}").format(schema))
+        for item in DATASETS:
             cur.execute(
                 sql.SQL("create table if not exists {}.{} ({}) partition by range (year, month)").format(
-                    sql.Identifier(RAW_SCHEMA),
-                    sql.Identifier(f"{service}_trips"),
-                    _columns_ddl(TRIP_COLUMNS + PARTITION_COLUMNS),
+                    schema, sql.Identifier(item.table), _columns_ddl(trip_columns(item.service))
                 )
             )
         cur.execute(
-            sql.SQL("create table if not exists {}.quarantined_trips ({})").format(
-                sql.Identifier(RAW_SCHEMA), _columns_ddl(TRIP_COLUMNS + QUARANTINE_EXTRA + PARTITION_COLUMNS)
+            sql.SQL("create table if not exists {}.{} ({})").format(
+                schema, sql.Identifier(QUARANTINE_TABLE), _columns_ddl(QUARANTINE_DDL_COLUMNS)
             )
         )
         cur.execute(
-            sql.SQL(
-                "create index if not exists quarantined_trips_month on {}.quarantined_trips (service, year, month)"
-            ).format(sql.Identifier(RAW_SCHEMA))
+            sql.SQL("create index if not exists quarantined_trips_month on {}.{} (service, year, month)").format(
+                schema, sql.Identifier(QUARANTINE_TABLE)
+            )
         )
         cur.execute(
-            sql.SQL(
-                """
-                create table if not exists {}.partition_loads (
-                    service text not null,
-                    year integer not null,
-                    month integer not null,
-                    source_file text not null,
-                    sha256 text not null,
-                    lake_version text not null,
-                    row_count bigint not null,
-                    quarantined_count bigint not null,
-                    loaded_at timestamptz not null,
-                    primary key (service, year, month)
-                )
-                """
-            ).format(sql.Identifier(RAW_SCHEMA))
+            sql.SQL("create table if not exists {}.{} ({}, primary key (service, year, month))").format(
+                schema,
+                sql.Identifier(LOAD_LOG_TABLE),
+                sql.SQL(", ").join(
+                    sql.SQL("{} {} not null").format(sql.Identifier(name), sql.SQL(kind))
+                    for name, kind in LOAD_LOG_DDL_COLUMNS
+                ),
+            )
         )
     conn.commit()
 
@@ -140,10 +130,6 @@ _FIXED_FORMATS = {"integer": ">i4", "bigint": ">i8", "double precision": ">f8", 
 _QUEUE_BATCHES = 3
 _COPY_CHUNK = 8 << 20  # what psycopg2 asks read() for; _CopyStream returns a whole batch instead
 ANALYZE_STATISTICS_TARGET = 10  # per loaded month; PostgreSQL's default is 100 (30,000 sampled rows)
-
-
-def _column_types() -> dict[str, str]:
-    return dict(TRIP_COLUMNS + QUARANTINE_EXTRA + PARTITION_COLUMNS)
 
 
 def _to_numpy(array: pa.Array) -> np.ndarray:
@@ -437,11 +423,27 @@ def _naive_timestamps(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def _batches(partition_dir: Path, columns: list[str], year: int, month: int) -> Iterator[pa.RecordBatch]:
+    """The partition's rows with exactly `columns` (the contract's, then year and month).
+
+    A column the contract has and an older lake partition lacks reads as null (columns are only ever
+    added); a column the contract lacks stops the load, here, before any COPY starts, instead of being
+    dropped silently.
+    """
     files = sorted(str(p) for p in partition_dir.glob("*.parquet"))
     if not files:
-        return
+        return iter(())
     dataset = pads.dataset(files, format="parquet")
     present = set(dataset.schema.names)
+    unknown = sorted(present - set(columns))
+    if unknown:
+        raise RuntimeError(
+            f"{partition_dir}: lake columns {', '.join(unknown)} are not in the contract (ingestion/contract/);"
+            " nothing was loaded"
+        )
+    return _aligned(dataset, present, columns, year, month)
+
+
+def _aligned(dataset, present: set[str], columns: list[str], year: int, month: int) -> Iterator[pa.RecordBatch]:
     for batch in dataset.to_batches(batch_size=32_768):
         batch = _naive_timestamps(batch)
         n = batch.num_rows
@@ -452,10 +454,10 @@ def _batches(partition_dir: Path, columns: list[str], year: int, month: int) -> 
         yield pa.RecordBatch.from_arrays(arrays, names=columns)
 
 
-def _stream(columns: list[str], batches: Iterator[pa.RecordBatch]) -> _CopyStream:
-    """The binary COPY stream of the batches; its thread starts encoding at once."""
-    types = _column_types()
-    return _CopyStream(batches, [types[c] for c in columns])
+def _stream(columns: list[tuple[str, str]], batches: Iterator[pa.RecordBatch]) -> _CopyStream:
+    """The binary COPY stream of the batches ((name, Postgres type) per column); its thread starts
+    encoding at once."""
+    return _CopyStream(batches, [kind for _, kind in columns])
 
 
 def _copy(cur, table: sql.Composable, columns: list[str], stream: _CopyStream) -> int:
@@ -471,12 +473,31 @@ def _copy(cur, table: sql.Composable, columns: list[str], stream: _CopyStream) -
     return cur.rowcount
 
 
+def _record_load(cur, values: dict) -> None:
+    """Upsert the month's load-log row (`loaded_at`: now, this transaction's clock)."""
+    names = [name for name, _ in LOAD_LOG_DDL_COLUMNS if name != "loaded_at"]
+    key = ("service", "year", "month")
+    statement = sql.SQL(
+        "insert into {table} ({columns}, loaded_at) values ({values}, clock_timestamp())"
+        " on conflict ({key}) do update set {updates}, loaded_at = excluded.loaded_at"
+    ).format(
+        table=sql.Identifier(RAW_SCHEMA, LOAD_LOG_TABLE),
+        columns=sql.SQL(", ").join(map(sql.Identifier, names)),
+        values=sql.SQL(", ").join(sql.Placeholder(name) for name in names),
+        key=sql.SQL(", ").join(map(sql.Identifier, key)),
+        updates=sql.SQL(", ").join(
+            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(name)) for name in names if name not in key
+        ),
+    )
+    cur.execute(statement, {name: values[name] for name in names})
+
+
 def _recorded_version(conn, service: str, year: int, month: int) -> str | None:
     with conn.cursor() as cur:
         cur.execute(
-            sql.SQL(
-                "select lake_version from {}.partition_loads where service = %s and year = %s and month = %s"
-            ).format(sql.Identifier(RAW_SCHEMA)),
+            sql.SQL("select lake_version from {} where service = %s and year = %s and month = %s").format(
+                sql.Identifier(RAW_SCHEMA, LOAD_LOG_TABLE)
+            ),
             (service, year, month),
         )
         row = cur.fetchone()
@@ -491,18 +512,19 @@ def load_partition(conn, manifest: dict, lake_root: Path, quarantine_root: Path)
     if _recorded_version(conn, service, year, month) == version:
         return PartitionLoad(service, year, month, manifest["source_file"], 0, 0, 0.0, skipped=True)
 
-    parent = f"{service}_trips"
+    parent = dataset(service).table
     child = sql.Identifier(RAW_SCHEMA, f"{parent}_{year:04d}_{month:02d}")
     next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
-    trip_cols = [c for c, _ in TRIP_COLUMNS + PARTITION_COLUMNS]
-    quarantine_cols = [c for c, _ in TRIP_COLUMNS + QUARANTINE_EXTRA + PARTITION_COLUMNS]
-    partition_path = Path(f"{parent}/year={year:04d}/month={month:02d}")
+    trip_types = trip_columns(service)
+    trip_cols = [c for c, _ in trip_types]
+    quarantine_cols = [c for c, _ in QUARANTINE_DDL_COLUMNS]
+    relative = Path(partition_path(service, year, month))
 
     # Both streams start encoding now: the quarantine's (one batch) is then ready when the trips' COPY
     # ends, instead of being read and encoded while the server waits. Each holds at most
     # _QUEUE_BATCHES encoded batches.
-    trips = _stream(trip_cols, _batches(lake_root / partition_path, trip_cols, year, month))
-    quarantine = _stream(quarantine_cols, _batches(quarantine_root / partition_path, quarantine_cols, year, month))
+    trips = _stream(trip_types, _batches(lake_root / relative, trip_cols, year, month))
+    quarantine = _stream(QUARANTINE_DDL_COLUMNS, _batches(quarantine_root / relative, quarantine_cols, year, month))
     try:
         with conn.cursor() as cur:
             cur.execute(
@@ -515,36 +537,31 @@ def load_partition(conn, manifest: dict, lake_root: Path, quarantine_root: Path)
             loaded = _copy(cur, child, trip_cols, trips)
             cur.execute(
                 sql.SQL("delete from {} where service = %s and year = %s and month = %s").format(
-                    sql.Identifier(RAW_SCHEMA, "quarantined_trips")
+                    sql.Identifier(RAW_SCHEMA, QUARANTINE_TABLE)
                 ),
                 (service, year, month),
             )
             quarantined = _copy(
                 cur,
-                sql.Identifier(RAW_SCHEMA, "quarantined_trips"),
+                sql.Identifier(RAW_SCHEMA, QUARANTINE_TABLE),
                 quarantine_cols,
                 quarantine,
             )
             if loaded != manifest["rows_accepted"] or quarantined != manifest["rows_quarantined"]:
                 conn.rollback()
                 raise RuntimeError(
-                    f"{manifest['source_file']}: lake partition {partition_path} holds {loaded} accepted and "
+                    f"{manifest['source_file']}: lake partition {relative} holds {loaded} accepted and "
                     f"{quarantined} quarantined rows but the manifest says {manifest['rows_accepted']} and "
                     f"{manifest['rows_quarantined']}; nothing was loaded. Re-run the ingestion for this file."
                 )
-            cur.execute(
-                sql.SQL(
-                    """
-                    insert into {} (service, year, month, source_file, sha256, lake_version,
-                                    row_count, quarantined_count, loaded_at)
-                    values (%s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())
-                    on conflict (service, year, month) do update set
-                        source_file = excluded.source_file, sha256 = excluded.sha256,
-                        lake_version = excluded.lake_version, row_count = excluded.row_count,
-                        quarantined_count = excluded.quarantined_count, loaded_at = excluded.loaded_at
-                    """
-                ).format(sql.Identifier(RAW_SCHEMA, "partition_loads")),
-                (service, year, month, manifest["source_file"], manifest["sha256"], version, loaded, quarantined),
+            _record_load(
+                cur,
+                {
+                    **{c.name: manifest[c.manifest_key] for c in LOAD_LOG_COLUMNS if c.name != "loaded_at"},
+                    "row_count": loaded,
+                    "quarantined_count": quarantined,
+                    "lake_version": version,
+                },
             )
             # Fresh statistics so the planner sees the new month at once (dbt reads it next). A small sample
             # suffices for raw months that are only ever scanned whole and hash-joined to small dimensions:

@@ -106,19 +106,25 @@ def pg_env() -> dict[str, str]:
     return conn.env()
 
 
+def connect(pg_env: dict[str, str]):
+    """A psycopg2 connection to the test database."""
+    import psycopg2
+
+    return psycopg2.connect(
+        host=pg_env["PGHOST"],
+        port=pg_env["PGPORT"],
+        user=pg_env["PGUSER"],
+        password=pg_env["PGPASSWORD"],
+        dbname=pg_env["PGDATABASE"],
+    )
+
+
 @pytest.fixture(scope="session")
 def sql(pg_env):
     """Run SQL on the test database; returns the rows of the last statement (if any)."""
-    import psycopg2
 
     def run(statement: str, params: tuple | None = None) -> list[tuple]:
-        conn = psycopg2.connect(
-            host=pg_env["PGHOST"],
-            port=pg_env["PGPORT"],
-            user=pg_env["PGUSER"],
-            password=pg_env["PGPASSWORD"],
-            dbname=pg_env["PGDATABASE"],
-        )
+        conn = connect(pg_env)
         try:
             with conn, conn.cursor() as cur:
                 cur.execute(statement, params)
@@ -130,10 +136,20 @@ def sql(pg_env):
 
 
 @pytest.fixture(scope="session")
-def load_raw_fixture(sql):
-    """(Re)create a raw schema (default `raw`) with the fixture's trips (2024-01..03) and their load log."""
+def load_raw_fixture(sql, pg_env):
+    """(Re)create a raw schema (default `raw`) with the fixture's trips (2024-01..03) and their load log.
+
+    The tables come from the lake contract, exactly as the loader creates them (`ensure_raw_schema`);
+    the fixture only adds rows."""
+    from orchestration.local.load_postgres import ensure_raw_schema
 
     def load(schema: str = "raw") -> None:
+        sql(f"drop schema if exists {schema} cascade")
+        conn = connect(pg_env)
+        try:
+            ensure_raw_schema(conn, schema)
+        finally:
+            conn.close()
         sql(re.sub(r"\braw\b", schema, FIXTURE_SQL.read_text()))
 
     return load

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingestion.contract import QUARANTINE_COLUMNS
 from orchestration.local import embedded_postgres, load_postgres
 
 DATABASE = "tlc_pytest_loader"
@@ -60,6 +61,7 @@ def _rows(n: int, source_file: str, quarantine: bool = False) -> pa.Table:
         data["reason_code"] = ["dropoff_before_pickup"] * n
         data["reason"] = ['dropoff is before pickup, "quoted", with, commas'] * n
         data["raw_record"] = ['{"VendorID": 2, "note": "line\\nbreak"}'] * n
+        data = {column.name: data[column.name] for column in QUARANTINE_COLUMNS if column.name in data}
     return pa.table(data)
 
 
@@ -202,3 +204,40 @@ def test_rows_with_different_nulls_and_large_or_negative_amounts_arrive_exactly(
         got = cur.fetchall()
     expected = [(i + 1, passengers[i], flags[i], fares[i], tips[i], keys[i]) for i in range(n)]
     assert got == expected
+
+
+def test_raw_tables_have_exactly_the_contract_columns(conn):
+    from ingestion.contract import DATASETS, LOAD_LOG_COLUMNS, PARTITION_COLUMNS, logical_type
+
+    load_postgres.ensure_raw_schema(conn)
+    with conn.cursor() as cur:
+        cur.execute(
+            "select table_name, array_agg(column_name::text order by ordinal_position),"
+            " array_agg(data_type::text order by ordinal_position)"
+            " from information_schema.columns where table_schema = 'raw' group by table_name"
+        )
+        tables = {name: list(zip(columns, types, strict=True)) for name, columns, types in cur.fetchall()}
+
+    def expected(columns):
+        # information_schema spells numeric(12,2) as numeric, timestamp as "timestamp without time zone"
+        spell = {"numeric(12,2)": "numeric", "timestamp": "timestamp without time zone"}
+        return [(c.name, spell.get(logical_type(c.type).postgres, logical_type(c.type).postgres)) for c in columns]
+
+    for item in DATASETS:
+        assert tables.pop(item.table) == expected((*item.columns, *PARTITION_COLUMNS))
+    assert tables.pop("quarantined_trips") == expected((*QUARANTINE_COLUMNS, *PARTITION_COLUMNS))
+    log = tables.pop("partition_loads")
+    assert [name for name, _ in log] == [c.name for c in LOAD_LOG_COLUMNS] + ["lake_version"]
+    assert tables == {}
+
+
+def test_a_lake_column_outside_the_contract_stops_the_load_before_any_copy(conn, tmp_path):
+    manifest = _write_month(tmp_path, 4, 0, "f.parquet", "v1")
+    part = tmp_path / "lake" / "yellow_trips" / "year=2024" / "month=01" / "part-00000.parquet"
+    table = pq.read_table(part)
+    pq.write_table(table.append_column("surprise_fee", pa.array([1.0] * table.num_rows)), part)
+    load_postgres.ensure_raw_schema(conn)
+    with pytest.raises(RuntimeError, match="lake columns surprise_fee are not in the contract"):
+        load_postgres.load_partition(conn, manifest, tmp_path / "lake", tmp_path / "quarantine")
+    conn.rollback()
+    assert _counts(conn) == (0, 0, 0)

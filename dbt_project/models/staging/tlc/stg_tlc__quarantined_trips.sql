@@ -10,6 +10,7 @@ renamed as (
 
     select
         ---------- ids
+        cast(trip_key as varchar(64)) as trip_id,
         cast(service as varchar(8)) as service,
         cast(source_file as varchar(128)) as source_file,
         cast(source_row as bigint) as source_row,
@@ -23,12 +24,10 @@ renamed as (
         cast(raw_record as varchar(65535)) as raw_record,
 
         ---------- parsed values (null where unparseable)
-        cast(vendor_id as integer) as vendor_id,
         cast(pickup_at as timestamp) as pickup_at,
         cast(dropoff_at as timestamp) as dropoff_at,
         cast(pickup_location_id as integer) as pickup_location_id,
-        cast(dropoff_location_id as integer) as dropoff_location_id,
-        cast(total_amount as numeric(12, 2)) as total_amount
+        cast(dropoff_location_id as integer) as dropoff_location_id
 
     from source
 

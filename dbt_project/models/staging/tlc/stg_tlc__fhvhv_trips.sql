@@ -1,0 +1,60 @@
+with
+
+source as (
+
+    select * from {{ source('tlc', 'fhvhv_trips') }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        cast(trip_key as varchar(64)) as trip_id,
+        cast(service as varchar(8)) as service,
+        cast(hvfhs_license_num as varchar(16)) as hvfhs_license_num,
+        cast(dispatching_base_num as varchar(16)) as dispatching_base_num,
+        cast(originating_base_num as varchar(16)) as originating_base_num,
+        cast(pickup_location_id as integer) as pickup_location_id,
+        cast(dropoff_location_id as integer) as dropoff_location_id,
+
+        ---------- timestamps
+        cast(request_at as timestamp) as request_at,
+        cast(on_scene_at as timestamp) as on_scene_at,
+        cast(pickup_at as timestamp) as pickup_at,
+        cast(dropoff_at as timestamp) as dropoff_at,
+        -- every accepted row's pickup lies in its file's month (others are quarantined upstream)
+        {{ partition_month_start('year', 'month') }} as pickup_month,
+
+        ---------- trip
+        cast(trip_miles as numeric(12, 2)) as trip_miles,
+        cast(trip_time as bigint) as trip_seconds,
+        shared_request_flag = 'Y' as is_shared_request,
+        shared_match_flag = 'Y' as is_shared_match,
+        access_a_ride_flag = 'Y' as is_access_a_ride,
+        wav_request_flag = 'Y' as is_wav_request,
+        wav_match_flag = 'Y' as is_wav_match,
+        coalesce(sr_flag = 1, false) as is_shared_ride_request,
+
+        ---------- amounts
+        cast(base_passenger_fare as numeric(12, 2)) as base_passenger_fare_amount,
+        cast(tolls as numeric(12, 2)) as tolls_amount,
+        cast(bcf as numeric(12, 2)) as black_car_fund_amount,
+        cast(sales_tax as numeric(12, 2)) as sales_tax_amount,
+        cast(congestion_surcharge as numeric(12, 2)) as congestion_surcharge_amount,
+        cast(airport_fee as numeric(12, 2)) as airport_fee_amount,
+        cast(cbd_congestion_fee as numeric(12, 2)) as cbd_congestion_fee_amount,
+        cast(tips as numeric(12, 2)) as tip_amount,
+        cast(driver_pay as numeric(12, 2)) as driver_pay_amount,
+
+        ---------- lineage
+        cast(source_file as varchar(128)) as source_file,
+        cast(source_row as bigint) as source_row,
+        cast(year as integer) as partition_year,
+        cast(month as integer) as partition_month
+
+    from source
+
+)
+
+select * from renamed

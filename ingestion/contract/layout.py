@@ -1,0 +1,164 @@
+"""Names and paths of the lake: raw file names, partition paths, side folders, the quarantine table,
+the manifest record and the load log the warehouse reads from it (docs/data_contracts.md)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingestion.contract.datasets import DATASETS, PARTITION_COLUMNS, SERVICES, Column
+
+# ---------- raw files
+
+FORMATS: tuple[str, ...] = ("parquet", "csv", "csv.gz")
+FILE_NAME_TEMPLATE = "{service}_tripdata_YYYY-MM.{format}"
+FILE_NAME = re.compile(
+    r"^(?P<service>"
+    + "|".join(sorted(SERVICES, key=len, reverse=True))
+    + r")_tripdata_(?P<year>\d{4})-(?P<month>\d{2})\.(?P<fmt>"
+    + "|".join(re.escape(f) for f in sorted(FORMATS, key=len, reverse=True))
+    + r")$"
+)
+FILE_NAME_HELP = "{" + "|".join(SERVICES) + "}_tripdata_YYYY-MM.{" + ",".join(FORMATS) + "}"
+
+
+def landing_key_patterns() -> list[str]:
+    """Glob patterns (Step Functions `StringMatches`, EventBridge `wildcard`) of every raw file name."""
+    return [f"{service}_tripdata_*-*.{fmt}" for service in SERVICES for fmt in FORMATS]
+
+
+def landing_suffixes() -> list[str]:
+    """The file-name endings an upload must have (EventBridge filters on them)."""
+    return [f".{fmt}" for fmt in FORMATS]
+
+
+# ---------- lake and quarantine paths
+
+MANIFEST_DIR = "_manifests"
+REJECTED_DIR = "_rejected_files"
+STAGING_DIR = "_staging"
+
+
+def table_name(service: str) -> str:
+    return f"{service}_trips"
+
+
+def partition_path(service: str, year: int, month: int) -> str:
+    """``<service>_trips/year=YYYY/month=MM``: the same relative path in the lake and the quarantine."""
+    return f"{table_name(service)}/year={year:04d}/month={month:02d}"
+
+
+def partition_values(year: int, month: int) -> list[str]:
+    """The Glue partition values of a month: the integers as text (`["2024", "1"]`), the form Spectrum
+    compares with the `int` partition keys (the folder keeps its two-digit `month=01`)."""
+    return [str(int(year)), str(int(month))]
+
+
+# ---------- quarantine rows (one table for every dataset)
+
+QUARANTINE_TABLE = "quarantined_trips"
+QUARANTINE_COLUMNS: tuple[Column, ...] = (
+    Column("trip_key", "string", "The row's trip_key (null when its values could not be read)."),
+    Column("service", "string", "TLC dataset the file belongs to."),
+    Column("pickup_at", "timestamp", "Pickup as read (null where unparseable)."),
+    Column("dropoff_at", "timestamp", "Drop-off as read (null where unparseable or not reported)."),
+    Column("pickup_location_id", "int", "Pickup zone as read or assigned (null where unparseable)."),
+    Column("dropoff_location_id", "int", "Drop-off zone as read or assigned (null where unparseable)."),
+    Column("source_file", "string", "Name of the TLC file the row came from."),
+    Column("source_row", "bigint", "1-based position of the data row in source_file."),
+    Column("reason_code", "string", "Why the row was rejected: a code of ingestion/RULES.md."),
+    Column("reason", "string", "The rejection in words, with the offending values."),
+    Column("raw_record", "string", "JSON of the original columns as read (CSV: the fields as text)."),
+)
+
+# ---------- the manifest: one JSON object, on one line, per ingested file
+
+
+@dataclass(frozen=True)
+class ManifestField:
+    """A key of the manifest record and its JSON type."""
+
+    name: str
+    json_type: str  # string | integer | object | timestamp (ISO-8601 text, UTC, 'Z')
+    description: str
+
+
+MANIFEST_FIELDS: tuple[ManifestField, ...] = (
+    ManifestField("source_file", "string", "The raw file's name (no folder)."),
+    ManifestField("source_path", "string", "Where the raw file was read (path or s3:// URI)."),
+    ManifestField("source_version", "string", "S3 object version read (null when unversioned or local)."),
+    ManifestField("sha256", "string", "sha256 of the raw file's bytes, as read."),
+    ManifestField("service", "string", "TLC dataset."),
+    ManifestField("year", "integer", "Partition year (from the file name)."),
+    ManifestField("month", "integer", "Partition month 1..12 (from the file name)."),
+    ManifestField("rows_read", "integer", "Data rows in the file."),
+    ManifestField("rows_accepted", "integer", "Rows written to the lake partition."),
+    ManifestField("rows_quarantined", "integer", "Rows written to the quarantine partition."),
+    ManifestField("quarantined_by_reason", "object", "Quarantined rows per reason code (codes with rows only)."),
+    ManifestField(
+        "warnings_by_code",
+        "object",
+        "Accepted rows carrying a code the reference tables lack, per `column=value` (kept, mapped to unknown).",
+    ),
+    ManifestField("lake_partition", "string", "Relative path of the lake partition."),
+    ManifestField("quarantine_partition", "string", "Relative path of the quarantine partition."),
+    ManifestField("ingested_at", "timestamp", "When the partitions were published: the partition's version."),
+)
+MANIFEST_KEYS: tuple[str, ...] = tuple(f.name for f in MANIFEST_FIELDS)
+
+
+# ---------- the load log: what the warehouse knows of each loaded partition
+
+
+@dataclass(frozen=True)
+class LoadLogColumn:
+    """A column of `partition_loads`: its type and the manifest key it comes from."""
+
+    name: str
+    type: str
+    manifest_key: str
+    description: str
+
+
+LOAD_LOG_TABLE = "partition_loads"
+LOAD_LOG_COLUMNS: tuple[LoadLogColumn, ...] = (
+    LoadLogColumn("service", "string", "service", "TLC dataset."),
+    LoadLogColumn("year", "int", "year", "Partition year."),
+    LoadLogColumn("month", "int", "month", "Partition month 1..12."),
+    LoadLogColumn("source_file", "string", "source_file", "TLC file the partition holds."),
+    LoadLogColumn("sha256", "string", "sha256", "sha256 of the source file."),
+    LoadLogColumn("row_count", "bigint", "rows_accepted", "Accepted rows in the partition."),
+    LoadLogColumn("quarantined_count", "bigint", "rows_quarantined", "Quarantined rows of the file."),
+    LoadLogColumn(
+        "loaded_at",
+        "string",
+        "ingested_at",
+        "When the partition was published (Spectrum: ISO-8601 UTC text) or loaded (Postgres: timestamptz).",
+    ),
+)
+
+
+def lake_tables() -> list[tuple[str, tuple[Column, ...]]]:
+    """(table, columns) of every lake table: one per dataset."""
+    return [(d.table, d.columns) for d in DATASETS]
+
+
+__all__ = [
+    "FILE_NAME",
+    "FILE_NAME_HELP",
+    "FORMATS",
+    "LOAD_LOG_COLUMNS",
+    "LOAD_LOG_TABLE",
+    "MANIFEST_DIR",
+    "MANIFEST_FIELDS",
+    "MANIFEST_KEYS",
+    "PARTITION_COLUMNS",
+    "QUARANTINE_COLUMNS",
+    "QUARANTINE_TABLE",
+    "REJECTED_DIR",
+    "STAGING_DIR",
+    "landing_key_patterns",
+    "partition_path",
+    "partition_values",
+    "table_name",
+]

@@ -1,0 +1,48 @@
+"""The logical column types of the lake and what each becomes in every system that stores it.
+
+One row per type: the Arrow type the job writes, the Hive type the Glue Data Catalog (Spectrum)
+declares, the PostgreSQL type the local raw layer uses. Nothing else spells a column type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+AMOUNT_PRECISION, AMOUNT_SCALE = 12, 2
+
+
+@dataclass(frozen=True)
+class LogicalType:
+    """A lake column type and its spelling per system."""
+
+    name: str
+    arrow: pa.DataType
+    hive: str
+    postgres: str
+
+
+_TYPES = (
+    LogicalType("string", pa.string(), "string", "text"),
+    LogicalType("int", pa.int32(), "int", "integer"),
+    LogicalType("bigint", pa.int64(), "bigint", "bigint"),
+    LogicalType("double", pa.float64(), "double", "double precision"),
+    LogicalType(
+        "amount",
+        pa.decimal128(AMOUNT_PRECISION, AMOUNT_SCALE),
+        f"decimal({AMOUNT_PRECISION},{AMOUNT_SCALE})",
+        f"numeric({AMOUNT_PRECISION},{AMOUNT_SCALE})",
+    ),
+    # NYC wall-clock time, stored without a zone (what TLC records).
+    LogicalType("timestamp", pa.timestamp("us"), "timestamp", "timestamp"),
+)
+TYPES: dict[str, LogicalType] = {t.name: t for t in _TYPES}
+
+
+def logical_type(name: str) -> LogicalType:
+    """The type called `name`; KeyError names the known ones."""
+    try:
+        return TYPES[name]
+    except KeyError:
+        raise KeyError(f"unknown logical type {name!r}; known: {', '.join(TYPES)}") from None

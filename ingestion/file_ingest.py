@@ -1,0 +1,223 @@
+"""One raw file through every step, in one streaming pass: the work of one Spark task.
+
+read a batch (`raw_batches`) -> cast to the contract's columns (`canonical`, zones from points for
+the 2009-2016 layouts) -> trip_key (`trip_keys`) -> earlier duplicates (`duplicates`) -> rules
+(`rules`) -> accepted rows to the lake's staging, the others (with reason and raw record) to the
+quarantine's -> next batch. Then: refuse a mislabeled or unreadable file, reconcile the counts,
+publish quarantine and lake partitions, write the manifest. Memory stays at a batch plus 24 bytes a
+row for the duplicate check, whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingestion import lake, manifest, raw_files, rules, storage
+from ingestion.canonical import Canonical, to_canonical
+from ingestion.contract import QUARANTINE_COLUMNS, logical_type
+from ingestion.duplicates import SeenKeys
+from ingestion.errors import BadFileError, ReconciliationError
+from ingestion.raw_batches import IrregularRows, RawBatch, read_batches
+from ingestion.raw_files import Inspection
+from ingestion.results import FAILED, INGESTED, REFUSED, SKIPPED, FileResult
+from ingestion.trip_keys import key_hashes, key_text
+
+Progress = Callable[[str], None]
+PROGRESS_EVERY_SECONDS = 10.0
+# More than this share of a file's rows unreadable: the layout is not what the contract knows, so the
+# file is refused (its month keeps what it had) instead of loading a month of nothing.
+UNREADABLE_SHARE = 0.5
+
+
+def _schema(columns) -> pa.Schema:
+    return pa.schema([pa.field(c.name, logical_type(c.type).arrow) for c in columns])
+
+
+QUARANTINE_SCHEMA = _schema(QUARANTINE_COLUMNS)
+
+
+@dataclass
+class _Tally:
+    rows_read: int = 0
+    reasons: Counter = None  # type: ignore[assignment]
+    warnings: Counter = None  # type: ignore[assignment]
+    first_unreadable: str | None = None
+
+    def __post_init__(self) -> None:
+        self.reasons, self.warnings = Counter(), Counter()
+
+
+def already_ingested(file_name: str, sha256: str, lake_root: str) -> dict | None:
+    """The stored manifest when the lake already holds this exact file (same sha256), else None."""
+    previous = manifest.read_manifest(lake_root, file_name)
+    return previous if previous and previous.get("sha256") == sha256 else None
+
+
+def ingest_file(
+    inspection: Inspection,
+    lake_root: str,
+    quarantine_root: str,
+    sha256: str | None = None,
+    progress: Progress | None = None,
+) -> FileResult:
+    """Ingest one inspected file; never raises for a bad file (status `refused`) or a bug in the
+    counts (status `failed`): either way nothing of it is published."""
+    raw = inspection.raw
+    started = time.monotonic()
+    say = progress or (lambda message: None)
+    try:
+        sha256 = sha256 or raw_files.fingerprint(raw.path)
+        previous = already_ingested(raw.name, sha256, lake_root)
+        if previous is not None:
+            return FileResult(raw.name, raw.path, SKIPPED, manifest=previous)
+        result = _ingest(inspection, lake_root, quarantine_root, sha256, say)
+    except BadFileError as error:
+        report = manifest.write_rejection(quarantine_root, raw.name, raw.path, error.problem)
+        return FileResult(raw.name, raw.path, REFUSED, problem=error.problem, rejection_report=report)
+    except ReconciliationError as error:
+        return FileResult(raw.name, raw.path, FAILED, problem=str(error).split(": ", 1)[-1])
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _ingest(inspection: Inspection, lake_root: str, quarantine_root: str, sha256: str, say: Progress) -> FileResult:
+    raw = inspection.raw
+    for by_line in (False, True):
+        writers = (
+            lake.PartitionWriter(quarantine_root, raw.partition, QUARANTINE_SCHEMA),
+            lake.PartitionWriter(lake_root, raw.partition, _schema(inspection.mapping.dataset.columns)),
+        )
+        try:
+            tally = _stream(inspection, by_line, writers, say)
+            for writer in writers:
+                writer.close()
+            result = _reconcile(inspection, sha256, tally, writers)
+        except IrregularRows:
+            for writer in writers:
+                writer.discard()
+            continue
+        except BaseException:
+            for writer in writers:
+                writer.discard()
+            raise
+        for writer in writers:  # quarantine first, then the lake, then the manifest
+            writer.publish()
+        manifest.write_manifest(lake_root, result)
+        storage.delete_file(manifest.rejection_path(quarantine_root, raw.name))
+        return FileResult(raw.name, raw.path, INGESTED, manifest=result)
+    raise AssertionError("unreachable: the line-by-line read never raises IrregularRows")
+
+
+def _stream(inspection: Inspection, by_line: bool, writers, say: Progress) -> _Tally:
+    raw = inspection.raw
+    item = inspection.mapping.dataset
+    ctx = rules.Context(item, inspection.mapping, raw.year, raw.month)
+    quarantine, accepted = writers
+    seen = SeenKeys()
+    tally = _Tally()
+    last_report = time.monotonic()
+    for batch in read_batches(inspection, by_line=by_line):
+        rows = to_canonical(batch, inspection.mapping)
+        service = pa.array(np.full(rows.num_rows, raw.service, dtype=object), pa.string())
+        values = [rows.columns[f.name] for f in item.fields]
+        first, second = key_hashes([service, *values])
+        earlier = seen.first_rows(first, second, rows.source_row)
+        reason = rules.classify(rows, ctx, earlier)
+        keep = reason == rules.ACCEPTED
+        keys = key_text(first, second)
+        common = {
+            "trip_key": keys,
+            "service": service,
+            "source_file": pa.array(np.full(rows.num_rows, raw.name, dtype=object), pa.string()),
+            "source_row": pa.array(rows.source_row, pa.int64()),
+        }
+        if keep.all():
+            accepted.write(_table(accepted.schema, {**common, **rows.columns}))
+        elif keep.any():
+            accepted.write(_table(accepted.schema, {**common, **rows.columns}).filter(pa.array(keep)))
+        if not keep.all():
+            quarantine.write(_quarantined(batch, rows, ctx, reason, earlier, common, tally))
+            tally.reasons.update({rules.RULE_CODES[code]: int(n) for code, n in _counts(reason[~keep])})
+        tally.warnings.update(rules.warnings(rows, ctx, keep))
+        tally.rows_read += rows.num_rows
+        if time.monotonic() - last_report > PROGRESS_EVERY_SECONDS:
+            say(f"{raw.name}: {tally.rows_read:,} rows read")
+            last_report = time.monotonic()
+    return tally
+
+
+def _counts(codes: np.ndarray) -> list[tuple[int, int]]:
+    values, counts = np.unique(codes, return_counts=True)
+    return list(zip(values.tolist(), counts.tolist(), strict=True))
+
+
+def _table(schema: pa.Schema, columns: dict[str, pa.Array]) -> pa.Table:
+    return pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema)
+
+
+def _quarantined(
+    batch: RawBatch,
+    rows: Canonical,
+    ctx: rules.Context,
+    reason: np.ndarray,
+    earlier: np.ndarray,
+    common: dict[str, pa.Array],
+    tally: _Tally,
+) -> pa.Table:
+    """The rejected rows with reason code, reason text and the raw record; trip_key is null where the
+    values could not be read."""
+    picked = np.flatnonzero(reason != rules.ACCEPTED)
+    index = pa.array(picked, pa.int64())
+    codes = [rules.RULE_CODES[int(reason[i])] for i in picked]
+    texts = [rules.reason_text(rows, ctx, int(i), code, int(earlier[i])) for i, code in zip(picked, codes, strict=True)]
+    if tally.first_unreadable is None and "unparseable" in codes:
+        tally.first_unreadable = (
+            f"row {rows.source_row[picked[codes.index('unparseable')]]}: " + texts[codes.index("unparseable")]
+        )
+    unreadable = pa.array([code == "unparseable" for code in codes])
+    keys = common["trip_key"].take(index)
+    columns = {
+        **{name: array.take(index) for name, array in common.items()},
+        **{name: rows.columns[name].take(index) for name in ("pickup_at", "dropoff_at") if name in rows.columns},
+        "trip_key": pc.if_else(unreadable, pa.scalar(None, pa.string()), keys),
+        "reason_code": pa.array(codes, pa.string()),
+        "reason": pa.array(texts, pa.string()),
+        "raw_record": pa.array(batch.records(picked), pa.string()),
+    }
+    for name in ("pickup_location_id", "dropoff_location_id"):
+        columns[name] = rows.columns[name].take(index) if name in rows.columns else pa.nulls(len(picked), pa.int32())
+    return _table(QUARANTINE_SCHEMA, columns)
+
+
+def _reconcile(inspection: Inspection, sha256: str, tally: _Tally, writers) -> dict:
+    raw = inspection.raw
+    quarantine, accepted = writers
+    outside = tally.reasons.get("pickup_outside_file_month", 0)
+    rules.check_file_month(raw.path, raw.year, raw.month, tally.rows_read, outside)
+    unreadable = tally.reasons.get("unparseable", 0)
+    if tally.rows_read and unreadable / tally.rows_read > UNREADABLE_SHARE:
+        raise BadFileError(
+            raw.path,
+            f"{unreadable:,} of {tally.rows_read:,} rows cannot be read ({tally.first_unreadable}):"
+            " the layout is not one ingestion/contract/ knows",
+        )
+    if inspection.rows_in_footer is not None and inspection.rows_in_footer != tally.rows_read:
+        raise ReconciliationError(
+            f"{raw.name}: the footer promises {inspection.rows_in_footer} rows, {tally.rows_read} were read"
+        )
+    return manifest.build_manifest(
+        raw,
+        sha256,
+        tally.rows_read,
+        lake.count_rows(accepted.staging),
+        lake.count_rows(quarantine.staging),
+        tally.reasons,
+        tally.warnings,
+    )

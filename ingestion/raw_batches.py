@@ -1,0 +1,280 @@
+"""A raw file as a stream of Arrow batches, each row with its 1-based position in the file.
+
+Parquet: the file's own columns and types, row group by row group. CSV (and gzip-compressed CSV):
+every field as text. TLC's CSVs have quirks this handles: CRLF or LF, a blank line after the header,
+a BOM, quoted fields, and rows ending in extra empty fields (2016-H2, green 2013-08..2015-06). Rows
+are read with Arrow's CSV parser; a file whose rows do not all have the same number of fields (a cut
+last line, a stray comma) is read again line by line, so every row keeps its position and the odd
+ones are flagged (`shape_ok` false) instead of stopping the file. Blank lines are not rows.
+
+Failures of the file itself (corrupt data page, bad gzip stream, bytes that are not UTF-8) raise
+`BadFileError` with one line naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ingestion import storage
+from ingestion.errors import BadFileError
+from ingestion.raw_files import CSV_HEAD_BYTES, Inspection
+
+PARQUET_BATCH_ROWS = 262_144
+CSV_BLOCK_BYTES = 16 << 20
+_LINE_DELIMITER = "\x1f"  # ASCII unit separator: never in TLC text, so each line reads as one field
+EXTRA_PREFIX = "_extra_field_"
+
+
+@dataclass
+class RawBatch:
+    """Rows of one raw file as read."""
+
+    columns: dict[str, pa.Array]  # raw column name (as in the file) -> values
+    source_row: np.ndarray  # int64, 1-based data-row position in the file
+    shape_ok: np.ndarray | None  # CSV: false where a line has the wrong number of fields; None: all fine
+    records: Callable[[np.ndarray], list[str]]  # raw_record JSON of the given row positions in the batch
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.source_row)
+
+
+class IrregularRows(Exception):
+    """A CSV row has another number of fields than the others: read the file again `by_line`."""
+
+
+def read_batches(inspection: Inspection, by_line: bool = False) -> Iterator[RawBatch]:
+    """Every row of the file, in order. Raises BadFileError if the file breaks while being read, and
+    IrregularRows (CSV, not `by_line`) at the first row of another width: the caller drops what it
+    did with the earlier batches and reads again with `by_line=True`."""
+    if not inspection.raw.is_csv:
+        yield from _parquet_batches(inspection)
+    elif by_line:
+        yield from _csv_by_line(inspection, _header_and_width(inspection)[0])
+    else:
+        yield from _csv_batches(inspection)
+
+
+# ---------- Parquet
+
+
+def _json_records(table: pa.Table | pa.RecordBatch) -> Callable[[np.ndarray], list[str]]:
+    def records(rows: np.ndarray) -> list[str]:
+        picked = table.take(pa.array(rows, pa.int64())).to_pylist()
+        return [json.dumps(row, default=str, ensure_ascii=False) for row in picked]
+
+    return records
+
+
+def _parquet_batches(inspection: Inspection) -> Iterator[RawBatch]:
+    path = inspection.raw.path
+    start = 1
+    try:
+        with storage.open_binary(path) as handle:
+            parquet = pq.ParquetFile(handle)
+            for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, use_threads=True):
+                rows = np.arange(start, start + batch.num_rows, dtype=np.int64)
+                start += batch.num_rows
+                columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+                yield RawBatch(columns, rows, None, _json_records(batch))
+    except (pa.ArrowException, OSError) as exc:
+        raise BadFileError(path, f"corrupt Parquet data at row {start} or after ({_one_line(exc)})") from exc
+
+
+# ---------- CSV
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _input_stream(inspection: Inspection) -> pa.NativeFile:
+    handle = storage.open_binary(inspection.raw.path)
+    stream = pa.PythonFile(handle, mode="r")
+    if inspection.raw.fmt == "csv.gz":
+        return pa.CompressedInputStream(stream, "gzip")
+    return stream
+
+
+def _header_and_width(inspection: Inspection) -> tuple[list[str], int]:
+    """The header's names and the most common number of fields of the first data lines."""
+    with _input_stream(inspection) as stream:
+        head = stream.read(CSV_HEAD_BYTES).decode("utf-8-sig", errors="replace")
+    lines = [line for line in head.splitlines() if line.strip()]
+    header = [name.strip() for name in next(csv.reader([lines[0]]))]
+    complete = lines[1:-1] if len(lines) > 2 else lines[1:]  # the last line may be cut by the 64 KiB limit
+    widths = Counter(len(next(csv.reader([line]))) for line in complete)
+    width = widths.most_common(1)[0][0] if widths else len(header)
+    return header, max(width, len(header))
+
+
+def _text_error(inspection: Inspection, exc: BaseException) -> BadFileError:
+    text = _one_line(exc)
+    if "UTF8" in text or "utf8" in text or "UTF-8" in text:
+        return BadFileError(inspection.raw.path, f"not UTF-8 text ({_first_bad_byte(inspection)})")
+    if isinstance(exc, zlib.error | EOFError) or "gzip" in text.lower() or "zlib" in text.lower():
+        return BadFileError(inspection.raw.path, f"corrupt gzip data ({text})")
+    return BadFileError(inspection.raw.path, f"unreadable CSV ({text})")
+
+
+def _first_bad_byte(inspection: Inspection) -> str:
+    """Where the first byte that is not UTF-8 is (decompressed offset for .csv.gz)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with _input_stream(inspection) as stream:
+        while chunk := stream.read(8 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return f"byte 0x{chunk[exc.start]:02x} at offset {offset + exc.start}; re-export the file as UTF-8"
+            offset += len(chunk)
+    return "re-export the file as UTF-8"
+
+
+def _csv_batches(inspection: Inspection) -> Iterator[RawBatch]:
+    header, width = _header_and_width(inspection)
+    extras = [f"{EXTRA_PREFIX}{i}" for i in range(1, width - len(header) + 1)]
+    invalid: list[str] = []
+    try:
+        yield from _csv_regular(inspection, header, extras, invalid)
+    except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
+        if not invalid:
+            raise _text_error(inspection, exc) from exc
+    if invalid:
+        raise IrregularRows(invalid[0])
+
+
+def _csv_regular(inspection: Inspection, header: list[str], extras: list[str], invalid: list[str]):
+    """Rows through Arrow's CSV parser, all as text; any row of another width is noted in `invalid`
+    (and makes the caller read the file line by line instead)."""
+    names = [*header, *extras]
+
+    def on_invalid(row) -> str:
+        invalid.append(row.text)
+        return "skip"
+
+    with _input_stream(inspection) as stream:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(
+                column_names=_unique(names), skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=True
+            ),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in _unique(names)},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        start = 1
+        for batch in reader:
+            if invalid:
+                raise IrregularRows(invalid[0])
+            rows = np.arange(start, start + batch.num_rows, dtype=np.int64)
+            start += batch.num_rows
+            arrays = dict(zip(header, batch.columns[: len(header)], strict=True))
+            shape_ok = None
+            if extras:
+                empty = [pc.equal(pc.utf8_trim_whitespace(column), "") for column in batch.columns[len(header) :]]
+                ok = np.asarray(pc.and_(*empty) if len(empty) > 1 else empty[0], dtype=bool)
+                shape_ok = None if ok.all() else ok
+            yield RawBatch(arrays, rows, shape_ok, _csv_records(header, batch.columns))
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Arrow needs distinct column names; a repeated header name gets a suffix (the mapping refuses it)."""
+    seen: Counter = Counter()
+    out = []
+    for name in names:
+        seen[name] += 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
+
+
+def _csv_records(header: list[str], columns: list[pa.Array]) -> Callable[[np.ndarray], list[str]]:
+    def records(rows: np.ndarray) -> list[str]:
+        index = pa.array(rows, pa.int64())
+        picked = [column.take(index).to_pylist() for column in columns]
+        out = []
+        for values in zip(*picked, strict=True):
+            record = dict(zip(header, values[: len(header)], strict=True))
+            extra = [v for v in values[len(header) :] if v]
+            if extra:
+                record["_extra_fields"] = extra
+            out.append(json.dumps(record, ensure_ascii=False))
+        return out
+
+    return records
+
+
+def _csv_by_line(inspection: Inspection, header: list[str]) -> Iterator[RawBatch]:
+    """Every line as one text value, split here: rows of any width keep their place."""
+    width = len(header)
+    start = 1
+    first = True
+    with _input_stream(inspection) as stream:
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=["line"], block_size=CSV_BLOCK_BYTES, use_threads=True),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=_LINE_DELIMITER, quote_char=False, escape_char=False, ignore_empty_lines=True
+                ),
+                convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()}, strings_can_be_null=False),
+            )
+            for batch in reader:
+                lines = batch.column(0)
+                if first:  # the header line
+                    lines, first = lines.slice(1), False
+                lines = pc.utf8_rtrim(lines, "\r")
+                keep = np.asarray(pc.not_equal(pc.utf8_trim_whitespace(lines), ""), dtype=bool)
+                if not keep.all():
+                    lines = lines.filter(pa.array(keep))
+                if not len(lines):
+                    continue
+                yield _split_lines(lines, header, width, start)
+                start += len(lines)
+        except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
+            raise _text_error(inspection, exc) from exc
+
+
+def _split_lines(lines: pa.Array, header: list[str], width: int, start: int) -> RawBatch:
+    texts = lines.to_pylist()
+    fields = [next(csv.reader(io.StringIO(text))) if '"' in text else text.split(",") for text in texts]
+    counts = np.array([len(f) for f in fields], dtype=np.int64)
+    shape_ok = counts == width
+    wider = np.flatnonzero(counts > width)
+    for i in wider:  # extra fields are fine when they are all empty
+        shape_ok[i] = not any(value.strip() for value in fields[i][width:])
+    columns = {
+        name: pa.array([f[j] if j < len(f) else None for f in fields], pa.string()) for j, name in enumerate(header)
+    }
+    rows = np.arange(start, start + len(texts), dtype=np.int64)
+
+    def records(picked: np.ndarray) -> list[str]:
+        out = []
+        for i in picked:
+            values = fields[int(i)]
+            record: dict = dict(zip(header, values, strict=False))
+            if len(values) > width:
+                record["_extra_fields"] = values[width:]
+            if len(values) != width:
+                record["_line"] = texts[int(i)]
+            out.append(json.dumps(record, ensure_ascii=False))
+        return out
+
+    return RawBatch(columns, rows, None if shape_ok.all() else shape_ok, records)

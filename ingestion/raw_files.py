@@ -1,0 +1,173 @@
+"""A raw TLC file as a whole: what its name promises, the cheap checks, and its fingerprint.
+
+`inspect_file` reads at most the Parquet footer or the first 64 KiB of a CSV (decompressed for
+`.csv.gz`): name, existence, size, format, header or schema, column mapping. `fingerprint` is the
+one full read of the raw bytes before ingestion (sha256). Each failure is a `BadFileError` whose
+message is one line, e.g. ``yellow_tripdata_2024-01.parquet: truncated or corrupt Parquet (no footer)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingestion import storage
+from ingestion.contract import FILE_NAME, FILE_NAME_HELP, partition_path
+from ingestion.errors import BadFileError, InputSetError
+from ingestion.mapping import ColumnMapping, map_columns
+
+PARQUET_MAGIC = b"PAR1"
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+CSV_HEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """What a raw file's name promises: dataset, month and format."""
+
+    path: str
+    name: str
+    service: str
+    year: int
+    month: int
+    fmt: str  # parquet | csv | csv.gz
+
+    @property
+    def partition(self) -> str:
+        """Relative partition path shared by the lake and the quarantine."""
+        return partition_path(self.service, self.year, self.month)
+
+    @property
+    def is_csv(self) -> bool:
+        return self.fmt.startswith("csv")
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What the cheap look at a file found; the readers build on it."""
+
+    raw: RawFile
+    size: int
+    mapping: ColumnMapping
+    rows_in_footer: int | None  # Parquet only: the row count the footer promises
+
+
+def parse_raw_file(path: str) -> RawFile:
+    """Parse the name (`ingestion.contract.FILE_NAME`); BadFileError otherwise."""
+    name = storage.file_name(path)
+    match = FILE_NAME.match(name)
+    if not match:
+        raise BadFileError(path, f"name does not match {FILE_NAME_HELP}")
+    month = int(match["month"])
+    if not 1 <= month <= 12:
+        raise BadFileError(path, f"month {match['month']} in the name is not 01..12")
+    return RawFile(path, name, match["service"], int(match["year"]), month, match["fmt"])
+
+
+def _parquet_columns(raw: RawFile, size: int) -> tuple[list[str], int]:
+    with storage.open_binary(raw.path) as handle:
+        handle.seek(max(0, size - 4))
+        if size < 12 or handle.read(4) != PARQUET_MAGIC:
+            raise BadFileError(raw.path, "truncated or corrupt Parquet (no footer)")
+        handle.seek(0)
+        try:
+            metadata = pq.ParquetFile(handle).metadata
+        except (pa.ArrowException, OSError) as exc:
+            raise BadFileError(raw.path, f"corrupt Parquet footer ({exc})") from exc
+    if metadata.num_rows == 0:
+        raise BadFileError(raw.path, "Parquet file has a schema but no rows")
+    return list(metadata.schema.to_arrow_schema().names), metadata.num_rows
+
+
+def _csv_head(raw: RawFile) -> bytes:
+    with storage.open_binary(raw.path) as handle:
+        head = handle.read(CSV_HEAD_BYTES)
+        if raw.fmt != "csv.gz":
+            if head.startswith(GZIP_MAGIC):
+                raise BadFileError(raw.path, "is a gzip-compressed file named .csv; name it .csv.gz")
+            return head
+        if not head.startswith(GZIP_MAGIC):
+            raise BadFileError(raw.path, "is named .csv.gz but is not gzip-compressed")
+        handle.seek(0)
+        try:
+            return gzip.GzipFile(fileobj=handle).read(CSV_HEAD_BYTES)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise BadFileError(raw.path, f"corrupt gzip data ({exc})") from exc
+
+
+def _csv_columns(raw: RawFile) -> list[str]:
+    head = _csv_head(raw)
+    if head.startswith(PARQUET_MAGIC):
+        raise BadFileError(raw.path, f"is a Parquet file named .{raw.fmt}")
+    if head.startswith(ZIP_MAGIC):
+        raise BadFileError(raw.path, "is a zip archive named .csv; extract the CSV from it first")
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        cut_at_limit = len(head) == CSV_HEAD_BYTES and exc.reason == "unexpected end of data"
+        if not cut_at_limit:  # a real bad byte, not a multi-byte character cut by the head limit
+            raise BadFileError(
+                raw.path, f"not UTF-8 text (byte 0x{head[exc.start]:02x} at offset {exc.start})"
+            ) from exc
+        text = head[: exc.start].decode("utf-8-sig")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise BadFileError(raw.path, "CSV has no header line")
+    if len(lines) < 2:
+        raise BadFileError(raw.path, "CSV has a header but no data rows")
+    return [name.strip() for name in next(csv.reader(io.StringIO(lines[0])))]
+
+
+def inspect_file(path: str) -> Inspection:
+    """All checks that need no full read: name, existence, size, footer/header, column mapping."""
+    raw = parse_raw_file(path)
+    try:
+        size = storage.stat_size(path)
+        if size is None:
+            raise BadFileError(path, "file does not exist or is not readable")
+        if size == 0:
+            raise BadFileError(path, "file is empty (0 bytes)")
+        if raw.is_csv:
+            columns, rows = _csv_columns(raw), None
+        else:
+            columns, rows = _parquet_columns(raw, size)
+    except PermissionError as exc:
+        raise BadFileError(path, "file is not readable (permission denied)") from exc
+    except IsADirectoryError as exc:
+        raise BadFileError(path, "is a directory, not a file") from exc
+    mapping = map_columns(raw.name, raw.service, columns)
+    return Inspection(raw=raw, size=size, mapping=mapping, rows_in_footer=rows)
+
+
+def check_unique(raws: Sequence[RawFile]) -> None:
+    """Refuse an input set naming one file twice or two files for one dataset and month (they would
+    write the same partition). InputSetError lists every problem, one per file."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for raw in raws:
+        for key in (raw.name, raw.partition):
+            if key in seen:
+                problems.append(f"{raw.name}: duplicate input ({key} also from {seen[key]})")
+                break
+        else:
+            seen[raw.name] = raw.path
+            seen[raw.partition] = raw.path
+    if problems:
+        raise InputSetError(problems)
+
+
+def fingerprint(path: str) -> str:
+    """sha256 of the raw bytes, in one streaming pass."""
+    digest = hashlib.sha256()
+    for chunk in storage.iter_chunks(path):
+        digest.update(chunk)
+    return digest.hexdigest()
