@@ -127,6 +127,8 @@ def _stream(inspection: Inspection, by_line: bool, writers, say: Progress) -> _T
         rows = to_canonical(batch, inspection.mapping)
         service = pa.array(np.full(rows.num_rows, raw.service, dtype=object), pa.string())
         values = [rows.columns[f.name] for f in item.fields]
+        if item.key_includes_position:
+            values.append(pa.array(rows.source_row, pa.int64()))
         first, second = key_hashes([service, *values])
         earlier = seen.first_rows(first, second, rows.source_row)
         reason = rules.classify(rows, ctx, earlier)

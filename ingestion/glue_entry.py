@@ -48,26 +48,31 @@ def split_inputs(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def main(argv: Sequence[str] | None = None) -> list[dict]:
-    """Run the ingestion for the job's arguments; raise if any file was refused."""
-    from ingestion.job import run_ingestion, summarize
+def main(argv: Sequence[str] | None = None) -> list:
+    """Run the ingestion for the job's arguments; raise if any file was refused or failed.
+
+    The files are hashed inside the Spark tasks (one per file), not on the driver: a backfill of
+    hundreds of months reads each file once, in parallel on the workers.
+    """
+    from ingestion.job import run_ingestion
+    from ingestion.results import summarize
     from ingestion.spark_session import get_spark
 
     args = resolve_arguments(sys.argv if argv is None else argv)
-    spark = _glue_spark() or get_spark()
     results = run_ingestion(
-        spark,
         split_inputs(args["inputs"]),
         args["lake_root"],
         args["quarantine_root"],
         progress=lambda message: print(message, flush=True),
         archive_root=args.get("archive_root"),
+        spark_factory=lambda: _glue_spark() or get_spark(),
+        hash_files=False,
     )
     summary = summarize(results)
     print(json.dumps(summary, indent=2, default=str))
     if not summary["ok"]:
-        refused = "; ".join(r["error"] for r in results if r.get("refused"))
-        raise RuntimeError(f"ingestion refused {summary['refused']} file(s): {refused}")
+        bad = "; ".join(r.error for r in results if not r.ok)
+        raise RuntimeError(f"ingestion refused or failed {summary['refused'] + summary['failed']} file(s): {bad}")
     return results
 
 

@@ -177,7 +177,8 @@ _APPLIES: dict[str, set[str]] = {
 
 def rules_for(item: Dataset) -> tuple[str, ...]:
     """The reason codes a dataset's rows are checked for, in RULES order."""
-    return tuple(code for code in RULE_CODES if item.service in _APPLIES.get(code, {item.service}))
+    applies = {**_APPLIES, "duplicate_row": set() if item.key_includes_position else {item.service}}
+    return tuple(code for code in RULE_CODES if item.service in applies.get(code, {item.service}))
 
 
 def classify(rows: Canonical, ctx: Context, earlier_row: np.ndarray) -> np.ndarray:

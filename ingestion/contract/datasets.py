@@ -58,6 +58,9 @@ class Dataset:
     zones_from_points: tuple[tuple[str, tuple[str, str]], ...] = ()
     # Raw column prefixes only this dataset uses: another dataset's file carrying one is refused.
     markers: tuple[str, ...] = ()
+    # Rows too sparse to tell two trips apart (FHV: base, pickup minute, zone): identical rows are
+    # separate trips, so trip_key also hashes the row's position and no row is a duplicate.
+    key_includes_position: bool = False
 
     @property
     def table(self) -> str:
@@ -269,6 +272,7 @@ FHV = Dataset(
         ),
     ),
     requirements=((("dispatching_base_num",),), (("pickup_at",),)),
+    key_includes_position=True,
 )
 
 FHVHV = Dataset(

@@ -5,16 +5,16 @@ state machine (both read orchestration/stages.json).
     python -m orchestration.local.run_pipeline --source DIR    # real TLC files from DIR
 
 Exit codes: 0 success; 1 a stage failed (dbt model/test failure, reconciliation broken);
-2 bad input (nothing was loaded). A refused file is copied to `<work-dir>/quarantine/_rejected_files/`
-beside its `<name>.error.json`; every run, failed or not, leaves its report in `<work-dir>/runs/`.
+2 bad input (a file refused: nothing was loaded into the warehouse). `make` itself exits 2 whenever
+the pipeline fails; the pipeline's own code is on the last line of its output. A refused file is
+copied to `<work-dir>/quarantine/_rejected_files/` beside its `<name>.error.json`; every run, failed
+or not, leaves its report in `<work-dir>/runs/`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import shutil
 import sys
 import time
@@ -24,14 +24,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestion.contract import FILE_NAME, FILE_NAME_HELP
 from orchestration.local import embedded_postgres
 from orchestration.local.summary import RunReport, StageReport
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STAGES_FILE = REPO_ROOT / "orchestration" / "stages.json"
 # Arbitrary but fixed: the advisory-lock id every run on a warehouse takes (see run_lock).
 RUN_LOCK_KEY = 7_263_001
-TLC_FILE = re.compile(r"^(yellow|green)_tripdata_\d{4}-\d{2}\.(parquet|csv)$")
 
 
 class InputError(Exception):
@@ -40,7 +39,9 @@ class InputError(Exception):
 
 def stage_names() -> list[str]:
     """The stage order shared with the state machine."""
-    return [stage["name"] for stage in json.loads(STAGES_FILE.read_text())["stages"]]
+    from orchestration.aws.definition import stage_names as shared
+
+    return shared()
 
 
 @dataclass
@@ -72,7 +73,7 @@ class RunState:
     config: RunConfig
     report: RunReport
     inputs: list[Path] = field(default_factory=list)
-    manifests: list[dict] = field(default_factory=list)
+    plan: object | None = None  # ingestion.job.Plan
     connection: embedded_postgres.Connection | None = None
 
 
@@ -83,24 +84,36 @@ def say(message: str) -> None:
 
 
 def list_source_files(source: Path) -> list[Path]:
-    """The TLC files in `source`, sorted; refuses what a user would not want silently ignored."""
+    """The TLC files in `source`, sorted; refuses, naming each, what a user would not want ignored:
+    other files, sub-folders and broken links (only the files directly in SOURCE are read)."""
     if not source.exists():
         raise InputError(f"{source}: SOURCE does not exist")
     if not source.is_dir():
         raise InputError(f"{source}: SOURCE must be a folder of TLC files, this is not a folder")
     if not os.access(source, os.R_OK | os.X_OK):
         raise InputError(f"{source}: SOURCE folder is not readable")
-    entries = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
-    files = [p for p in entries if TLC_FILE.match(p.name)]
-    strays = [p.name for p in entries if not TLC_FILE.match(p.name) and not p.name.endswith(".expected.json")]
-    if strays:
-        raise InputError(
-            f"{source / strays[0]}: not a TLC trip file (expected names like yellow_tripdata_2024-01.parquet"
-            f" or green_tripdata_2019-06.csv); move it out of SOURCE"
-            + (f" (and {len(strays) - 1} more)" if len(strays) > 1 else "")
-        )
+    entries = sorted(p for p in source.iterdir() if not p.name.startswith("."))
+    problems: list[str] = []
+    files: list[Path] = []
+    for path in entries:
+        if path.is_symlink() and not path.exists():
+            problems.append(f"{path}: broken symbolic link (its target {os.readlink(path)} does not exist)")
+        elif path.is_dir():
+            problems.append(
+                f"{path}: is a folder; SOURCE must hold the TLC files themselves (sub-folders are not read)"
+            )
+        elif not FILE_NAME.match(path.name):
+            if not path.name.endswith(".expected.json"):
+                problems.append(
+                    f"{path}: not a TLC trip file (expected names like {FILE_NAME_HELP}); move it out of SOURCE"
+                )
+        else:
+            files.append(path)
+    if problems:
+        more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:4])})" if len(problems) > 1 else ""
+        raise InputError(problems[0] + more)
     if not files:
-        raise InputError(f"{source}: SOURCE folder holds no TLC trip files (yellow_/green_tripdata_YYYY-MM.*)")
+        raise InputError(f"{source}: SOURCE folder holds no TLC trip files ({FILE_NAME_HELP})")
     return files
 
 
@@ -128,98 +141,82 @@ def ensure_sample(config: RunConfig) -> list[Path]:
 # ---------- stages (names match orchestration/stages.json)
 
 
-def quarantine_refused(state: RunState, path: Path, problem: str | None) -> None:
-    """Put a refused file where refused files go: a copy in `<quarantine>/_rejected_files/` beside its
-    `<name>.error.json` (docs/data_contracts.md), which is written here unless the ingestion job already
-    wrote it (`problem` None). The source is left alone: SOURCE is the user's folder."""
-    from ingestion.manifest import REJECTED_DIR, write_rejection
+def keep_refused_file(state: RunState, result) -> None:
+    """A refused file goes where refused files go: a copy in `<quarantine>/_rejected_files/` beside the
+    `<name>.error.json` the job wrote (docs/data_contracts.md). SOURCE is the user's folder: untouched."""
+    from ingestion.job import rejected_file_path
 
-    quarantine = state.config.quarantine_root
-    if problem is not None:
-        write_rejection(str(quarantine), path.name, str(path), problem)
-    if path.is_file():
-        shutil.copy2(path, quarantine / REJECTED_DIR / path.name)
-    state.report.rejected.append(str(quarantine / REJECTED_DIR / path.name))
+    target = Path(rejected_file_path(str(state.config.quarantine_root), result.source_file))
+    source = Path(result.source_path)
+    if source.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    state.report.rejected.append(str(target))
+
+
+def _refuse(state: RunState, refused: list) -> None:
+    for result in refused:
+        keep_refused_file(state, result)
+    raise InputError("; ".join(result.error for result in refused))
 
 
 def validate_input(state: RunState) -> StageReport:
-    from ingestion.reader import BadFileError, preflight
+    """Name, header/footer and columns of every file, and its sha256 (the one full read before the
+    job), without Spark: a refused file stops the run here, before anything is written."""
+    from ingestion.errors import InputSetError
+    from ingestion.job import plan
 
     cfg = state.config
     state.inputs = list_source_files(cfg.source) if cfg.source else ensure_sample(cfg)
     try:
-        preflight([str(p) for p in state.inputs])
-    except BadFileError as exc:
-        by_name = {p.name: p for p in state.inputs}
-        for problem in getattr(exc, "problems", None) or [str(exc)]:
-            name, _, text = problem.partition(": ")
-            if name in by_name:
-                quarantine_refused(state, by_name[name], text)
+        state.plan = plan([str(p) for p in state.inputs], str(cfg.lake_root), str(cfg.quarantine_root))
+    except InputSetError as exc:
         raise InputError(str(exc)) from exc
-    return StageReport("ValidateInput", rows_in=None, rows_out=None, detail=f"{len(state.inputs)} file(s) accepted")
+    state.report.files = [r.to_dict() for r in state.plan.refused]
+    if state.plan.refused:
+        _refuse(state, state.plan.refused)
+    unchanged = len(state.inputs) - len(state.plan.to_ingest)
+    return StageReport(
+        "ValidateInput",
+        detail=f"{len(state.inputs)} file(s) accepted, {unchanged} already in the lake (same sha256)",
+    )
 
 
 def ingest(state: RunState) -> StageReport:
-    from ingestion.job import run_ingestion
-    from ingestion.spark_session import get_spark
+    from ingestion.job import describe, execute
+    from ingestion.results import FAILED, INGESTED, REFUSED
 
-    cfg = state.config
-    unchanged = _unchanged_files(state)
-    if len(unchanged) == len(state.inputs):
-        # Nothing new: no JVM to start (5-10 s on a laptop) for a run that would only skip.
-        for manifest in unchanged:
-            say(f"  {manifest['source_file']}: unchanged (sha256 already ingested), skipped")
-        state.manifests, spark_note = unchanged, "Spark not started"
-    else:
-        spark_started = time.perf_counter()
-        spark = get_spark()
-        spark_note = f"Spark start {time.perf_counter() - spark_started:.1f}s"
-        state.manifests = run_ingestion(
-            spark,
-            [str(p) for p in state.inputs],
-            str(cfg.lake_root),
-            str(cfg.quarantine_root),
-            progress=lambda msg: say(f"  {msg}"),
-        )
-    state.report.files = state.manifests
-    fresh = [m for m in state.manifests if not m.get("skipped") and not m.get("refused")]
-    rows_read = sum(m["rows_read"] for m in fresh)
-    accepted = sum(m["rows_accepted"] for m in fresh)
-    quarantined = sum(m["rows_quarantined"] for m in fresh)
-    if rows_read != accepted + quarantined:
-        raise RuntimeError(
-            f"reconciliation failed: read {rows_read} != accepted {accepted} + quarantined {quarantined}"
-        )
-    refused = [m for m in state.manifests if m.get("refused")]
-    skipped = sum(1 for m in state.manifests if m.get("skipped"))
-    detail = f"{len(fresh)} file(s) ingested, {skipped} unchanged (skipped); {spark_note}"
-    for m in state.manifests:
-        if m.get("refused"):  # the job wrote the error report; keep the file beside it
-            quarantine_refused(state, Path(m["source_path"]), None)
-        elif m.get("status") == "ingested":  # a file refused earlier and now ingested: drop the stale copy
-            (cfg.quarantine_root / "_rejected_files" / m["source_file"]).unlink(missing_ok=True)
+    timing: dict[str, float] = {}
+
+    def spark():
+        from ingestion.spark_session import get_spark
+
+        started = time.perf_counter()
+        session = get_spark()
+        timing["spark"] = time.perf_counter() - started
+        return session
+
+    if state.plan.to_ingest:
+        say(f"  ingesting {len(state.plan.to_ingest)} file(s) on Spark (one task per file)")
+    results = execute(state.plan, spark)
+    for result in results:
+        say(f"  {describe(result)}")
+    state.report.files = [r.to_dict() for r in results]
+    fresh = [r for r in results if r.status == INGESTED]
+    for result in fresh:  # a file refused earlier and now ingested: drop the stale copy
+        (state.config.quarantine_root / "_rejected_files" / result.source_file).unlink(missing_ok=True)
+    failed = [r for r in results if r.status == FAILED]
+    if failed:
+        raise RuntimeError("; ".join(r.error for r in failed))
+    refused = [r for r in results if r.status == REFUSED]
     if refused:
-        raise InputError("; ".join(m["error"] for m in refused))
+        _refuse(state, refused)
+    rows_read = sum(r.count("rows_read") for r in fresh)
+    accepted = sum(r.count("rows_accepted") for r in fresh)
+    quarantined = sum(r.count("rows_quarantined") for r in fresh)
+    spark_note = f"Spark start {timing['spark']:.1f}s" if "spark" in timing else "Spark not started"
+    detail = f"{len(fresh)} file(s) ingested, {len(results) - len(fresh)} unchanged (skipped); {spark_note}"
     return StageReport("Ingest", rows_in=rows_read, rows_out=accepted, quarantined=quarantined, detail=detail)
-
-
-def _unchanged_files(state: RunState) -> list[dict]:
-    """The skipped-file results of the inputs the lake already holds byte for byte (sha256)."""
-    from ingestion.errors import BadFileError
-    from ingestion.job import already_ingested
-    from ingestion.reader import fingerprint, inspect_file
-
-    unchanged = []
-    for path in state.inputs:
-        try:
-            inspection = inspect_file(str(path))
-            digest = fingerprint(inspection)  # also proves a CSV is UTF-8 past the preflight's 64 KiB
-        except BadFileError:
-            continue  # not unchanged: the ingestion job refuses it and writes its report
-        previous = already_ingested(inspection.raw.name, digest, str(state.config.lake_root))
-        if previous is not None:
-            unchanged.append(previous)
-    return unchanged
 
 
 def register_partitions(state: RunState) -> StageReport:
@@ -272,7 +269,14 @@ def publish_artifacts(state: RunState) -> StageReport:
 
 
 def notify_success(state: RunState) -> StageReport:
-    return StageReport("NotifySuccess", detail="summary below")
+    """Before saying success: the warehouse must reconcile with the lake, month by month."""
+    from orchestration.local.reconcile import reconcile
+
+    state.report.reconciled = reconcile(state.connection.dsn(), state.config.lake_root)
+    if not state.report.reconciled.ok:
+        mismatches = "; ".join(state.report.reconciled.mismatches())
+        raise RuntimeError(f"warehouse does not reconcile with the lake: {mismatches}")
+    return StageReport("NotifySuccess", detail="warehouse reconciles with the lake; summary below")
 
 
 STAGES: dict[str, Callable[[RunState], StageReport]] = {
@@ -310,7 +314,6 @@ def run(config: RunConfig, report: RunReport | None = None) -> RunReport:
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
-    report.collect_warehouse_counts()
     return report
 
 
@@ -388,14 +391,16 @@ def main(argv: list[str] | None = None) -> int:
         run(config, report)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        print("nothing was loaded.", file=sys.stderr)
+        print("nothing was loaded into the warehouse.", file=sys.stderr)
         if report.rejected:
             print(f"refused file(s) and error report(s) in {Path(report.rejected[0]).parent}", file=sys.stderr)
         _record_failure(report, exc)
+        print("pipeline exit status 2 (bad input)", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - the stage name and one line; the traceback is in the log
         print(f"error: pipeline failed in stage {report.failed_stage or 'setup'}: {exc}", file=sys.stderr)
         _record_failure(report, exc)
+        print("pipeline exit status 1 (a stage failed)", file=sys.stderr)
         return 1
     report.print()
     report.write_json()

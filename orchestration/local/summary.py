@@ -34,50 +34,35 @@ class RunReport:
     failed_stage: str | None = None
     error: str | None = None
     rejected: list[str] = field(default_factory=list)  # refused files copied to the quarantine
-    warehouse: dict[str, int] = field(default_factory=dict)
+    reconciled: object | None = None  # orchestration.local.reconcile.Reconciliation, after Transform
 
     # ---------- figures
 
+    def _ingested(self) -> list[dict]:
+        """Manifests of the files this run ingested (skipped and refused files excluded)."""
+        return [f["manifest"] for f in self.files if f.get("status") == "ingested" and f.get("manifest")]
+
     def reconciliation(self) -> dict[str, int]:
-        """Rows read, accepted and quarantined over the files this run ingested (skipped files excluded)."""
-        fresh = [f for f in self.files if not f.get("skipped") and not f.get("refused")]
+        """Rows read, accepted and quarantined over the files this run ingested."""
+        fresh = self._ingested()
         return {
-            "rows_read": sum(f["rows_read"] for f in fresh),
-            "rows_accepted": sum(f["rows_accepted"] for f in fresh),
-            "rows_quarantined": sum(f["rows_quarantined"] for f in fresh),
+            "rows_read": sum(m["rows_read"] for m in fresh),
+            "rows_accepted": sum(m["rows_accepted"] for m in fresh),
+            "rows_quarantined": sum(m["rows_quarantined"] for m in fresh),
         }
 
     def quarantine_by_reason(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
-        for f in self.files:
-            if not f.get("skipped"):
-                counts.update(f.get("quarantined_by_reason", {}))
+        for m in self._ingested():
+            counts.update(m.get("quarantined_by_reason", {}))
         return dict(counts.most_common())
 
-    def collect_warehouse_counts(self) -> None:
-        """Row counts of the warehouse as it stands after the run (all months, not just this run's)."""
-        if self.connection is None:
-            return
-        import psycopg2
-
-        queries = {
-            "raw.yellow_trips": "select count(*) from raw.yellow_trips",
-            "raw.green_trips": "select count(*) from raw.green_trips",
-            "raw.quarantined_trips": "select count(*) from raw.quarantined_trips",
-            "analytics.fact_trips": "select count(*) from analytics.fact_trips",
-        }
-        conn = psycopg2.connect(self.connection.dsn())
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                for name, query in queries.items():
-                    try:
-                        cur.execute(query)
-                        self.warehouse[name] = int(cur.fetchone()[0])
-                    except psycopg2.Error:
-                        continue
-        finally:
-            conn.close()
+    def warnings_by_code(self) -> dict[str, int]:
+        """Accepted trips carrying a code the reference tables lack (kept; unknown member in the marts)."""
+        counts: Counter[str] = Counter()
+        for m in self._ingested():
+            counts.update(m.get("warnings_by_code", {}))
+        return dict(counts.most_common())
 
     # ---------- output
 
@@ -88,9 +73,10 @@ class RunReport:
             "stages": [asdict(s) for s in self.stages],
             "reconciliation": self.reconciliation(),
             "quarantine_by_reason": self.quarantine_by_reason(),
+            "warnings_by_code": self.warnings_by_code(),
             "files": self.files,
             "dbt": dbt,
-            "warehouse": self.warehouse,
+            "warehouse": self.reconciled.as_dict() if self.reconciled is not None else None,
             "failed_stage": self.failed_stage,
             "error": self.error,
             "rejected": self.rejected,
@@ -103,6 +89,22 @@ class RunReport:
         latest = self.work_dir / "runs" / "latest.json"
         latest.write_text(path.read_text())
         return path
+
+    def _warehouse_lines(self) -> list[str]:
+        lines = ["  warehouse now (every month loaded so far): lake = raw = fact, quarantine lake = raw"]
+        for service, t in self.reconciled.by_service().items():
+            fact = "-" if t["fact"] is None else f"{t['fact']:,}"
+            ok = (
+                t["lake"] == t["raw"]
+                and t["lake_quarantined"] == t["raw_quarantined"]
+                and (t["fact"] is None or t["fact"] == t["lake"])
+            )
+            lines.append(
+                f"    {service:<7}{t['months']:>4} month(s) {t['lake']:>12,} = {t['raw']:>12,} = {fact:>12}"
+                f"   quarantine {t['lake_quarantined']:,} = {t['raw_quarantined']:,}  [{'OK' if ok else 'MISMATCH'}]"
+            )
+        lines += [f"    MISMATCH {line}" for line in self.reconciled.mismatches()]
+        return lines
 
     def print(self) -> None:
         def num(value: int | None) -> str:
@@ -119,21 +121,25 @@ class RunReport:
         ok = rec["rows_read"] == rec["rows_accepted"] + rec["rows_quarantined"]
         lines += [
             "",
-            f"  reconciliation: {rec['rows_read']:,} read = {rec['rows_accepted']:,} accepted"
+            f"  this run's files: {rec['rows_read']:,} read = {rec['rows_accepted']:,} accepted"
             f" + {rec['rows_quarantined']:,} quarantined  [{'OK' if ok else 'BROKEN'}]",
         ]
         reasons = self.quarantine_by_reason()
         if reasons:
             lines.append("  quarantined by reason:")
             lines += [f"    {code:<28}{count:>10,}" for code, count in reasons.items()]
+        warned = self.warnings_by_code()
+        if warned:
+            lines.append("  kept, with a code the reference tables lack (unknown member in the marts):")
+            lines += [f"    {code:<28}{count:>10,}" for code, count in warned.items()]
         if self.dbt is not None:
             d = self.dbt
             lines.append(
                 f"  dbt: {d.models_ok} models/snapshots built, {d.seeds_ok} seeds, tests {d.tests_passed} passed,"
                 f" {d.tests_failed} failed, {d.tests_warned} warned"
             )
-        if self.warehouse:
-            lines.append("  warehouse now: " + ", ".join(f"{k} {v:,}" for k, v in self.warehouse.items()))
+        if self.reconciled is not None:
+            lines += self._warehouse_lines()
         lines += [
             "",
             "  next: make psql  (e.g. select * from analytics.fact_trips limit 5;)",
