@@ -95,8 +95,8 @@ LEADING_COLUMNS = (
     Column(
         "trip_key",
         "string",
-        "32 hex digits: a 128-bit hash of service and every canonical value and which of them are null"
-        " (ingestion/RULES.md); unique per trip.",
+        "32 hex digits: a 128-bit hash of service, every canonical value and which of them are null"
+        " (fhv: also the row's position in its file); unique per trip (ingestion/RULES.md).",
     ),
     Column("service", "string", "TLC dataset: `yellow`, `green`, `fhv` or `fhvhv`."),
 )

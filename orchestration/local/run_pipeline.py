@@ -85,7 +85,7 @@ def say(message: str) -> None:
 
 def list_source_files(source: Path) -> list[Path]:
     """The TLC files in `source`, sorted; refuses, naming each, what a user would not want ignored:
-    other files, sub-folders and broken links (only the files directly in SOURCE are read)."""
+    other files, and folders or broken links with TLC names. Sub-folders are not read."""
     if not source.exists():
         raise InputError(f"{source}: SOURCE does not exist")
     if not source.is_dir():
@@ -96,13 +96,13 @@ def list_source_files(source: Path) -> list[Path]:
     problems: list[str] = []
     files: list[Path] = []
     for path in entries:
+        tlc_name = bool(FILE_NAME.match(path.name))
         if path.is_symlink() and not path.exists():
             problems.append(f"{path}: broken symbolic link (its target {os.readlink(path)} does not exist)")
         elif path.is_dir():
-            problems.append(
-                f"{path}: is a folder; SOURCE must hold the TLC files themselves (sub-folders are not read)"
-            )
-        elif not FILE_NAME.match(path.name):
+            if tlc_name:  # other sub-folders are not read (README: "Real TLC files")
+                problems.append(f"{path}: is a folder, not a file; SOURCE must hold the TLC files themselves")
+        elif not tlc_name:
             if not path.name.endswith(".expected.json"):
                 problems.append(
                     f"{path}: not a TLC trip file (expected names like {FILE_NAME_HELP}); move it out of SOURCE"
@@ -391,17 +391,19 @@ def main(argv: list[str] | None = None) -> int:
         run(config, report)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        print("nothing was loaded into the warehouse.", file=sys.stderr)
         if report.rejected:
             print(f"refused file(s) and error report(s) in {Path(report.rejected[0]).parent}", file=sys.stderr)
+        print("nothing was loaded into the warehouse (exit status 2: bad input)", file=sys.stderr)
+        report.exit_status = 2
         _record_failure(report, exc)
-        print("pipeline exit status 2 (bad input)", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - the stage name and one line; the traceback is in the log
-        print(f"error: pipeline failed in stage {report.failed_stage or 'setup'}: {exc}", file=sys.stderr)
+        stage = report.failed_stage or "setup"
+        print(f"error: pipeline failed in stage {stage} (exit status 1): {exc}", file=sys.stderr)
+        report.exit_status = 1
         _record_failure(report, exc)
-        print("pipeline exit status 1 (a stage failed)", file=sys.stderr)
         return 1
+    report.exit_status = 0
     report.print()
     report.write_json()
     return 0

@@ -35,6 +35,7 @@ class RunReport:
     error: str | None = None
     rejected: list[str] = field(default_factory=list)  # refused files copied to the quarantine
     reconciled: object | None = None  # orchestration.local.reconcile.Reconciliation, after Transform
+    exit_status: int | None = None  # what the pipeline exits with (`make` itself exits 2 on any failure)
 
     # ---------- figures
 
@@ -77,6 +78,7 @@ class RunReport:
             "files": self.files,
             "dbt": dbt,
             "warehouse": self.reconciled.as_dict() if self.reconciled is not None else None,
+            "exit_status": self.exit_status,
             "failed_stage": self.failed_stage,
             "error": self.error,
             "rejected": self.rejected,

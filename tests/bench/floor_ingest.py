@@ -1,17 +1,18 @@
 """The ingest floor: the ingestion job's read -> validate -> partitioned Parquet write, done in DuckDB.
 
-Same input file, same canonical columns and casts (reader.canonical_column), same rules in the same
-order with the same first-rule-wins reason codes (rules.rule_checks), the same duplicate detection
+Same input file, same canonical columns and casts (ingestion/canonical.py), same rules in the same
+order with the same first-rule-wins reason codes (rules.rules_for), the same duplicate detection
 (smallest source_row per trip_key wins), the same two partitions (accepted rows in the canonical
 schema; quarantined rows plus reason_code, reason, raw_record) and a manifest the loader accepts.
 It is what a hand-written, single-process, vectorised implementation of the job costs on this
 machine: the yardstick for the Spark job, not a replacement for it (it knows only the Parquet
-layouts, nothing of S3, Glue or CSV quirks, and its trip_key differs from Spark's).
+layouts, nothing of S3, Glue or CSV quirks, and its trip_key differs from the job's).
 
 Like the job, it takes the file's sha256 first (the job's skip check) and builds trip_key from two
-64-bit hashes of the typed values (DuckDB's ``hash``; the job uses Spark's xxhash64), as 32 hex
-digits. Differences that do not change which rows are accepted: the trip_key values, raw_record is
-DuckDB's JSON, reason texts are shorter.
+64-bit hashes of the typed values (DuckDB's ``hash``; the job uses ingestion/trip_keys.py), as 32 hex
+digits. It also counts the accepted rows whose codes the code tables lack (the manifest's warnings).
+Differences that do not change which rows are accepted: the trip_key values, raw_record is DuckDB's
+JSON, reason texts are shorter.
 """
 
 from __future__ import annotations
@@ -20,24 +21,16 @@ import time
 from pathlib import Path
 
 from ingestion import manifest as manifest_mod
-from ingestion import reader, rules
-from ingestion.schema import (
-    AMOUNT_KIND,
-    DOUBLE_KIND,
-    FLAG_KIND,
-    INT_KIND,
-    TIMESTAMP_KIND,
-    TRIP_COLUMNS,
-    TRIP_KEY_COLUMNS,
-    VALUE_COLUMNS,
-)
+from ingestion import raw_files, rules
+from ingestion.contract import QUARANTINE_COLUMNS, dataset
 
 SQL_TYPE = {
-    TIMESTAMP_KIND: "timestamp",
-    INT_KIND: "integer",
-    DOUBLE_KIND: "double",
-    AMOUNT_KIND: "decimal(12,2)",
-    FLAG_KIND: "varchar",
+    "timestamp": "timestamp",
+    "int": "integer",
+    "bigint": "bigint",
+    "double": "double",
+    "amount": "decimal(12,2)",
+    "string": "varchar",
 }
 
 
@@ -62,16 +55,16 @@ def _canonical(source: str | None, raw_type: str | None, kind: str) -> tuple[str
     else:
         src = col
         present = f"({col} is not null)"
-    if kind == TIMESTAMP_KIND:
+    if kind == "timestamp":
         value = f"try_cast({src} as timestamp)"
-    elif kind == FLAG_KIND:
+    elif kind == "string":
         text = f"upper(cast({src} as varchar))"
         value = f"(case when {text} <> '' then {text} end)"
-    elif kind == AMOUNT_KIND:
+    elif kind == "amount":
         value = f"try_cast({src} as decimal(12,2))"
     else:
         as_double = f"try_cast({src} as double)"
-        if kind == INT_KIND:
+        if kind in ("int", "bigint"):
             value = (
                 f"(case when {as_double} = floor({as_double}) and abs({as_double}) < 2147483648"
                 f" then cast({as_double} as integer) end)"
@@ -81,55 +74,55 @@ def _canonical(source: str | None, raw_type: str | None, kind: str) -> tuple[str
     return f"cast({value} as {target})", f"({present} and {value} is null)"
 
 
-def _rule_sql(year: int, month: int) -> list[tuple[str, str]]:
-    """(reason_code, condition) in rules.RULES order; conditions never null."""
+def _rule_sql(service: str, year: int, month: int) -> list[tuple[str, str]]:
+    """(reason_code, condition) of the dataset's rules (rules.rules_for), in order; never null."""
     start, end = rules.month_bounds(year, month)
     ts = lambda value: f"timestamp '{value:%Y-%m-%d %H:%M:%S}'"  # noqa: E731
-    off_list = lambda col, allowed: f"({col} is not null and {col} not in ({', '.join(map(repr, allowed))}))"  # noqa: E731
-    codes = [
-        off_list("payment_type", rules.VALID_PAYMENT_TYPES),
-        off_list("rate_code_id", rules.VALID_RATE_CODES),
-        off_list("store_and_fwd_flag", rules.VALID_FLAGS),
-        off_list("trip_type", rules.VALID_TRIP_TYPES),
-    ]
     lo, hi = rules.MIN_LOCATION_ID, rules.MAX_LOCATION_ID
-    checks = [
-        ("unparseable", "_unparseable is not null or pickup_at is null or dropoff_at is null"),
-        ("pickup_outside_file_month", f"pickup_at < {ts(start)} or pickup_at >= {ts(end)}"),
-        ("dropoff_before_pickup", "dropoff_at < pickup_at"),
-        (
-            "implausible_duration",
-            f"(epoch_us(dropoff_at) // 1000000) - (epoch_us(pickup_at) // 1000000) > {rules.MAX_DURATION_HOURS * 3600}",
+    bad_zone = lambda col: f"({col} is not null and {col} not between {lo} and {hi})"  # noqa: E731
+    checks = {
+        "unparseable": "_unparseable is not null or pickup_at is null or dropoff_at is null",
+        "pickup_outside_file_month": f"pickup_at < {ts(start)} or pickup_at >= {ts(end)}",
+        "dropoff_before_pickup": "dropoff_at < pickup_at",
+        "implausible_duration": (
+            f"(epoch_us(dropoff_at) // 1000000) - (epoch_us(pickup_at) // 1000000) > {rules.MAX_DURATION_HOURS * 3600}"
         ),
-        ("implausible_distance", f"trip_distance < 0 or trip_distance > {rules.MAX_DISTANCE_MILES}"),
-        (
-            "negative_amount",
+        "implausible_distance": f"trip_distance < 0 or trip_distance > {rules.MAX_DISTANCE_MILES}",
+        "negative_amount": (
             "(fare_amount < 0 or total_amount < 0) and (payment_type is null or payment_type not in"
-            f" ({', '.join(map(str, rules.REVERSAL_PAYMENT_TYPES))}))",
+            f" ({', '.join(map(str, rules.REVERSAL_PAYMENT_TYPES))}))"
         ),
-        (
-            "unknown_location",
-            f"pickup_location_id is null or pickup_location_id not between {lo} and {hi}"
-            f" or dropoff_location_id is null or dropoff_location_id not between {lo} and {hi}",
-        ),
-        ("unknown_vendor", f"vendor_id is null or vendor_id not in ({', '.join(map(str, rules.VALID_VENDORS))})"),
-        ("unknown_code", " or ".join(codes)),
-        ("duplicate_row", "_first_row is not null and source_row > _first_row"),
-    ]
-    assert tuple(code for code, _ in checks) == rules.RULE_CODES
-    return [(code, f"coalesce(({cond}), false)") for code, cond in checks]
+        "unknown_location": f"{bad_zone('pickup_location_id')} or {bad_zone('dropoff_location_id')}",
+        "duplicate_row": "_first_row is not null and source_row > _first_row",
+    }
+    return [(code, f"coalesce(({checks[code]}), false)") for code in rules.rules_for(dataset(service))]
+
+
+def _warnings_sql(service: str) -> str:
+    """`column=value` counts of accepted rows whose code the code tables lack."""
+    parts = []
+    for field in dataset(service).fields:
+        if field.codes is None:
+            continue
+        known = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in field.codes.values)
+        parts.append(
+            f"select '{field.name}=' || cast({field.name} as varchar) as code, count(*) as n from classified"
+            f" where reason_code is null and {field.name} is not null and {field.name} not in ({known}) group by 1"
+        )
+    return " union all ".join(parts)
 
 
 def ingest_file(path: str, lake_root: str, quarantine_root: str, threads: int | None = None) -> dict:
-    """Ingest one Parquet TLC file; returns its manifest plus ``seconds`` (the timed work)."""
+    """Ingest one Parquet TLC file of a taxi dataset; returns its manifest plus ``seconds`` (the timed work)."""
     import duckdb
 
     started = time.perf_counter()
-    inspection = reader.inspect_file(path)
+    inspection = raw_files.inspect_file(path)
     raw = inspection.raw
-    if raw.fmt != "parquet":
-        raise ValueError("the DuckDB floor reads Parquet files only")
-    sha256 = reader.fingerprint(inspection)
+    if raw.fmt != "parquet" or raw.service not in ("yellow", "green"):
+        raise ValueError("the DuckDB floor reads yellow/green Parquet files only")
+    item = dataset(raw.service)
+    sha256 = raw_files.fingerprint(path)
     con = duckdb.connect()
     if threads:
         con.execute(f"set threads = {int(threads)}")
@@ -140,12 +133,12 @@ def ingest_file(path: str, lake_root: str, quarantine_root: str, threads: int | 
     original = [name for name in types if name != "file_row_number"]
 
     values, failures = [], []
-    for name, kind in VALUE_COLUMNS:
-        source = inspection.mapping.source_for(name)
-        value, failed = _canonical(source, types.get(source) if source else None, kind)
-        values.append(f"{value} as {name}")
-        failures.append(f"case when {failed} then {_lit(f'{name} ({source})')} end")
-    key_values = ", ".join(TRIP_KEY_COLUMNS)
+    for field in item.fields:
+        source = inspection.mapping.source_for(field.name)
+        value, failed = _canonical(source, types.get(source) if source else None, field.type)
+        values.append(f"{value} as {field.name}")
+        failures.append(f"case when {failed} then {_lit(f'{field.name} ({source})')} end")
+    key_values = ", ".join(["service", *(f.name for f in item.fields)])
     con.execute(
         f"""
         create temp table canon as
@@ -170,7 +163,7 @@ def ingest_file(path: str, lake_root: str, quarantine_root: str, threads: int | 
         """
     )
     code = "cast(null as varchar)"
-    for rule_code, cond in reversed(_rule_sql(raw.year, raw.month)):
+    for rule_code, cond in reversed(_rule_sql(raw.service, raw.year, raw.month)):
         code = f"case when {cond} then {_lit(rule_code)} else {code} end"
     con.execute(
         f"""
@@ -185,30 +178,32 @@ def ingest_file(path: str, lake_root: str, quarantine_root: str, threads: int | 
         directory.mkdir(parents=True, exist_ok=True)
         for old in directory.glob("*.parquet"):
             old.unlink()
+    lake_columns = [c.name for c in item.columns]
     con.execute(
-        f"copy (select {', '.join(TRIP_COLUMNS)} from classified where reason_code is null)"
+        f"copy (select {', '.join(lake_columns)} from classified where reason_code is null)"
         f" to {_lit(str(lake_dir / 'part-00000.parquet'))} (format parquet, compression snappy)"
     )
     raw_json = "to_json(struct_pack(" + ", ".join(f"{_q(c)} := {_q('_raw_' + c)}" for c in original) + "))"
-    columns_sql = ", ".join(
-        [
-            *TRIP_COLUMNS,
-            "reason_code",
-            "reason_code || coalesce(': ' || _unparseable, '') as reason",
-            f"{raw_json} as raw_record",
-        ]
-    )
+    special = {
+        "trip_key": "case when reason_code = 'unparseable' then null else trip_key end as trip_key",
+        "reason": "reason_code || coalesce(': ' || _unparseable, '') as reason",
+        "raw_record": f"{raw_json} as raw_record",
+    }
+    columns_sql = ", ".join(special.get(c.name, c.name) for c in QUARANTINE_COLUMNS)
     con.execute(
         f"copy (select {columns_sql} from classified where reason_code is not null)"
         f" to {_lit(str(quarantine_dir / 'part-00000.parquet'))} (format parquet, compression snappy)"
     )
     counts = dict(con.execute("select reason_code, count(*) from classified group by 1").fetchall())
+    warnings = dict(con.execute(_warnings_sql(raw.service)).fetchall())
     con.close()
     accepted = int(counts.pop(None, 0))
     quarantined = int(sum(counts.values()))
     rules.check_file_month(
         raw.path, raw.year, raw.month, accepted + quarantined, counts.get("pickup_outside_file_month", 0)
     )
-    result = manifest_mod.build_manifest(raw, sha256, inspection.rows_in_footer, accepted, quarantined, counts)
+    result = manifest_mod.build_manifest(
+        raw, sha256, inspection.rows_in_footer, accepted, quarantined, counts, warnings
+    )
     manifest_mod.write_manifest(lake_root, result)
     return {**result, "seconds": time.perf_counter() - started}

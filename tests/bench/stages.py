@@ -36,17 +36,20 @@ def spark_ingest(args: dict) -> dict:
         out = Path(args["work_dir"]) / f"spark-{index}"
         shutil.rmtree(out, ignore_errors=True)
         began = time.perf_counter()
-        [result] = run_ingestion(spark, [args["file"]], str(out / "lake"), str(out / "quarantine"))
+        [result] = run_ingestion(
+            [args["file"]], str(out / "lake"), str(out / "quarantine"), spark_factory=lambda: spark
+        )
+        manifest = result.manifest or {}
         runs.append(
             {
                 "seconds": time.perf_counter() - began,
                 "lake_root": str(out / "lake"),
                 "quarantine_root": str(out / "quarantine"),
-                "rows_read": result.get("rows_read"),
-                "rows_accepted": result.get("rows_accepted"),
-                "rows_quarantined": result.get("rows_quarantined"),
-                "quarantined_by_reason": result.get("quarantined_by_reason"),
-                "status": result.get("status"),
+                "rows_read": manifest.get("rows_read"),
+                "rows_accepted": manifest.get("rows_accepted"),
+                "rows_quarantined": manifest.get("rows_quarantined"),
+                "quarantined_by_reason": manifest.get("quarantined_by_reason"),
+                "status": result.status,
             }
         )
     spark.stop()

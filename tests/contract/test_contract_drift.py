@@ -3,6 +3,7 @@ is caught: the one test that keeps Terraform, dbt, the seeds and the docs in ste
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -104,3 +105,28 @@ def test_code_dimensions_accept_exactly_the_contract_codes_and_the_unknown_membe
     [spec] = [c for c in document["models"][0]["columns"] if c["name"] == column]
     [accepted] = [t["accepted_values"]["arguments"]["values"] for t in spec["data_tests"] if "accepted_values" in t]
     assert accepted == [*getattr(codes, table).values, -1]
+
+
+def test_manifests_are_json_lines_that_a_line_reader_maps_to_the_load_log(tmp_path):
+    """Spectrum's OpenX JSON SerDe reads one JSON document per line and renames keys with
+    `mapping.<column>`: read real manifests the same way (Arrow's newline-delimited JSON reader)."""
+    import pyarrow.json as pajson
+
+    from ingestion import manifest
+    from ingestion.contract import LOAD_LOG_COLUMNS, MANIFEST_KEYS
+    from ingestion.raw_files import parse_raw_file
+
+    for index, name in enumerate(["yellow_tripdata_2024-01.parquet", "fhvhv_tripdata_2024-02.csv.gz"]):
+        record = manifest.build_manifest(
+            parse_raw_file(f"/landing/{name}"), f"{index:064x}", 10, 9, 1, {"unparseable": 1}, {"vendor_id=4": 2}
+        )
+        manifest.write_manifest(str(tmp_path), record)
+    files = sorted((tmp_path / "_manifests").glob("*.json"))
+    assert all(len(f.read_text().splitlines()) == 1 for f in files)
+    table = pajson.read_json(io.BytesIO(b"".join(f.read_bytes() for f in files)))
+    assert table.num_rows == 2 and table.schema.names == list(MANIFEST_KEYS)
+    serde = json.loads((REPO_ROOT / "infra/lake_contract.json").read_text())["load_log_table"]["serde_mapping"]
+    for column in LOAD_LOG_COLUMNS:
+        key = serde.get(f"mapping.{column.name}", column.name)
+        assert key in table.schema.names, column.name
+    assert table.column("rows_accepted").to_pylist() == [9, 9]

@@ -65,12 +65,18 @@ def test_first_run_succeeds_and_reconciles(first_run):
     assert rec["rows_quarantined"] > 0, "the synthetic sample carries known bad rows"
 
 
-def test_quarantine_counts_match_what_the_generator_injected(first_run):
+def test_quarantine_and_warning_counts_match_what_the_generator_planted(first_run):
     sample = first_run["work_dir"] / "sample"
-    for manifest in first_run["summary"]["files"]:
-        expected = json.loads((sample / f"{manifest['source_file']}.expected.json").read_text())
+    warned = {}
+    for result in first_run["summary"]["files"]:
+        manifest = result["manifest"]
+        expected = json.loads((sample / f"{result['source_file']}.expected.json").read_text())
         injected = {code: n for code, n in expected["quarantined_by_reason"].items() if n}
-        assert manifest["quarantined_by_reason"] == injected, manifest["source_file"]
+        assert manifest["quarantined_by_reason"] == injected, result["source_file"]
+        assert manifest["warnings_by_code"] == expected["warnings_by_code"], result["source_file"]
+        for code, n in expected["warnings_by_code"].items():
+            warned[code] = warned.get(code, 0) + n
+    assert first_run["summary"]["warnings_by_code"] == warned and warned
 
 
 def test_warehouse_holds_exactly_what_the_lake_accepted(first_run, warehouse):
@@ -96,8 +102,12 @@ def test_second_run_is_a_no_op(first_run, warehouse):
     loads_before = _scalar(warehouse, "select string_agg(lake_version, ',' order by month) from raw.partition_loads")
     assert run_pipeline(first_run["args"]) == 0
     summary = _latest_summary(first_run["work_dir"])
-    assert all(f.get("skipped") for f in summary["files"])
+    assert all(f["status"] == "skipped" for f in summary["files"])
     assert summary["reconciliation"]["rows_read"] == 0
+    # ...while the warehouse's own reconciliation still covers every month loaded so far
+    assert summary["warehouse"]["ok"] is True
+    yellow = summary["warehouse"]["by_service"]["yellow"]
+    assert yellow["months"] == 2 and yellow["lake"] == yellow["raw"] == yellow["fact"] == before
     assert _scalar(warehouse, "select count(*) from analytics.fact_trips") == before
     assert _scalar(warehouse, "select string_agg(lake_version, ',' order by month) from raw.partition_loads") == (
         loads_before
@@ -109,10 +119,20 @@ def test_a_new_month_is_the_only_month_processed(first_run, warehouse):
     args = first_run["args"][:-1] + ["2024-01,2024-02,2024-03"]
     assert run_pipeline(args) == 0
     summary = _latest_summary(first_run["work_dir"])
-    processed = [f["source_file"] for f in summary["files"] if not f.get("skipped")]
+    processed = [f["source_file"] for f in summary["files"] if f["status"] != "skipped"]
     assert processed == ["yellow_tripdata_2024-03.parquet"]
     added = summary["reconciliation"]["rows_accepted"]
     assert _scalar(warehouse, "select count(*) from analytics.fact_trips") == before + added
+
+
+def _tlc_named_folder(tmp: Path) -> Path:
+    (tmp / "yellow_tripdata_2024-05.parquet").mkdir()
+    return tmp
+
+
+def _dangling_link(tmp: Path) -> Path:
+    (tmp / "green_tripdata_2024-05.parquet").symlink_to(tmp / "gone.parquet")
+    return tmp
 
 
 @pytest.mark.parametrize(
@@ -121,8 +141,10 @@ def test_a_new_month_is_the_only_month_processed(first_run, warehouse):
         (lambda tmp: tmp / "does-not-exist", "SOURCE does not exist"),
         (lambda tmp: tmp, "holds no TLC trip files"),
         (lambda tmp: (tmp / "notes.txt").write_text("hello") and tmp, "not a TLC trip file"),
+        (_tlc_named_folder, "yellow_tripdata_2024-05.parquet: is a folder, not a file"),
+        (_dangling_link, "green_tripdata_2024-05.parquet: broken symbolic link"),
     ],
-    ids=["missing", "empty", "not-tlc"],
+    ids=["missing", "empty", "not-tlc", "folder-with-a-tlc-name", "dangling-symlink"],
 )
 def test_bad_source_is_refused_and_nothing_loads(first_run, warehouse, tmp_path, capsys, make_source, message):
     before = _scalar(warehouse, "select count(*) from raw.partition_loads")
@@ -132,6 +154,8 @@ def test_bad_source_is_refused_and_nothing_loads(first_run, warehouse, tmp_path,
     assert code == 2
     assert message in err
     assert str(source) in err.splitlines()[0]
+    assert err.splitlines()[-1] == "nothing was loaded into the warehouse (exit status 2: bad input)"
+    assert _latest_summary(first_run["work_dir"])["exit_status"] == 2
     assert _scalar(warehouse, "select count(*) from raw.partition_loads") == before
 
 
@@ -171,7 +195,7 @@ def test_source_folder_with_green_csv_and_yellow_parquet(tmp_path):
     conn.autocommit = True
     try:
         for service, expected in (("green", green), ("yellow", yellow)):
-            manifest = next(f for f in summary["files"] if f["service"] == service)
+            manifest = next(f["manifest"] for f in summary["files"] if f["manifest"]["service"] == service)
             planted = {code: n for code, n in expected["quarantined_by_reason"].items() if n}
             assert manifest["quarantined_by_reason"] == planted
             assert _scalar(conn, f"select count(*) from raw.{service}_trips") == manifest["rows_accepted"]

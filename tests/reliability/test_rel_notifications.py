@@ -31,11 +31,12 @@ def test_a_failed_stage_exits_1_names_the_stage_and_leaves_a_report(reference, t
     assert code == 1
     assert err.splitlines() == [err.splitlines()[0]], "one line"
     assert err.startswith(
-        "error: pipeline failed in stage RegisterPartitions: yellow_tripdata_2024-01.parquet: lake partition"
-        " yellow_trips/year=2024/month=01 holds"
+        "error: pipeline failed in stage RegisterPartitions (exit status 1): yellow_tripdata_2024-01.parquet:"
+        " lake partition yellow_trips/year=2024/month=01 holds"
     )
     report = json.loads((work_dir / "runs" / "latest.json").read_text())
     assert report["failed_stage"] == "RegisterPartitions"
+    assert report["exit_status"] == 1
     assert "manifest says" in report["error"]
     assert [(s["name"], s["detail"]) for s in report["stages"]][-1] == ("RegisterPartitions", "FAILED")
     assert "Transform" not in [s["name"] for s in report["stages"]], "nothing ran after the failed stage"
