@@ -283,20 +283,24 @@ def test_entrypoint_exits_non_zero_when_a_test_fails(warehouse, tmp_path, aws_en
         }
     )
     try:
-        with conn, conn.cursor() as cur:  # a duplicated trip: the staging model's unique test must catch it
-            cur.execute("insert into raw.yellow_trips select * from raw.yellow_trips limit 1")
+        # A reload brings a duplicated trip: fact_trips rebuilds the month and its unique test, the one
+        # test of trip_id's uniqueness (the lake views leave it to the table), must catch it.
+        with conn, conn.cursor() as cur:
+            cur.execute("insert into raw.yellow_trips select * from raw.yellow_trips where month = 1 limit 1")
+            cur.execute("update raw.partition_loads set loaded_at = now() where service = 'yellow' and month = 1")
         env = container_env(warehouse, tmp_path, "failing-run")
         with mock_aws():
             s3 = boto3.client("s3")
             s3.create_bucket(Bucket=BUCKET)
-            code = entrypoint.main(["build", "--select", "stg_tlc__yellow_trips"], env)
+            code = entrypoint.main(["build", "--select", "+fact_trips"], env)
             assert code != 0
             # run_results.json tells what failed; the docs site is only published after a success.
             assert uploaded(s3, "failing-run") == ["manifest.json", "run_results.json"]
             results = json.loads(
                 s3.get_object(Bucket=BUCKET, Key="dbt/runs/failing-run/run_results.json")["Body"].read()
             )
-        assert any(r["status"] in ("fail", "error") for r in results["results"])
+        failed = {r["unique_id"] for r in results["results"] if r["status"] in ("fail", "error")}
+        assert [uid.rsplit(".", 1)[0] for uid in failed] == ["test.tlc_warehouse.unique_fact_trips_trip_id"], failed
     finally:
         with conn, conn.cursor() as cur:
             cur.execute(FIXTURE_SQL.read_text())
