@@ -83,6 +83,71 @@ def test_bad_input_is_refused_with_a_reason(tmp_path, argv, env, message) -> Non
         entrypoint.parse_settings(argv, {**write_project(tmp_path), **env})
 
 
+# ---------- the vars the container accepts: dbt_project.yml's, each of its shape
+
+
+def project_vars() -> dict[str, object]:
+    import yaml
+
+    return yaml.safe_load((REPO_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
+
+
+def test_allowed_vars_are_the_vars_dbt_project_yml_documents() -> None:
+    assert set(entrypoint.VAR_SHAPES) == set(project_vars())
+    entrypoint.check_vars(project_vars())  # every documented default has its own shape
+
+
+def test_every_var_the_project_reads_is_documented_in_dbt_project_yml() -> None:
+    project = REPO_ROOT / "dbt_project"
+    read = set()
+    for path in project.rglob("*"):
+        if path.suffix in (".sql", ".yml") and not {"target", "dbt_packages", "logs"} & set(path.parts):
+            read |= set(re.findall(r"""\bvar\(\s*['"](\w+)['"]""", path.read_text()))
+    assert {"rebuild_months", "raw_schema"} <= read
+    assert read <= set(project_vars()), f"declare them under vars: in dbt_project.yml: {read - set(project_vars())}"
+
+
+@pytest.mark.parametrize(
+    "dbt_vars",
+    [
+        {"rebuild_months": ["2024-01"]},
+        {"rebuild_months": ["2009-01", "2024-12"], "lookback_months": 2},
+        {"rebuild_months": []},
+        {"raw_schema": "raw_incremental", "spectrum_schema": "spectrum", "assume_incremental": False},
+        {"date_spine_start": "2009-01-01", "date_spine_end": "2030-12-31"},
+    ],
+)
+def test_documented_vars_are_accepted(dbt_vars) -> None:
+    entrypoint.check_vars(dbt_vars)
+
+
+def test_rebuild_months_reaches_dbt(tmp_path) -> None:
+    env = {**write_project(tmp_path), "DBT_VARS": '{"rebuild_months": ["2024-01", "2024-02"]}'}
+    settings = entrypoint.parse_settings(["build"], env)
+    command = entrypoint.dbt_command(settings, "build")
+    assert json.loads(command[command.index("--vars") + 1]) == {"rebuild_months": ["2024-01", "2024-02"]}
+
+
+@pytest.mark.parametrize(
+    ("dbt_vars", "message"),
+    [
+        ({"rebuild_months": ["2024-01') or 1 = 1 --"]}, "rebuild_months must be a list of at most 240 months"),
+        ({"rebuild_months": "2024-01"}, "rebuild_months must be"),
+        ({"rebuild_months": ["2024-13"]}, "rebuild_months must be"),
+        ({"rebuild_months": ["2024-1"]}, "rebuild_months must be"),
+        ({"rebuild_months": [202401]}, "rebuild_months must be"),
+        ({"rebuild_months": ["2024-01"] * 241}, "rebuild_months must be"),
+        ({"raw_schema": "raw; drop schema analytics cascade"}, "raw_schema must be a schema name"),
+        ({"lookback_months": True}, "lookback_months must be a whole number"),
+        ({"assume_incremental": "false"}, "assume_incremental must be true or false"),
+        ({"target_schema": "x"}, "unknown var 'target_schema'"),
+    ],
+)
+def test_unknown_or_misshapen_vars_are_refused(dbt_vars, message) -> None:
+    with pytest.raises(entrypoint.InputError, match=re.escape(message)):
+        entrypoint.check_vars(dbt_vars)
+
+
 def test_defaults_build_on_prod(tmp_path) -> None:
     settings = entrypoint.parse_settings([], write_project(tmp_path))
     assert settings.command == ["build"]
