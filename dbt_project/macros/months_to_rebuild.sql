@@ -5,16 +5,19 @@
     tells the `rebuild_months` strategy what to delete (a month whose reload left no trips must lose
     its old rows too: a delete keyed on the new rows would miss it).
 
+    The resolution is written to a temporary table (rebuild_months_relation) and read back from it,
+    here and by the strategy: the materialization renders the strategy in a new Jinja context, so the
+    list cannot travel in a variable, and resolving again there could disagree with the rows already
+    selected (a load committed in between). dbt compiles and executes a model on one connection, so
+    the session's temporary table is what the strategy reads; were it missing, the strategy fails
+    rather than guess.
+
     Returns:
         none     not an incremental run (first build, --full-refresh): build every month.
         list     'YYYY-MM-DD' month starts, sorted (possibly empty): rebuild exactly these.
         'query'  resolve in SQL instead (months_to_rebuild_sql as a CTE): unit tests, whose `this` and
                  refs are fixture CTEs no standalone query can read, and offline compiles
                  (--no-introspect) without var `rebuild_months`.
-
-    A month is rebuilt when a partition of it was loaded (load log) after the load stamped on its fact
-    rows, or it has no fact rows yet; plus the newest `lookback_months` loaded months; plus var
-    `rebuild_months` (['YYYY-MM', ...]), which is also what an offline compile uses.
 
     Args:
         load_log: relation of the load log (service, pickup_month, loaded_at).
@@ -24,38 +27,39 @@
     {%- if not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set requested = [] -%}
-    {%- for month in var('rebuild_months', []) -%}
-        {%- do requested.append(modules.datetime.datetime.strptime(month | string, '%Y-%m').strftime('%Y-%m-%d')) -%}
-    {%- endfor -%}
     {%- if not flags.INTROSPECT -%}
-        {{ return(requested | unique | sort | list if requested else 'query') }}
+        {%- set requested = requested_rebuild_months() -%}
+        {{ return(requested if requested else 'query') }}
     {%- endif -%}
     {%- if model.resource_type == 'unit_test' or not execute -%}
         {{ return('query') }}
     {%- endif -%}
-    {%- set resolved = run_query(months_to_rebuild_sql(load_log, built)) -%}
-    {%- for row in resolved.rows -%}
-        {%- do requested.append(row[0].strftime('%Y-%m-%d')) -%}
-    {%- endfor -%}
-    {{ return(requested | unique | sort | list) }}
+    {%- set months_table = rebuild_months_relation(built) -%}
+    {#- a session may compile the model more than once (sqlfluff's dbt templater does): the last wins -#}
+    {%- do run_query('drop table if exists ' ~ months_table) -%}
+    {%- do run_query(
+        'create temporary table ' ~ months_table ~ ' as ' ~ months_to_rebuild_sql(load_log, built)
+    ) -%}
+    {{ return(recorded_rebuild_months(months_table)) }}
 {%- endmacro %}
 
 
 {#
     The query behind months_to_rebuild: one column, pickup_month, one row per month to rebuild.
 
-    A (service, month) partition needs its month rebuilt unless some fact row of it carries that load's
-    loaded_at (or a later one). NOT EXISTS rather than a grouped max over the fact: on Postgres each
-    load-log row is one probe of the fact's (pickup_month, service, _loaded_at) index, so resolving costs
-    the same at 12 months of history as at 1; Redshift runs it as a join on two narrow columns.
+    A month is rebuilt when a (service, month) partition of it was loaded (load log) after the load
+    stamped on its fact rows, or it has no fact rows yet; plus the newest `lookback_months` loaded
+    months; plus var `rebuild_months`. NOT EXISTS rather than a grouped max over the fact: on Postgres
+    each load-log row is one probe of the fact's (pickup_month, service, _loaded_at) index, so
+    resolving costs the same at 12 months of history as at 1; Redshift runs it as a join on two narrow
+    columns.
 
     Args:
         load_log: relation of the load log (service, pickup_month, loaded_at).
         built: the existing fact table (service, pickup_month, _loaded_at).
 #}
 {% macro months_to_rebuild_sql(load_log, built) -%}
-    select latest_loads.pickup_month
+    select distinct latest_loads.pickup_month
     from (
         select
             service,
@@ -73,6 +77,12 @@
             and built._loaded_at >= latest_loads.loaded_at
     )
     {{- lookback_months_sql(load_log) }}
+    {%- for month in requested_rebuild_months() %}
+
+    union
+
+    select cast('{{ month }}' as date)
+    {%- endfor -%}
 {%- endmacro %}
 
 
@@ -95,6 +105,52 @@
         from {{ load_log }} as newest
     )
     {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    Var `rebuild_months` (['YYYY-MM', ...]) as sorted 'YYYY-MM-DD' month starts; a value of another
+    shape stops the run with the offending value named.
+#}
+{% macro requested_rebuild_months() -%}
+    {%- set months = [] -%}
+    {%- for month in var('rebuild_months', []) -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-(0[1-9]|1[0-2])', month | string) -%}
+            {{ exceptions.raise_compiler_error(
+                "var rebuild_months: " ~ (month | string)[:40] ~ " is not a month YYYY-MM"
+            ) }}
+        {%- endif -%}
+        {%- do months.append((month | string) ~ '-01') -%}
+    {%- endfor -%}
+    {{ return(months | unique | sort | list) }}
+{%- endmacro %}
+
+
+{#
+    The session's temporary table that holds the months an incremental run of `relation` rebuilds
+    (written by months_to_rebuild, read by the rebuild_months strategy). Unqualified: temporary tables
+    live in the session's own schema on Postgres and Redshift alike.
+
+    Args:
+        relation: the incremental model's relation (`this`, or the strategy's target_relation).
+#}
+{% macro rebuild_months_relation(relation) -%}
+    {{ return(api.Relation.create(identifier=relation.identifier ~ '__rebuild_months', type='table')) }}
+{%- endmacro %}
+
+
+{#
+    The months recorded in a rebuild_months_relation, as sorted 'YYYY-MM-DD' strings.
+
+    Args:
+        months_table: the temporary table (rebuild_months_relation).
+#}
+{% macro recorded_rebuild_months(months_table) -%}
+    {%- set months = [] -%}
+    {%- for row in run_query('select pickup_month from ' ~ months_table ~ ' order by 1').rows -%}
+        {%- do months.append(row[0].strftime('%Y-%m-%d')) -%}
+    {%- endfor -%}
+    {{ return(months) }}
 {%- endmacro %}
 
 
@@ -136,22 +192,15 @@
     deletes only the key values present in the new rows, so a month whose reload left zero trips kept
     its old rows, and an incremental run no longer equalled a full refresh.
 
-    The materialization renders this macro in a new context, so the list cannot be handed over in a
-    Jinja variable; resolving it again could disagree with the rows already selected (a load committed
-    in between). The model writes the list into its compiled SQL instead (rebuild_months_marker) and
-    this macro reads it back from there: one resolution per run.
+    The months come from the session's temporary table months_to_rebuild wrote while the model was
+    rendered (one resolution per run), read back as literals so the delete uses the month index on
+    Postgres and pickup_month's zone maps on Redshift.
 
     Args:
         arg_dict: dbt's strategy arguments (target_relation, temp_relation, unique_key, dest_columns).
 #}
 {% macro get_incremental_rebuild_months_sql(arg_dict) -%}
-    {%- set found = modules.re.search('/\\* rebuild_months: \\[([0-9, -]*)\\] \\*/', model.compiled_code or '') -%}
-    {%- if found is none -%}
-        {{ exceptions.raise_compiler_error(
-            "incremental_strategy 'rebuild_months' needs the model to render rebuild_months_marker(months)"
-        ) }}
-    {%- endif -%}
-    {%- set months = found.group(1).replace(' ', '').split(',') | reject('equalto', '') | list -%}
+    {%- set months = recorded_rebuild_months(rebuild_months_relation(arg_dict['target_relation'])) -%}
     {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {%- if months %}
     delete from {{ arg_dict['target_relation'] }}
@@ -164,18 +213,4 @@
         select {{ dest_cols_csv }}
         from {{ arg_dict['temp_relation'] }}
     )
-{%- endmacro %}
-
-
-{#
-    The comment that carries the resolved months from a model's compiled SQL to the rebuild_months
-    strategy; nothing when the months are not a list (full build, or resolved in SQL).
-
-    Args:
-        months: what months_to_rebuild returned.
-#}
-{% macro rebuild_months_marker(months) -%}
-    {%- if months is not none and months is not string -%}
-        /* rebuild_months: [{{ months | join(', ') }}] */
-    {%- endif -%}
 {%- endmacro %}

@@ -68,11 +68,24 @@ class Settings:
         return self.scratch_dir / "logs"
 
 
-# The project's vars (dbt_project.yml) and the shape each value must have. DBT_VARS comes from the Step
-# Functions input, and some vars end up inside SQL (schema names in source relations, which dbt does not
-# escape): only these names, only these shapes.
+# The project's vars and the shape each value must have: exactly the names under `vars:` in
+# dbt_project.yml (tests/orchestration/test_container.py fails when the two differ). DBT_VARS comes from
+# the Step Functions input, and some vars end up inside SQL (schema names in source relations, months in
+# fact_trips' predicates, which dbt does not escape): only these names, only these shapes.
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,126}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MAX_REBUILD_MONTHS = 240
+
+
+def _is_month_list(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) <= MAX_REBUILD_MONTHS
+        and all(isinstance(month, str) and _MONTH.match(month) for month in value)
+    )
+
+
 VAR_SHAPES: dict[str, tuple[str, Callable[[object], bool]]] = {
     "raw_schema": ("a schema name (letters, digits, _)", lambda v: isinstance(v, str) and bool(_IDENTIFIER.match(v))),
     "spectrum_schema": (
@@ -83,8 +96,10 @@ VAR_SHAPES: dict[str, tuple[str, Callable[[object], bool]]] = {
         "a whole number from 0 to 240",
         lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 240,
     ),
+    "rebuild_months": (f"a list of at most {MAX_REBUILD_MONTHS} months 'YYYY-MM'", _is_month_list),
     "date_spine_start": ("a date YYYY-MM-DD", lambda v: isinstance(v, str) and bool(_DATE.match(v))),
     "date_spine_end": ("a date YYYY-MM-DD", lambda v: isinstance(v, str) and bool(_DATE.match(v))),
+    "assume_incremental": ("true or false", lambda v: isinstance(v, bool)),
 }
 
 

@@ -83,6 +83,71 @@ def test_bad_input_is_refused_with_a_reason(tmp_path, argv, env, message) -> Non
         entrypoint.parse_settings(argv, {**write_project(tmp_path), **env})
 
 
+# ---------- the vars the container accepts: dbt_project.yml's, each of its shape
+
+
+def project_vars() -> dict[str, object]:
+    import yaml
+
+    return yaml.safe_load((REPO_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
+
+
+def test_allowed_vars_are_the_vars_dbt_project_yml_documents() -> None:
+    assert set(entrypoint.VAR_SHAPES) == set(project_vars())
+    entrypoint.check_vars(project_vars())  # every documented default has its own shape
+
+
+def test_every_var_the_project_reads_is_documented_in_dbt_project_yml() -> None:
+    project = REPO_ROOT / "dbt_project"
+    read = set()
+    for path in project.rglob("*"):
+        if path.suffix in (".sql", ".yml") and not {"target", "dbt_packages", "logs"} & set(path.parts):
+            read |= set(re.findall(r"""\bvar\(\s*['"](\w+)['"]""", path.read_text()))
+    assert {"rebuild_months", "raw_schema"} <= read
+    assert read <= set(project_vars()), f"declare them under vars: in dbt_project.yml: {read - set(project_vars())}"
+
+
+@pytest.mark.parametrize(
+    "dbt_vars",
+    [
+        {"rebuild_months": ["2024-01"]},
+        {"rebuild_months": ["2009-01", "2024-12"], "lookback_months": 2},
+        {"rebuild_months": []},
+        {"raw_schema": "raw_incremental", "spectrum_schema": "spectrum", "assume_incremental": False},
+        {"date_spine_start": "2009-01-01", "date_spine_end": "2030-12-31"},
+    ],
+)
+def test_documented_vars_are_accepted(dbt_vars) -> None:
+    entrypoint.check_vars(dbt_vars)
+
+
+def test_rebuild_months_reaches_dbt(tmp_path) -> None:
+    env = {**write_project(tmp_path), "DBT_VARS": '{"rebuild_months": ["2024-01", "2024-02"]}'}
+    settings = entrypoint.parse_settings(["build"], env)
+    command = entrypoint.dbt_command(settings, "build")
+    assert json.loads(command[command.index("--vars") + 1]) == {"rebuild_months": ["2024-01", "2024-02"]}
+
+
+@pytest.mark.parametrize(
+    ("dbt_vars", "message"),
+    [
+        ({"rebuild_months": ["2024-01') or 1 = 1 --"]}, "rebuild_months must be a list of at most 240 months"),
+        ({"rebuild_months": "2024-01"}, "rebuild_months must be"),
+        ({"rebuild_months": ["2024-13"]}, "rebuild_months must be"),
+        ({"rebuild_months": ["2024-1"]}, "rebuild_months must be"),
+        ({"rebuild_months": [202401]}, "rebuild_months must be"),
+        ({"rebuild_months": ["2024-01"] * 241}, "rebuild_months must be"),
+        ({"raw_schema": "raw; drop schema analytics cascade"}, "raw_schema must be a schema name"),
+        ({"lookback_months": True}, "lookback_months must be a whole number"),
+        ({"assume_incremental": "false"}, "assume_incremental must be true or false"),
+        ({"target_schema": "x"}, "unknown var 'target_schema'"),
+    ],
+)
+def test_unknown_or_misshapen_vars_are_refused(dbt_vars, message) -> None:
+    with pytest.raises(entrypoint.InputError, match=re.escape(message)):
+        entrypoint.check_vars(dbt_vars)
+
+
 def test_defaults_build_on_prod(tmp_path) -> None:
     settings = entrypoint.parse_settings([], write_project(tmp_path))
     assert settings.command == ["build"]
@@ -283,20 +348,24 @@ def test_entrypoint_exits_non_zero_when_a_test_fails(warehouse, tmp_path, aws_en
         }
     )
     try:
-        with conn, conn.cursor() as cur:  # a duplicated trip: the staging model's unique test must catch it
-            cur.execute("insert into raw.yellow_trips select * from raw.yellow_trips limit 1")
+        # A reload brings a duplicated trip: fact_trips rebuilds the month and its unique test, the one
+        # test of trip_id's uniqueness (the lake views leave it to the table), must catch it.
+        with conn, conn.cursor() as cur:
+            cur.execute("insert into raw.yellow_trips select * from raw.yellow_trips where month = 1 limit 1")
+            cur.execute("update raw.partition_loads set loaded_at = now() where service = 'yellow' and month = 1")
         env = container_env(warehouse, tmp_path, "failing-run")
         with mock_aws():
             s3 = boto3.client("s3")
             s3.create_bucket(Bucket=BUCKET)
-            code = entrypoint.main(["build", "--select", "stg_tlc__yellow_trips"], env)
+            code = entrypoint.main(["build", "--select", "+fact_trips"], env)
             assert code != 0
             # run_results.json tells what failed; the docs site is only published after a success.
             assert uploaded(s3, "failing-run") == ["manifest.json", "run_results.json"]
             results = json.loads(
                 s3.get_object(Bucket=BUCKET, Key="dbt/runs/failing-run/run_results.json")["Body"].read()
             )
-        assert any(r["status"] in ("fail", "error") for r in results["results"])
+        failed = {r["unique_id"] for r in results["results"] if r["status"] in ("fail", "error")}
+        assert [uid.rsplit(".", 1)[0] for uid in failed] == ["test.tlc_warehouse.unique_fact_trips_trip_id"], failed
     finally:
         with conn, conn.cursor() as cur:
             cur.execute(FIXTURE_SQL.read_text())

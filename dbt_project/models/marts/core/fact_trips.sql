@@ -4,9 +4,11 @@
     reload removed or changed trips; a trip-level merge would leave removed trips behind.
 
     Incremental (README "fact_trips, incrementally"): the months to rebuild are resolved once
-    (macros/months_to_rebuild.sql); they filter the source as literals on the lake's partition columns
-    and the custom strategy `rebuild_months` deletes exactly them, so a month a reload left without
-    trips is emptied too (dbt's delete+insert only deleted months present in the new rows).
+    (macros/months_to_rebuild.sql) into a temporary table of the session; they filter the source as
+    literals on the lake's partition columns and the custom strategy `rebuild_months` deletes exactly
+    them, so a month a reload left without trips is emptied too (dbt's delete+insert only deleted
+    months present in the new rows; dbt's microbatch picks months by the clock, not by the load log:
+    see the README).
 
     trip_id has no primary-key constraint, on purpose: its uniqueness is guaranteed upstream (trip_key is
     a 128-bit hash of the trip's values; the ingestion quarantines duplicates) and checked by the unique
@@ -40,7 +42,6 @@
 
 {#- Resolved once per run (macros/months_to_rebuild.sql): none on a first build or --full-refresh. -#}
 {%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), this) %}
-{{ rebuild_months_marker(months) }}
 
 with
 
