@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -141,16 +140,19 @@ def load_raw_fixture(sql, pg_env):
 
     The tables come from the lake contract, exactly as the loader creates them (`ensure_raw_schema`);
     the fixture only adds rows."""
-    from orchestration.local.load_postgres import ensure_raw_schema
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("raw_fixture", FIXTURE_SQL.with_suffix(".py"))
+    fixture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixture)
+    load_fixture = fixture.load
 
     def load(schema: str = "raw") -> None:
-        sql(f"drop schema if exists {schema} cascade")
         conn = connect(pg_env)
         try:
-            ensure_raw_schema(conn, schema)
+            load_fixture(conn, schema)
         finally:
             conn.close()
-        sql(re.sub(r"\braw\b", schema, FIXTURE_SQL.read_text()))
 
     return load
 

@@ -267,6 +267,16 @@ def test_the_prod_profile_signs_in_with_iam_as_the_task_roles_user(aws_env, monk
 # ---------- the entrypoint running dbt on the embedded PostgreSQL
 
 
+def _load_fixture(conn) -> None:
+    """tests/dbt/fixtures/raw_fixture.py: contract tables, then the fixture's rows."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("raw_fixture", FIXTURE_SQL.with_suffix(".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.load(conn)
+
+
 @pytest.fixture(scope="module")
 def warehouse() -> dict[str, str]:
     """A database of its own on the embedded (or the user's) PostgreSQL, with the raw fixture loaded."""
@@ -280,8 +290,8 @@ def warehouse() -> dict[str, str]:
     embedded_postgres.ensure_database(connection)
     conn = psycopg2.connect(connection.dsn())
     try:
+        _load_fixture(conn)
         with conn, conn.cursor() as cur:
-            cur.execute(FIXTURE_SQL.read_text())
             for schema in ("ep", "ep_staging", "ep_intermediate", "ep_seeds", "ep_snapshots"):
                 cur.execute(f"drop schema if exists {schema} cascade")
     finally:
@@ -367,6 +377,5 @@ def test_entrypoint_exits_non_zero_when_a_test_fails(warehouse, tmp_path, aws_en
         failed = {r["unique_id"] for r in results["results"] if r["status"] in ("fail", "error")}
         assert [uid.rsplit(".", 1)[0] for uid in failed] == ["test.tlc_warehouse.unique_fact_trips_trip_id"], failed
     finally:
-        with conn, conn.cursor() as cur:
-            cur.execute(FIXTURE_SQL.read_text())
+        _load_fixture(conn)
         conn.close()
