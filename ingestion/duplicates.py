@@ -1,9 +1,11 @@
 """Exact duplicates within one file, found while it streams: the first row of a trip_key wins.
 
 `SeenKeys` holds every key of the rows read so far (two uint64 halves and the row that brought
-it), as a few sorted runs whose sizes roughly double (an LSM tree in numpy): checking a batch is a
-binary search per run, and each key is re-sorted only O(log batches) times, so a 20-million-row file
-costs a few seconds and 24 bytes a row.
+it), as a few runs sorted by the first half, whose sizes roughly double (an LSM tree in numpy):
+checking a batch is a binary search per run, merging two runs is one stable sort of two sorted
+halves (linear), and each key is merged O(log batches) times, so a 20-million-row file costs a few
+seconds and 24 bytes a row. The first halves are uniformly random, so equal first halves are
+(almost only) real duplicates; the second halves decide.
 """
 
 from __future__ import annotations
@@ -11,60 +13,69 @@ from __future__ import annotations
 import numpy as np
 
 
+def _first_in_batch(first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(earlier row within the batch or 0, mask of each key's first row in the batch)."""
+    n = len(rows)
+    earlier = np.zeros(n, dtype=np.int64)
+    leader = np.ones(n, dtype=bool)
+    order = np.argsort(first, kind="stable")  # rows ascend within the batch: stable keeps them in order
+    f = first[order]
+    same_first = np.flatnonzero(f[1:] == f[:-1]) + 1
+    if not len(same_first):
+        return earlier, leader
+    # groups of equal first halves (rare unless real duplicates): compare whole keys inside each
+    starts = np.flatnonzero(np.concatenate(([True], f[1:] != f[:-1])))
+    sizes = np.diff(np.append(starts, n))
+    for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
+        members = order[start : start + size]
+        firsts: dict[int, int] = {}
+        for member in members:
+            key = int(second[member])
+            if key in firsts:
+                earlier[member] = rows[firsts[key]]
+                leader[member] = False
+            else:
+                firsts[key] = member
+    return earlier, leader
+
+
 class SeenKeys:
     """The trip_keys of the rows read so far and, for each, its first source_row."""
 
     def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (first, second, row) sorted by key
+        self._runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (first, second, row), sorted by first
 
     def first_rows(self, first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """For each row: the source_row of an earlier row with the same key, else 0. Then remembers
-        this batch's keys. `rows` must be larger than every row seen before (the file's order)."""
-        earlier = np.zeros(len(rows), dtype=np.int64)
-        order = np.lexsort((rows, second, first))
-        f, s, r = first[order], second[order], rows[order]
-        same = (f[1:] == f[:-1]) & (s[1:] == s[:-1])
-        if same.any():  # repeats inside the batch: each refers to the group's first row
-            starts = np.flatnonzero(np.concatenate(([True], ~same)))
-            group = np.cumsum(np.concatenate(([True], ~same))) - 1
-            firsts = r[starts][group]
-            repeat = np.concatenate(([False], same))
-            earlier[order[repeat]] = firsts[repeat]
+        """For each row: the source_row of the earliest row with the same key read before it, else 0.
+        Then remembers this batch's keys. `rows` must be larger than every row seen before (the
+        file's order)."""
+        earlier, leader = _first_in_batch(first, second, rows)
         for run_first, run_second, run_rows in self._runs:
-            lo = np.searchsorted(run_first, f, side="left")
-            hi = np.searchsorted(run_first, f, side="right")
-            for i in np.flatnonzero(hi > lo):  # equal first halves: rare unless a real duplicate
-                matches = np.flatnonzero(run_second[lo[i] : hi[i]] == s[i])
+            low = np.searchsorted(run_first, first, side="left")
+            high = np.searchsorted(run_first, first, side="right")
+            for i in np.flatnonzero(high > low):  # equal first halves: (almost only) real duplicates
+                matches = np.flatnonzero(run_second[low[i] : high[i]] == second[i])
                 if len(matches):
-                    found = int(run_rows[lo[i] + matches[0]])
-                    target = order[i]
-                    earlier[target] = found if earlier[target] == 0 else min(found, int(earlier[target]))
-        new = np.concatenate(([True], ~same))  # one entry per distinct key of the batch
-        self._add(f[new], s[new], r[new])
-        # a key seen in an earlier batch: its in-batch first row is a duplicate of that too
-        if len(self._runs) and earlier.any():
-            self._relink(earlier, order, same)
+                    found = int(run_rows[low[i] + matches[0]])
+                    earlier[i] = found if earlier[i] == 0 else min(found, int(earlier[i]))
+        if not leader.all():  # a repeat inside the batch points at its key's earliest row overall
+            earliest = {
+                (int(first[i]), int(second[i])): int(earlier[i]) for i in np.flatnonzero(leader & (earlier > 0))
+            }
+            for i in np.flatnonzero(~leader):
+                earlier[i] = earliest.get((int(first[i]), int(second[i])), earlier[i])
+        self._add(first[leader], second[leader], rows[leader])
         return earlier
 
-    def _relink(self, earlier: np.ndarray, order: np.ndarray, same: np.ndarray) -> None:
-        """Rows repeating a key within the batch point at the earliest row of the key overall."""
-        boundaries = np.concatenate(([True], ~same))
-        group = np.cumsum(boundaries) - 1
-        heads = order[boundaries]
-        head_earlier = earlier[heads]
-        members = earlier[order]
-        oldest = np.where(head_earlier[group] > 0, head_earlier[group], members)
-        repeat = ~boundaries
-        earlier[order[repeat]] = oldest[repeat]
-
     def _add(self, first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> None:
-        self._runs.append((first, second, rows))
+        order = np.argsort(first)
+        self._runs.append((first[order], second[order], rows[order]))
         # merge while the newest run is at least half the size of the one before it
         while len(self._runs) > 1 and len(self._runs[-1][0]) * 2 >= len(self._runs[-2][0]):
             (f2, s2, r2), (f1, s1, r1) = self._runs.pop(), self._runs.pop()
-            f, s, r = np.concatenate((f1, f2)), np.concatenate((s1, s2)), np.concatenate((r1, r2))
-            order = np.lexsort((s, f))
-            self._runs.append((f[order], s[order], r[order]))
+            f = np.concatenate((f1, f2))
+            order = np.argsort(f, kind="stable")  # two sorted halves: timsort merges them in linear time
+            self._runs.append((f[order], np.concatenate((s1, s2))[order], np.concatenate((r1, r2))[order]))
 
     def __len__(self) -> int:
         return sum(len(run[0]) for run in self._runs)

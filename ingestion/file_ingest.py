@@ -125,7 +125,7 @@ def _stream(inspection: Inspection, by_line: bool, writers, say: Progress) -> _T
     last_report = time.monotonic()
     for batch in read_batches(inspection, by_line=by_line):
         rows = to_canonical(batch, inspection.mapping)
-        service = pa.array(np.full(rows.num_rows, raw.service, dtype=object), pa.string())
+        service = pa.repeat(raw.service, rows.num_rows)
         values = [rows.columns[f.name] for f in item.fields]
         if item.key_includes_position:
             values.append(pa.array(rows.source_row, pa.int64()))
@@ -137,7 +137,7 @@ def _stream(inspection: Inspection, by_line: bool, writers, say: Progress) -> _T
         common = {
             "trip_key": keys,
             "service": service,
-            "source_file": pa.array(np.full(rows.num_rows, raw.name, dtype=object), pa.string()),
+            "source_file": pa.repeat(raw.name, rows.num_rows),
             "source_row": pa.array(rows.source_row, pa.int64()),
         }
         if keep.all():

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import os
 import posixpath
+import queue
+import threading
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -31,8 +33,11 @@ from ingestion import storage
 from ingestion.contract import STAGING_DIR
 
 ROWS_PER_FILE = 1_000_000
-# What Spark wrote before, so Spectrum, DuckDB and the loader read the same physical types.
+_QUEUED = 2
+# Decimals as INT64 (what Spark wrote, so every reader sees the same physical types); no dictionary for
+# trip_key, whose values are all distinct (trying one costs ~20% of the write).
 _PARQUET_OPTIONS = {"compression": "snappy", "store_decimal_as_integer": True}
+_NO_DICTIONARY = {"trip_key"}
 
 
 def _staging_path(root: str, partition: str) -> str:
@@ -50,7 +55,11 @@ def _is_data_file(path: str) -> bool:
 
 @dataclass
 class PartitionWriter:
-    """Rows of one partition written to a fresh staging location, waiting for `publish`/`discard`."""
+    """Rows of one partition written to a fresh staging location, waiting for `publish`/`discard`.
+
+    Encoding and compressing Parquet happens on a thread of its own (pyarrow releases the GIL), so the
+    next batch is read and checked while this one is written; at most `_QUEUED` batches wait.
+    """
 
     root: str
     partition: str
@@ -63,6 +72,9 @@ class PartitionWriter:
     _sink: pa.NativeFile | None = None
     _target: str = ""
     _token: str = field(default_factory=storage.unique_suffix)
+    _queue: queue.Queue | None = None
+    _thread: threading.Thread | None = None
+    _failure: BaseException | None = None
 
     def __post_init__(self) -> None:
         recover(self.root, self.partition)
@@ -70,13 +82,40 @@ class PartitionWriter:
         if not storage.is_s3(self.root):
             os.makedirs(self.staging, exist_ok=True)
 
+    def write(self, table: pa.Table) -> None:
+        """Queue rows (already in `schema`) for the writing thread."""
+        if self._thread is None:
+            self._queue = queue.Queue(maxsize=_QUEUED)
+            self._thread = threading.Thread(target=self._drain, name=f"write {self.partition}", daemon=True)
+            self._thread.start()
+        self._raise_failure()
+        self._queue.put(table)
+
+    def _drain(self) -> None:
+        while (table := self._queue.get()) is not None:
+            if self._failure is None:
+                try:
+                    self._write(table)
+                except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                    self._failure = exc
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
     @property
     def final(self) -> str:
         """Where the partition lives once published."""
         return storage.join(self.root, self.partition)
 
-    def write(self, table: pa.Table) -> None:
-        """Append rows (already in `schema`), starting a new file every ROWS_PER_FILE rows."""
+    def _write(self, table: pa.Table) -> None:
+        """Append rows, starting a new file every ROWS_PER_FILE rows (on the writing thread)."""
         offset = 0
         while offset < table.num_rows:
             if self._writer is None:
@@ -92,7 +131,8 @@ class PartitionWriter:
     def _open(self) -> None:
         self._target = storage.join(self.staging, f"part-{self._files:05d}-{self._token}.parquet")
         self._sink = pa.BufferOutputStream() if storage.is_s3(self.root) else pa.OSFile(self._target, "wb")
-        self._writer = pq.ParquetWriter(self._sink, self.schema, **_PARQUET_OPTIONS)
+        dictionary = [name for name in self.schema.names if name not in _NO_DICTIONARY]
+        self._writer = pq.ParquetWriter(self._sink, self.schema, use_dictionary=dictionary, **_PARQUET_OPTIONS)
         self._files += 1
         self._in_file = 0
 
@@ -107,13 +147,15 @@ class PartitionWriter:
         self._writer = self._sink = None
 
     def close(self) -> int:
-        """Finish the last file; returns the rows written."""
+        """Write what is queued, finish the last file; returns the rows written."""
+        self._join()
+        self._raise_failure()
         self._close_file()
         return self.rows
 
     def publish(self) -> None:
         """Swap the staged rows in as the partition, replacing whatever was there."""
-        self._close_file()
+        self.close()
         if storage.is_s3(self.root):
             _swap_s3(self.staging, self.final)
         else:
@@ -121,6 +163,8 @@ class PartitionWriter:
 
     def discard(self) -> None:
         """Drop staged rows that will not be published (the previous partition stays)."""
+        self._failure = self._failure or RuntimeError("discarded")  # the thread skips what is still queued
+        self._join()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
