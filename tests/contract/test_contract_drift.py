@@ -104,3 +104,15 @@ def test_code_dimensions_accept_exactly_the_contract_codes_and_the_unknown_membe
     [spec] = [c for c in document["models"][0]["columns"] if c["name"] == column]
     [accepted] = [t["accepted_values"]["arguments"]["values"] for t in spec["data_tests"] if "accepted_values" in t]
     assert accepted == [*getattr(codes, table).values, -1]
+
+
+def test_the_load_log_accepts_every_dataset_the_loader_logs():
+    """raw.partition_loads holds a row per loaded partition of every dataset, for-hire ones included."""
+    import yaml
+
+    from ingestion.contract import SERVICES
+
+    path = REPO_ROOT / "dbt_project/models/staging/tlc/stg_tlc__partition_loads.yml"
+    [spec] = [c for c in yaml.safe_load(path.read_text())["models"][0]["columns"] if c["name"] == "service"]
+    [accepted] = [t["accepted_values"]["arguments"]["values"] for t in spec["data_tests"] if "accepted_values" in t]
+    assert accepted == list(SERVICES)
