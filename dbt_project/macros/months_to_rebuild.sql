@@ -19,8 +19,9 @@
     Args:
         load_log: relation of the load log (service, pickup_month, loaded_at).
         built: the existing fact table (`this`).
+        services: the services the fact holds; loads of other datasets (in the same log) are ignored.
 #}
-{% macro months_to_rebuild(load_log, built) -%}
+{% macro months_to_rebuild(load_log, built, services) -%}
     {%- if not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
@@ -34,7 +35,7 @@
     {%- if model.resource_type == 'unit_test' or not execute -%}
         {{ return('query') }}
     {%- endif -%}
-    {%- set resolved = run_query(months_to_rebuild_sql(load_log, built)) -%}
+    {%- set resolved = run_query(months_to_rebuild_sql(load_log, built, services)) -%}
     {%- for row in resolved.rows -%}
         {%- do requested.append(row[0].strftime('%Y-%m-%d')) -%}
     {%- endfor -%}
@@ -53,8 +54,9 @@
     Args:
         load_log: relation of the load log (service, pickup_month, loaded_at).
         built: the existing fact table (service, pickup_month, _loaded_at).
+        services: the services the fact holds.
 #}
-{% macro months_to_rebuild_sql(load_log, built) -%}
+{% macro months_to_rebuild_sql(load_log, built, services) -%}
     select latest_loads.pickup_month
     from (
         select
@@ -62,6 +64,7 @@
             pickup_month,
             max(loaded_at) as loaded_at
         from {{ load_log }}
+        where {{ services_in('service', services) }}
         group by 1, 2
     ) as latest_loads
     where not exists (
@@ -72,7 +75,7 @@
             and built.service = latest_loads.service
             and built._loaded_at >= latest_loads.loaded_at
     )
-    {{- lookback_months_sql(load_log) }}
+    {{- lookback_months_sql(load_log, services) }}
 {%- endmacro %}
 
 
@@ -80,9 +83,10 @@
     `union` the newest var(lookback_months) loaded months of the load log; nothing when the var is 0.
 
     Args:
-        load_log: relation of the load log (pickup_month).
+        load_log: relation of the load log (service, pickup_month).
+        services: the services the fact holds.
 #}
-{% macro lookback_months_sql(load_log) -%}
+{% macro lookback_months_sql(load_log, services) -%}
     {%- set lookback = var('lookback_months') | int -%}
     {%- if lookback > 0 %}
 
@@ -90,11 +94,26 @@
 
     select loads.pickup_month
     from {{ load_log }} as loads
-    where loads.pickup_month > (
-        select {{ dbt.dateadd('month', -lookback, 'max(newest.pickup_month)') }}
-        from {{ load_log }} as newest
-    )
+    where
+        {{ services_in('loads.service', services) }}
+        and loads.pickup_month > (
+            select {{ dbt.dateadd('month', -lookback, 'max(newest.pickup_month)') }}
+            from {{ load_log }} as newest
+            where {{ services_in('newest.service', services) }}
+        )
     {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    `<column> in ('a', 'b')`: the services a fact holds, as literals.
+
+    Args:
+        column: the service column.
+        services: list of service names.
+#}
+{% macro services_in(column, services) -%}
+    {{ column }} in ({% for service in services %}'{{ service }}'{{ ', ' if not loop.last }}{% endfor %})
 {%- endmacro %}
 
 
