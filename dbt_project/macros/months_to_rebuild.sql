@@ -22,8 +22,9 @@
     Args:
         load_log: relation of the load log (service, pickup_month, loaded_at).
         built: the existing fact table (`this`).
+        services: the services the fact holds; loads of other datasets (in the same log) are ignored.
 #}
-{% macro months_to_rebuild(load_log, built) -%}
+{% macro months_to_rebuild(load_log, built, services) -%}
     {%- if not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
@@ -38,7 +39,7 @@
     {#- a session may compile the model more than once (sqlfluff's dbt templater does): the last wins -#}
     {%- do run_query('drop table if exists ' ~ months_table) -%}
     {%- do run_query(
-        'create temporary table ' ~ months_table ~ ' as ' ~ months_to_rebuild_sql(load_log, built)
+        'create temporary table ' ~ months_table ~ ' as ' ~ months_to_rebuild_sql(load_log, built, services)
     ) -%}
     {{ return(recorded_rebuild_months(months_table)) }}
 {%- endmacro %}
@@ -57,8 +58,9 @@
     Args:
         load_log: relation of the load log (service, pickup_month, loaded_at).
         built: the existing fact table (service, pickup_month, _loaded_at).
+        services: the services the fact holds.
 #}
-{% macro months_to_rebuild_sql(load_log, built) -%}
+{% macro months_to_rebuild_sql(load_log, built, services) -%}
     select distinct latest_loads.pickup_month
     from (
         select
@@ -66,6 +68,7 @@
             pickup_month,
             max(loaded_at) as loaded_at
         from {{ load_log }}
+        where {{ services_in('service', services) }}
         group by 1, 2
     ) as latest_loads
     where not exists (
@@ -76,7 +79,7 @@
             and built.service = latest_loads.service
             and built._loaded_at >= latest_loads.loaded_at
     )
-    {{- lookback_months_sql(load_log) }}
+    {{- lookback_months_sql(load_log, services) }}
     {%- for month in requested_rebuild_months() %}
 
     union
@@ -90,9 +93,10 @@
     `union` the newest var(lookback_months) loaded months of the load log; nothing when the var is 0.
 
     Args:
-        load_log: relation of the load log (pickup_month).
+        load_log: relation of the load log (service, pickup_month).
+        services: the services the fact holds.
 #}
-{% macro lookback_months_sql(load_log) -%}
+{% macro lookback_months_sql(load_log, services) -%}
     {%- set lookback = var('lookback_months') | int -%}
     {%- if lookback > 0 %}
 
@@ -100,10 +104,13 @@
 
     select loads.pickup_month
     from {{ load_log }} as loads
-    where loads.pickup_month > (
-        select {{ dbt.dateadd('month', -lookback, 'max(newest.pickup_month)') }}
-        from {{ load_log }} as newest
-    )
+    where
+        {{ services_in('loads.service', services) }}
+        and loads.pickup_month > (
+            select {{ dbt.dateadd('month', -lookback, 'max(newest.pickup_month)') }}
+            from {{ load_log }} as newest
+            where {{ services_in('newest.service', services) }}
+        )
     {%- endif -%}
 {%- endmacro %}
 
@@ -151,6 +158,18 @@
         {%- do months.append(row[0].strftime('%Y-%m-%d')) -%}
     {%- endfor -%}
     {{ return(months) }}
+{%- endmacro %}
+
+
+{#
+    `<column> in ('a', 'b')`: the services a fact holds, as literals.
+
+    Args:
+        column: the service column.
+        services: list of service names.
+#}
+{% macro services_in(column, services) -%}
+    {{ column }} in ({% for service in services %}'{{ service }}'{{ ', ' if not loop.last }}{% endfor %})
 {%- endmacro %}
 
 

@@ -44,6 +44,10 @@ def stage_names() -> list[str]:
     return shared()
 
 
+# The default sample: yellow for every --months month, and one month (the first) of each other dataset.
+SAMPLE_OTHER_SERVICES = ("green", "fhv", "fhvhv")
+
+
 @dataclass
 class RunConfig:
     source: Path | None
@@ -52,6 +56,15 @@ class RunConfig:
     rows_per_month: int
     seed: int
     database: str | None = None
+    other_rows: int = 0  # rows of the month of each SAMPLE_OTHER_SERVICES dataset; 0: yellow only
+
+    def sample_files(self) -> list[tuple[str, int, int, int]]:
+        """(service, year, month, rows) of every file of the synthetic sample."""
+        months = [tuple(int(part) for part in month.split("-")) for month in self.months]
+        files = [("yellow", year, month, self.rows_per_month) for year, month in months]
+        if self.other_rows and months:
+            files += [(service, *months[0], self.other_rows) for service in SAMPLE_OTHER_SERVICES]
+        return files
 
     @property
     def lake_root(self) -> Path:
@@ -122,18 +135,12 @@ def ensure_sample(config: RunConfig) -> list[Path]:
     from ingestion import synthetic
 
     config.sample_dir.mkdir(parents=True, exist_ok=True)
-    for month in config.months:
-        year, mm = (int(part) for part in month.split("-"))
-        target = config.sample_dir / f"yellow_tripdata_{year:04d}-{mm:02d}.parquet"
+    for service, year, month, rows in config.sample_files():
+        target = config.sample_dir / synthetic.file_name(service, year, month)
         if not target.exists():
-            say(f"  generating {target.name} ({config.rows_per_month:,} rows)")
+            say(f"  generating {target.name} ({rows:,} rows)")
             synthetic.generate_month(
-                out_dir=config.sample_dir,
-                service="yellow",
-                year=year,
-                month=mm,
-                rows=config.rows_per_month,
-                seed=config.seed,
+                out_dir=config.sample_dir, service=service, year=year, month=month, rows=rows, seed=config.seed
             )
     return list_source_files(config.sample_dir)
 
@@ -360,8 +367,14 @@ def parse_args(argv: list[str] | None) -> RunConfig:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", type=Path, default=None, help="folder of TLC files (default: synthetic sample)")
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / ".local", help="lake, quarantine, artifacts")
-    parser.add_argument("--months", default="2024-01,2024-02,2024-03", help="synthetic sample months")
-    parser.add_argument("--rows", type=int, default=100_000, help="synthetic rows per month")
+    parser.add_argument("--months", default="2024-01,2024-02,2024-03", help="synthetic sample months (yellow)")
+    parser.add_argument("--rows", type=int, default=100_000, help="synthetic yellow rows per month")
+    parser.add_argument(
+        "--other-rows",
+        type=int,
+        default=30_000,
+        help="synthetic rows of one month (the first of --months) of green, fhv and fhvhv each; 0: yellow only",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--database", default=None, help="PostgreSQL database (default: PGDATABASE or tlc)")
     args = parser.parse_args(argv)
@@ -372,6 +385,7 @@ def parse_args(argv: list[str] | None) -> RunConfig:
         rows_per_month=args.rows,
         seed=args.seed,
         database=args.database,
+        other_rows=args.other_rows,
     )
 
 

@@ -130,3 +130,15 @@ def test_manifests_are_json_lines_that_a_line_reader_maps_to_the_load_log(tmp_pa
         key = serde.get(f"mapping.{column.name}", column.name)
         assert key in table.schema.names, column.name
     assert table.column("rows_accepted").to_pylist() == [9, 9]
+
+
+def test_the_load_log_accepts_every_dataset_the_loader_logs():
+    """raw.partition_loads holds a row per loaded partition of every dataset, for-hire ones included."""
+    import yaml
+
+    from ingestion.contract import SERVICES
+
+    path = REPO_ROOT / "dbt_project/models/staging/tlc/stg_tlc__partition_loads.yml"
+    [spec] = [c for c in yaml.safe_load(path.read_text())["models"][0]["columns"] if c["name"] == "service"]
+    [accepted] = [t["accepted_values"]["arguments"]["values"] for t in spec["data_tests"] if "accepted_values" in t]
+    assert accepted == list(SERVICES)

@@ -52,7 +52,8 @@ def warehouse():
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory, warehouse):
     work_dir = tmp_path_factory.mktemp("pipeline")
-    args = ["--work-dir", str(work_dir), "--database", DATABASE, "--rows", str(ROWS), "--months", "2024-01,2024-02"]
+    yellow_only = ["--rows", str(ROWS), "--other-rows", "0"]
+    args = ["--work-dir", str(work_dir), "--database", DATABASE, *yellow_only, "--months", "2024-01,2024-02"]
     code = run_pipeline(args)
     return {"code": code, "work_dir": work_dir, "args": args, "summary": _latest_summary(work_dir)}
 

@@ -41,7 +41,9 @@
 }}
 
 {#- Resolved once per run (macros/months_to_rebuild.sql): none on a first build or --full-refresh. -#}
-{%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), this) %}
+{#- The load log lists every dataset's partitions; this fact holds the taxi ones. -#}
+{%- set services = ['yellow', 'green'] %}
+{%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), this, services) %}
 
 with
 
@@ -117,7 +119,7 @@ latest_loads as (
 -- Unit tests and offline compiles only: the same month resolution as months_to_rebuild, in SQL.
 months_to_build as (
 
-    {{ months_to_rebuild_sql(ref('stg_tlc__partition_loads'), this) }}
+    {{ months_to_rebuild_sql(ref('stg_tlc__partition_loads'), this, services) }}
 
 ),
 {%- endif %}
