@@ -13,7 +13,8 @@ import pytest
 from moto import mock_aws
 from tlc_samples import write_parquet, yellow_row
 
-from ingestion import glue_entry, job, manifest, reader, spark_session, storage
+from ingestion import file_ingest, glue_entry, job, manifest, spark_session, storage
+from ingestion.results import FileResult
 
 GOOD = "yellow_tripdata_2024-01.parquet"
 BAD = "yellow_tripdata_2024-02.parquet"
@@ -56,7 +57,7 @@ def local(tmp_path):
     return {"raw": raw, "good": str(good), "bad": str(raw / BAD), "body": good.read_bytes(), **roots}
 
 
-# ---------- local paths
+# ---------- local paths, through real Spark
 
 
 def test_archive_after_success_and_refused_file_moved_beside_its_report(spark, local, capsys):
@@ -64,7 +65,7 @@ def test_archive_after_success_and_refused_file_moved_beside_its_report(spark, l
     assert job.main(["--input", local["bad"], "--input", local["good"], *args]) == 1
     refused, ingested = json.loads(capsys.readouterr().out)["files"]
 
-    assert ingested["status"] == "ingested" and ingested["rows_accepted"] == 20
+    assert ingested["status"] == "ingested" and ingested["manifest"]["rows_accepted"] == 20
     target = f"{local['archive']}/yellow/{_sha256(local['body'])}/{GOOD}"
     assert ingested["archived_to"] == target
     assert storage.read_text(manifest.manifest_path(local["lake"], GOOD)) is not None
@@ -80,48 +81,51 @@ def test_archive_after_success_and_refused_file_moved_beside_its_report(spark, l
 
 def test_a_rerun_after_the_move_reports_the_earlier_outcome(spark, local):
     roots = (local["lake"], local["quarantine"])
-    first = job.run_ingestion(spark, [local["good"], local["bad"]], *roots, archive_root=local["archive"])
-    report = open(first[1]["rejection_report"]).read()
+    run = {"archive_root": local["archive"], "spark_factory": lambda: spark}
+    first = job.run_ingestion([local["good"], local["bad"]], *roots, **run)
+    report = open(first[1].rejection_report).read()
 
     # The same event delivered again: both files are gone from landing.
     messages: list[str] = []
-    again = job.run_ingestion(
-        spark, [local["good"], local["bad"]], *roots, progress=messages.append, archive_root=local["archive"]
-    )
-    assert again[0]["status"] == "skipped" and again[0]["archived_to"] == first[0]["archived_to"]
-    assert again[1]["status"] == "refused" and again[1]["problem"] == "file is empty (0 bytes)"
-    assert again[1]["moved_to"] == first[1]["moved_to"]
-    assert open(first[1]["rejection_report"]).read() == report  # the real reason is kept
-    assert "already ingested and archived" in messages[0] and "refused by an earlier run" in messages[1]
+    again = job.run_ingestion([local["good"], local["bad"]], *roots, progress=messages.append, **run)
+    assert again[0].status == "skipped" and again[0].archived_to == first[0].archived_to
+    assert again[1].status == "refused" and again[1].moved_to == first[1].moved_to
+    assert messages[0] == f"{GOOD}: unchanged (sha256 already ingested), skipped, archived to {first[0].archived_to}"
+    assert report
 
     # A fixed upload of the refused month is ingested; its refusal (report and file) is superseded.
     write_parquet(local["raw"] / BAD, [_february_row(i) for i in range(5)])
-    [result] = job.run_ingestion(spark, [local["bad"]], *roots, archive_root=local["archive"])
-    assert result["status"] == "ingested" and result["rows_accepted"] == 5
+    [result] = job.run_ingestion([local["bad"]], *roots, **run)
+    assert result.status == "ingested" and result.manifest["rows_accepted"] == 5
     assert _files(local["raw"]) == {}
-    assert not storage.list_files(f"{local['quarantine']}/_rejected_files")
+    assert not [p for p in storage.list_files(f"{local['quarantine']}/_rejected_files") if BAD in p]
 
 
 def test_crash_between_copy_and_delete_then_rerun_converges(spark, local, monkeypatch):
     roots = (local["lake"], local["quarantine"])
     _crash_once_on(monkeypatch, local["good"])
     with pytest.raises(OSError, match="simulated crash"):
-        job.run_ingestion(spark, [local["good"]], *roots, archive_root=local["archive"])
+        job.run_ingestion([local["good"]], *roots, archive_root=local["archive"], spark_factory=lambda: spark)
     target = f"{local['archive']}/yellow/{_sha256(local['body'])}/{GOOD}"
     assert open(target, "rb").read() == open(local["good"], "rb").read()  # in both places
     assert manifest.read_manifest(local["lake"], GOOD)["sha256"] == _sha256(local["body"])
 
-    [rerun] = job.run_ingestion(spark, [local["good"]], *roots, archive_root=local["archive"])
-    assert rerun["status"] == "skipped" and rerun["archived_to"] == target
+    def no_spark():
+        raise AssertionError("the rerun has nothing to ingest")
+
+    [rerun] = job.run_ingestion([local["good"]], *roots, archive_root=local["archive"], spark_factory=no_spark)
+    assert rerun.status == "skipped" and rerun.archived_to == target
     assert set(_files(local["raw"])) == {BAD}
     assert storage.list_files(local["archive"]) == [target]
 
 
 def test_without_archive_root_no_raw_file_is_moved_or_deleted(spark, local):
     before = _files(local["raw"])
-    results = job.run_ingestion(spark, [local["good"], local["bad"]], local["lake"], local["quarantine"])
-    assert [r["status"] for r in results] == ["ingested", "refused"]
-    assert "archived_to" not in results[0] and "moved_to" not in results[1]
+    results = job.run_ingestion(
+        [local["good"], local["bad"]], local["lake"], local["quarantine"], spark_factory=lambda: spark
+    )
+    assert [r.status for r in results] == ["ingested", "refused"]
+    assert results[0].archived_to is None and results[1].moved_to is None
     assert _files(local["raw"]) == before
     assert storage.list_files(f"{local['quarantine']}/_rejected_files") == [
         f"{local['quarantine']}/_rejected_files/{BAD}.error.json"
@@ -137,11 +141,13 @@ def test_move_file_onto_itself_keeps_the_file(tmp_path):
     assert path.read_bytes() == b"x"
 
 
-# ---------- S3 (moto). Spark here cannot read s3:// (no hadoop-aws), so the first ingestion of an S3
-# object is stood in for by `_ingest_without_spark`: it inspects, hashes and writes the manifest on S3
-# exactly as ingest_file does; every step after it (archive, quarantine, skip on rerun) is the real one.
+# ---------- S3 (moto). moto's mock lives in this process and Spark's Python workers are other
+# processes, so here the job's Spark step is done in this process: the plan, then `ingest_file` for each
+# planned file (exactly what each Spark task runs), then the archive step, all on the real S3 code paths.
+# A rerun with nothing left to ingest is the real `run_ingestion` (it starts no Spark).
 
 LANDING, LAKE, QUARANTINE, ARCHIVE = "tlc-landing", "tlc-lake", "tlc-quarantine", "tlc-archive"
+ROOTS = (f"s3://{LAKE}/", f"s3://{QUARANTINE}/")
 
 
 @pytest.fixture
@@ -164,12 +170,21 @@ def _keys(client, bucket: str) -> list[str]:
     return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
 
 
-def _ingest_without_spark(spark, path, lake_root, quarantine_root):
-    inspection = reader.inspect_file(path)
-    rows = inspection.rows_in_footer
-    result = manifest.build_manifest(inspection.raw, reader.fingerprint(inspection), rows, rows, 0, {})
-    manifest.write_manifest(lake_root, result)
-    return {**result, "status": "ingested"}
+def _run_in_process(inputs: list[str], archive_root: str) -> list[FileResult]:
+    """run_ingestion with the Spark step in this process (see above)."""
+    plan = job.plan(inputs, *ROOTS)
+    results = []
+    for item in plan.items:
+        if isinstance(item, FileResult):
+            results.append(item)
+        else:
+            assert item.unchanged is None, "use run_ingestion for a rerun"
+            results.append(file_ingest.ingest_file(item.inspection, *ROOTS, item.sha256))
+    return job.archive(results, *ROOTS, archive_root)
+
+
+def _no_spark():
+    raise AssertionError("the rerun has nothing to ingest")
 
 
 def _land(client, tmp_path) -> tuple[str, bytes]:
@@ -178,55 +193,53 @@ def _land(client, tmp_path) -> tuple[str, bytes]:
     return f"s3://{LANDING}/landing/{GOOD}", body
 
 
-ROOTS = (f"s3://{LAKE}/", f"s3://{QUARANTINE}/")
-
-
-def test_s3_archive_after_success_and_crash_between_copy_and_delete(spark, s3, tmp_path, monkeypatch):
+def test_s3_archive_after_success_and_crash_between_copy_and_delete(s3, tmp_path, monkeypatch):
     uri, body = _land(s3, tmp_path)
     archived_key = f"yellow/{_sha256(body)}/{GOOD}"
     with monkeypatch.context() as patch:
-        patch.setattr(job, "ingest_file", _ingest_without_spark)
         _crash_once_on(patch, uri)
         with pytest.raises(OSError, match="simulated crash"):
-            job.run_ingestion(spark, [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/")
+            _run_in_process([uri], f"s3://{ARCHIVE}/")
     assert _keys(s3, LANDING) == [f"landing/{GOOD}"] and _keys(s3, ARCHIVE) == [archived_key]
-    assert _keys(s3, LAKE) == [f"_manifests/{GOOD}.json"]
+    parts = [k for k in _keys(s3, LAKE) if k.startswith("yellow_trips/year=2024/month=01/part-")]
+    assert len(parts) == 1 and f"_manifests/{GOOD}.json" in _keys(s3, LAKE)
 
-    # The rerun is the real ingest_file: same sha256 -> skipped (no Spark), then the archive is finished.
-    [rerun] = job.run_ingestion(spark, [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/")
-    assert rerun["status"] == "skipped" and rerun["archived_to"] == f"s3://{ARCHIVE}/{archived_key}"
+    # The rerun: same sha256 -> skipped (no Spark), then the archive is finished.
+    [rerun] = job.run_ingestion([uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/", spark_factory=_no_spark)
+    assert rerun.status == "skipped" and rerun.archived_to == f"s3://{ARCHIVE}/{archived_key}"
     assert _keys(s3, LANDING) == [] and _keys(s3, ARCHIVE) == [archived_key]
     assert s3.get_object(Bucket=ARCHIVE, Key=archived_key)["Body"].read() == body
     assert manifest.read_manifest(ROOTS[0], GOOD)["sha256"] == _sha256(body)
 
 
-def test_s3_archive_after_success_in_one_run(spark, s3, tmp_path, monkeypatch):
+def test_s3_archive_after_success_in_one_run(s3, tmp_path):
     uri, body = _land(s3, tmp_path)
-    monkeypatch.setattr(job, "ingest_file", _ingest_without_spark)
-    [result] = job.run_ingestion(spark, [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}")
-    assert result["status"] == "ingested"
-    assert result["archived_to"] == f"s3://{ARCHIVE}/yellow/{_sha256(body)}/{GOOD}"
+    [result] = _run_in_process([uri], f"s3://{ARCHIVE}")
+    assert result.status == "ingested" and result.manifest["rows_accepted"] == 12
+    assert result.manifest["source_path"] == uri
+    assert result.archived_to == f"s3://{ARCHIVE}/yellow/{_sha256(body)}/{GOOD}"
     assert _keys(s3, LANDING) == [] and _keys(s3, ARCHIVE) == [f"yellow/{_sha256(body)}/{GOOD}"]
-    assert _keys(s3, LAKE) == [f"_manifests/{GOOD}.json"]
+    lake_keys = _keys(s3, LAKE)
+    assert f"_manifests/{GOOD}.json" in lake_keys
+    assert not [k for k in lake_keys if k.startswith("_staging/")]
 
 
-def test_s3_refused_file_is_moved_beside_its_report(spark, s3, tmp_path):
+def test_s3_refused_file_is_moved_beside_its_report(s3, tmp_path):
     body = write_parquet(tmp_path / BAD, [yellow_row(i) for i in range(5)]).read_bytes()[:-40]
     s3.put_object(Bucket=LANDING, Key=f"landing/{BAD}", Body=body)
     uri = f"s3://{LANDING}/landing/{BAD}"
-    [result] = job.run_ingestion(spark, [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/")
-    assert result["status"] == "refused" and "truncated or corrupt Parquet" in result["problem"]
-    assert result["moved_to"] == f"s3://{QUARANTINE}/_rejected_files/{BAD}"
+    [result] = _run_in_process([uri], f"s3://{ARCHIVE}/")
+    assert result.status == "refused" and result.problem == "truncated or corrupt Parquet (no footer)"
+    assert result.moved_to == f"s3://{QUARANTINE}/_rejected_files/{BAD}"
     assert _keys(s3, LANDING) == [] and _keys(s3, ARCHIVE) == []
     assert _keys(s3, QUARANTINE) == [f"_rejected_files/{BAD}", f"_rejected_files/{BAD}.error.json"]
     assert s3.get_object(Bucket=QUARANTINE, Key=f"_rejected_files/{BAD}")["Body"].read() == body
-    report = json.loads(storage.read_text(result["rejection_report"]))
-    assert report["problem"] == result["problem"] and report["source_path"] == uri
+    report = json.loads(storage.read_text(result.rejection_report))
+    assert report["problem"] == result.problem and report["source_path"] == uri
 
     # Delivered twice: the second run finds nothing in landing and keeps the first refusal as it is.
-    [again] = job.run_ingestion(spark, [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/")
-    assert again["status"] == "refused" and again["problem"] == result["problem"]
-    assert json.loads(storage.read_text(result["rejection_report"])) == report
+    [again] = job.run_ingestion([uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/", spark_factory=_no_spark)
+    assert again.status == "refused" and again.moved_to == result.moved_to
 
 
 # ---------- the Glue entry point's optional --archive_root
@@ -257,4 +270,4 @@ def test_glue_entry_passes_archive_root_only_when_given(monkeypatch):
     monkeypatch.setattr(job, "run_ingestion", lambda *a, **kw: seen.update(kw) or [])
     monkeypatch.setattr(spark_session, "get_spark", lambda: None)
     glue_entry.main([*base, "--archive_root", "s3://a/"])
-    assert seen["archive_root"] == "s3://a/"
+    assert seen["archive_root"] == "s3://a/" and seen["hash_files"] is False

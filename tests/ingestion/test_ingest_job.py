@@ -1,122 +1,160 @@
-"""run_ingestion end to end on synthetic files: exact counts, contract, reruns, refusals, crashes."""
+"""The job end to end on real local Spark (one task per file): several files in one job, results in
+input order, exact counts, the contract's columns, reruns that skip by sha256, refusals that stop only
+their file; and the publish step's crash safety, on `ingest_file` itself."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 
-import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from tlc_samples import QUARANTINE_SCHEMA, ingest, lake_schema, partition_table
 
 from ingestion import job, lake, manifest, synthetic
+from ingestion.contract import MANIFEST_KEYS
 from ingestion.errors import InputSetError, ReconciliationError
-from ingestion.schema import QUARANTINE_COLUMNS, TRIP_COLUMNS
 
 
-def _partition_table(root: Path, partition: str) -> pa.Table:
-    files = sorted((root / partition).glob("part-*.parquet"))
-    assert files, f"no part files in {root / partition}"
-    return pa.concat_tables(pq.read_table(f) for f in files)
+def _snapshot(*folders: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+def _no_spark():
+    raise AssertionError("Spark was started although nothing was left to ingest")
 
 
 @pytest.fixture(scope="module")
 def ingested(spark, tmp_path_factory):
-    """Two synthetic yellow months ingested once; tests below read what was written."""
+    """Five inputs in one job: three good files of two datasets, one refused by the plan (truncated)
+    and one refused inside its Spark task (March's trips named April)."""
     base = tmp_path_factory.mktemp("job")
     raw, lake_root, quarantine_root = base / "raw", base / "lake", base / "quarantine"
-    expected = [
-        synthetic.generate_month(raw, "yellow", 2024, month, rows=3000, seed=7, bad_share=0.05, chunk_rows=1000)
-        for month in (1, 2)
+    february = synthetic.generate_month(raw, "yellow", 2024, 2, rows=3000, seed=7, bad_share=0.05, chunk_rows=1000)
+    january = synthetic.generate_month(raw, "yellow", 2024, 1, rows=3000, seed=7, bad_share=0.05, chunk_rows=1000)
+    green = synthetic.generate_month(raw, "green", 2024, 1, rows=1000, seed=7, bad_share=0.05, fmt="csv")
+    march = synthetic.generate_month(base / "other", "yellow", 2024, 3, rows=400, seed=7, bad_share=0.0)
+    truncated = raw / "yellow_tripdata_2024-03.parquet"
+    truncated.write_bytes((base / "other" / march["source_file"]).read_bytes()[:-100])
+    mislabeled = raw / "yellow_tripdata_2024-04.parquet"
+    mislabeled.write_bytes((base / "other" / march["source_file"]).read_bytes())
+    inputs = [
+        str(raw / february["source_file"]),
+        str(truncated),
+        str(raw / january["source_file"]),
+        str(raw / green["source_file"]),
+        str(mislabeled),
     ]
-    inputs = [str(raw / e["source_file"]) for e in expected]
     messages: list[str] = []
-    results = job.run_ingestion(spark, inputs, str(lake_root), str(quarantine_root), progress=messages.append)
+    results = job.run_ingestion(
+        inputs, str(lake_root), str(quarantine_root), progress=messages.append, spark_factory=lambda: spark
+    )
     return {
         "raw": raw,
         "lake": lake_root,
         "quarantine": quarantine_root,
         "inputs": inputs,
-        "expected": expected,
+        "expected": {0: february, 2: january, 3: green},
         "results": results,
         "messages": messages,
     }
 
 
+def test_one_job_results_in_input_order_and_refusals_stop_only_their_file(ingested):
+    results = ingested["results"]
+    assert [r.source_file for r in results] == [Path(p).name for p in ingested["inputs"]]
+    assert [r.status for r in results] == ["ingested", "refused", "ingested", "ingested", "refused"]
+    assert results[1].error == "yellow_tripdata_2024-03.parquet: truncated or corrupt Parquet (no footer)"
+    assert results[4].error == (
+        "yellow_tripdata_2024-04.parquet: 400 of 400 pickups fall outside 2024-04: the file name's month looks"
+        " wrong; rename the file to the month of its trips"
+    )
+    for refused in (results[1], results[4]):
+        report = json.loads(Path(refused.rejection_report).read_text())
+        assert report["problem"] == refused.problem and report["source_path"] == refused.source_path
+        assert refused.rejection_report == str(
+            ingested["quarantine"] / "_rejected_files" / f"{refused.source_file}.error.json"
+        )
+        assert manifest.read_manifest(str(ingested["lake"]), refused.source_file) is None
+    for month in ("03", "04"):
+        assert not (ingested["lake"] / "yellow_trips" / "year=2024" / f"month={month}").exists()
+        assert not (ingested["quarantine"] / "yellow_trips" / "year=2024" / f"month={month}").exists()
+    assert ingested["messages"] == [job.describe(r) for r in results]
+    assert ingested["messages"][0].startswith(
+        "yellow_tripdata_2024-02.parquet: 3,000 read, 2,850 accepted, 150 quarantined ("
+    )
+
+
 def test_manifest_counts_equal_the_injected_anomalies_exactly(ingested):
-    for result, expected in zip(ingested["results"], ingested["expected"], strict=True):
-        assert result["status"] == "ingested"
-        assert result["rows_read"] == expected["rows"] == 3000
-        assert result["rows_accepted"] == expected["rows_accepted"]
-        assert result["rows_quarantined"] == expected["rows_quarantined"] == 150
-        assert result["quarantined_by_reason"] == expected["quarantined_by_reason"]
-        assert result["rows_read"] == result["rows_accepted"] + result["rows_quarantined"]
-    assert len(ingested["messages"]) == 2 and "3000 read" in ingested["messages"][0]
+    for index, expected in ingested["expected"].items():
+        m = ingested["results"][index].manifest
+        assert m["rows_read"] == expected["rows"]
+        assert m["rows_accepted"] == expected["rows_accepted"]
+        assert m["rows_quarantined"] == expected["rows_quarantined"]
+        assert m["quarantined_by_reason"] == expected["quarantined_by_reason"]
+        assert m["warnings_by_code"] == expected["warnings_by_code"]
+        assert m["rows_read"] == m["rows_accepted"] + m["rows_quarantined"]
+        partition = m["lake_partition"]
+        assert lake.count_rows(str(ingested["lake"] / partition)) == m["rows_accepted"]
+        assert lake.count_rows(str(ingested["quarantine"] / partition)) == m["rows_quarantined"]
 
 
-def test_manifest_on_disk_matches_contract(ingested):
-    stored = manifest.read_manifest(str(ingested["lake"]), "yellow_tripdata_2024-01.parquet")
-    assert set(stored) == {
-        "source_file",
-        "source_path",
-        "sha256",
-        "service",
-        "year",
-        "month",
-        "rows_read",
-        "rows_accepted",
-        "rows_quarantined",
-        "quarantined_by_reason",
-        "lake_partition",
-        "quarantine_partition",
-        "ingested_at",
-    }
-    assert stored["lake_partition"] == stored["quarantine_partition"] == "yellow_trips/year=2024/month=01"
-    assert stored["sha256"] == manifest.sha256_file(ingested["inputs"][0])
-    assert (stored["year"], stored["month"], stored["service"]) == (2024, 1, "yellow")
+def test_manifest_on_disk_is_one_json_line_in_contract_order(ingested):
+    for index in ingested["expected"]:
+        result = ingested["results"][index]
+        text = (ingested["lake"] / "_manifests" / f"{result.source_file}.json").read_text()
+        assert text.endswith("\n") and text.count("\n") == 1
+        stored = json.loads(text)
+        assert tuple(stored) == MANIFEST_KEYS and stored == result.manifest
+        assert stored["sha256"] == hashlib.sha256(Path(result.source_path).read_bytes()).hexdigest()
+        assert stored["source_path"] == ingested["inputs"][index] and stored["source_version"] is None
+    green = ingested["results"][3].manifest
+    assert (green["service"], green["year"], green["month"]) == ("green", 2024, 1)
+    assert green["lake_partition"] == green["quarantine_partition"] == "green_trips/year=2024/month=01"
 
 
-def test_lake_partition_has_canonical_schema_and_accepted_rows(ingested):
-    table = _partition_table(ingested["lake"], "yellow_trips/year=2024/month=01")
-    assert tuple(table.schema.names) == TRIP_COLUMNS
-    types = {f.name: f.type for f in table.schema}
-    assert types["pickup_at"] == pa.timestamp("us", tz="UTC") or types["pickup_at"] == pa.timestamp("us")
-    assert types["fare_amount"] == pa.decimal128(12, 2)
-    assert types["vendor_id"] == pa.int32() and types["source_row"] == pa.int64()
-    assert table.num_rows == ingested["expected"][0]["rows_accepted"]
+def test_lake_partition_has_the_contract_columns_and_accepted_rows(ingested):
+    table = partition_table(ingested["lake"], "yellow_trips/year=2024/month=01", lake_schema("yellow"))
+    part = next((ingested["lake"] / "yellow_trips/year=2024/month=01").glob("part-*.parquet"))
+    assert pq.read_schema(part) == lake_schema("yellow")  # names, order and types as the contract states
+    assert table.num_rows == ingested["expected"][2]["rows_accepted"]
     keys = table.column("trip_key").to_pylist()
     assert len(set(keys)) == len(keys) and all(len(k) == 32 for k in keys)
     assert set(table.column("service").to_pylist()) == {"yellow"}
     assert set(table.column("source_file").to_pylist()) == {"yellow_tripdata_2024-01.parquet"}
     assert table.column("trip_type").null_count == table.num_rows  # yellow has no trip_type
+    green = partition_table(ingested["lake"], "green_trips/year=2024/month=01", lake_schema("green"))
+    assert green.num_rows == ingested["expected"][3]["rows_accepted"]
+    assert green.column("trip_type").null_count < green.num_rows
 
 
 def test_quarantine_partition_rows_have_reasons_and_raw_records(ingested):
-    table = _partition_table(ingested["quarantine"], "yellow_trips/year=2024/month=01")
-    assert tuple(table.schema.names) == QUARANTINE_COLUMNS
+    table = partition_table(ingested["quarantine"], "yellow_trips/year=2024/month=01", QUARANTINE_SCHEMA)
     codes = table.column("reason_code").to_pylist()
-    counts = {code: codes.count(code) for code in set(codes)}
-    assert counts == ingested["expected"][0]["quarantined_by_reason"]
+    assert {code: codes.count(code) for code in set(codes)} == ingested["expected"][2]["quarantined_by_reason"]
     record = json.loads(table.column("raw_record")[0].as_py())
     assert {"VendorID", "tpep_pickup_datetime", "Airport_fee"} <= set(record)
+    unreadable = pc.equal(table["reason_code"], "unparseable")
+    assert table.filter(unreadable)["trip_key"].null_count == table.filter(unreadable).num_rows > 0
+    assert table.filter(pc.invert(unreadable))["trip_key"].null_count == 0
 
 
-def test_source_rows_cover_the_file_exactly_once(ingested):
-    accepted = _partition_table(ingested["lake"], "yellow_trips/year=2024/month=02").column("source_row").to_pylist()
-    rejected = _partition_table(ingested["quarantine"], "yellow_trips/year=2024/month=02")
-    rows = sorted(accepted + rejected.column("source_row").to_pylist())
-    assert rows == list(range(1, 3001))
+def test_source_rows_cover_each_file_exactly_once(ingested):
+    for index, expected in ingested["expected"].items():
+        partition = ingested["results"][index].manifest["lake_partition"]
+        service = expected["service"]
+        accepted = partition_table(ingested["lake"], partition, lake_schema(service))["source_row"].to_pylist()
+        rejected = partition_table(ingested["quarantine"], partition, QUARANTINE_SCHEMA)["source_row"].to_pylist()
+        assert sorted(accepted + rejected) == list(range(1, expected["rows"] + 1))
 
 
 def test_source_row_points_at_the_raw_row(ingested):
-    table = _partition_table(ingested["quarantine"], "yellow_trips/year=2024/month=01")
-    raw = pq.read_table(ingested["inputs"][0])
-    for row in table.slice(0, 20).to_pylist():
+    table = partition_table(ingested["quarantine"], "yellow_trips/year=2024/month=01", QUARANTINE_SCHEMA)
+    raw = pq.read_table(ingested["inputs"][2])
+    for row in table.slice(0, 40).to_pylist():
         original = raw.slice(row["source_row"] - 1, 1).to_pylist()[0]
         record = json.loads(row["raw_record"])
         assert record["VendorID"] == original["VendorID"]
@@ -129,61 +167,53 @@ def test_no_staging_or_side_files_left(ingested):
     assert not [n for n in names if n.startswith(".") or n == "_SUCCESS" or n.endswith(".crc")]
 
 
-def test_rerun_is_a_no_op(spark, ingested):
-    before = _snapshot(ingested["lake"]) | _snapshot(ingested["quarantine"])
-    again = job.run_ingestion(spark, ingested["inputs"], str(ingested["lake"]), str(ingested["quarantine"]))
-    assert [r["status"] for r in again] == ["skipped", "skipped"]
-    assert all(r["skipped"] is True for r in again)
-    assert again[0]["rows_accepted"] == ingested["results"][0]["rows_accepted"]
-    assert _snapshot(ingested["lake"]) | _snapshot(ingested["quarantine"]) == before
+def test_rerun_is_a_no_op_without_spark(ingested):
+    good = [ingested["inputs"][i] for i in ingested["expected"]]
+    before = _snapshot(ingested["lake"], ingested["quarantine"])
+    again = job.run_ingestion(good, str(ingested["lake"]), str(ingested["quarantine"]), spark_factory=_no_spark)
+    assert [r.status for r in again] == ["skipped"] * 3
+    assert [r.manifest for r in again] == [ingested["results"][i].manifest for i in ingested["expected"]]
+    assert job.describe(again[0]) == "yellow_tripdata_2024-02.parquet: unchanged (sha256 already ingested), skipped"
+    assert _snapshot(ingested["lake"], ingested["quarantine"]) == before
 
 
-def test_duplicate_inputs_are_refused_before_anything(spark, tmp_path):
+def test_rerun_hashing_in_the_tasks_skips_there(spark, ingested):
+    # The Glue entry point does not hash on the driver: each task hashes its file and finds the manifest.
+    good = [ingested["inputs"][i] for i in ingested["expected"]]
+    before = _snapshot(ingested["lake"], ingested["quarantine"])
+    again = job.run_ingestion(
+        good, str(ingested["lake"]), str(ingested["quarantine"]), spark_factory=lambda: spark, hash_files=False
+    )
+    assert [r.status for r in again] == ["skipped"] * 3
+    assert again[2].manifest == ingested["results"][3].manifest
+    assert _snapshot(ingested["lake"], ingested["quarantine"]) == before
+
+
+def test_duplicate_inputs_are_refused_before_anything(tmp_path):
     path = str(tmp_path / "a" / "yellow_tripdata_2024-01.parquet")
     other = str(tmp_path / "b" / "yellow_tripdata_2024-01.parquet")
+    roots = (str(tmp_path / "l"), str(tmp_path / "q"))
     with pytest.raises(InputSetError, match="duplicate input"):
-        job.run_ingestion(spark, [path, other], str(tmp_path / "l"), str(tmp_path / "q"))
-    csv_twin = str(tmp_path / "yellow_tripdata_2024-01.csv")
-    with pytest.raises(InputSetError, match="duplicate input"):
-        job.run_ingestion(spark, [path, csv_twin], str(tmp_path / "l"), str(tmp_path / "q"))
-    assert not (tmp_path / "l").exists()
+        job.run_ingestion([path, other], *roots, spark_factory=_no_spark)
+    gz_twin = str(tmp_path / "yellow_tripdata_2024-01.csv.gz")
+    with pytest.raises(InputSetError, match=r"yellow_tripdata_2024-01.csv.gz: duplicate input \(yellow_trips/"):
+        job.run_ingestion([path, gz_twin], *roots, spark_factory=_no_spark)
+    assert not (tmp_path / "l").exists() and not (tmp_path / "q").exists()
 
 
 def test_changed_file_replaces_its_partitions(spark, tmp_path):
     raw, lake_root, q_root = tmp_path / "raw", tmp_path / "lake", tmp_path / "q"
     synthetic.generate_month(raw, "yellow", 2024, 3, rows=400, seed=1, bad_share=0.05)
     path = [str(raw / "yellow_tripdata_2024-03.parquet")]
-    first = job.run_ingestion(spark, path, str(lake_root), str(q_root))[0]
+    [first] = job.run_ingestion(path, str(lake_root), str(q_root), spark_factory=lambda: spark)
     second_expected = synthetic.generate_month(raw, "yellow", 2024, 3, rows=250, seed=2, bad_share=0.1)
-    second = job.run_ingestion(spark, path, str(lake_root), str(q_root))[0]
-    assert second["status"] == "ingested" and second["sha256"] != first["sha256"]
-    assert second["quarantined_by_reason"] == second_expected["quarantined_by_reason"]
+    [second] = job.run_ingestion(path, str(lake_root), str(q_root), spark_factory=lambda: spark)
+    assert second.status == "ingested" and second.manifest["sha256"] != first.manifest["sha256"]
+    assert second.manifest["quarantined_by_reason"] == second_expected["quarantined_by_reason"]
     partition = "yellow_trips/year=2024/month=03"
-    assert _partition_table(lake_root, partition).num_rows == second_expected["rows_accepted"]
-    assert _partition_table(q_root, partition).num_rows == second_expected["rows_quarantined"] == 25
-
-
-def test_bad_file_is_refused_reported_and_others_continue(spark, tmp_path):
-    raw, lake_root, q_root = tmp_path / "raw", tmp_path / "lake", tmp_path / "q"
-    synthetic.generate_month(raw, "yellow", 2024, 4, rows=200, seed=3, bad_share=0.0)
-    bad = raw / "yellow_tripdata_2024-05.parquet"
-    good = raw / "yellow_tripdata_2024-04.parquet"
-    bad.write_bytes(good.read_bytes()[:-100])  # truncated: no footer
-    results = job.run_ingestion(spark, [str(bad), str(good)], str(lake_root), str(q_root))
-    assert [r["status"] for r in results] == ["refused", "ingested"]
-    assert results[0]["refused"] is True
-    assert results[0]["error"] == "yellow_tripdata_2024-05.parquet: truncated or corrupt Parquet (no footer)"
-    report = json.loads((q_root / "_rejected_files" / "yellow_tripdata_2024-05.parquet.error.json").read_text())
-    assert report["problem"] == "truncated or corrupt Parquet (no footer)"
-    assert not (lake_root / "yellow_trips" / "year=2024" / "month=05").exists()
-    assert not (lake_root / "_manifests" / "yellow_tripdata_2024-05.parquet.json").exists()
-    assert results[1]["rows_accepted"] == 200
-
-    # Fixed file: ingested, and the stale rejection report goes away.
-    synthetic.generate_month(raw, "yellow", 2024, 5, rows=100, seed=3, bad_share=0.0)
-    fixed = job.run_ingestion(spark, [str(bad)], str(lake_root), str(q_root))[0]
-    assert fixed["status"] == "ingested"
-    assert not (q_root / "_rejected_files" / "yellow_tripdata_2024-05.parquet.error.json").exists()
+    assert partition_table(lake_root, partition, lake_schema("yellow")).num_rows == second_expected["rows_accepted"]
+    assert partition_table(q_root, partition, QUARANTINE_SCHEMA).num_rows == second_expected["rows_quarantined"] == 25
+    assert manifest.read_manifest(str(lake_root), "yellow_tripdata_2024-03.parquet") == second.manifest
 
 
 def test_cli_prints_summary_and_exits_non_zero_on_refusal(spark, tmp_path, capsys):
@@ -191,24 +221,28 @@ def test_cli_prints_summary_and_exits_non_zero_on_refusal(spark, tmp_path, capsy
     synthetic.generate_month(raw, "yellow", 2024, 6, rows=150, seed=4, bad_share=0.0)
     empty = raw / "yellow_tripdata_2024-07.parquet"
     empty.write_bytes(b"")
+    good = str(raw / "yellow_tripdata_2024-06.parquet")
     args = ["--lake-root", str(tmp_path / "lake"), "--quarantine-root", str(tmp_path / "q")]
-    assert job.main(["--input", str(raw / "yellow_tripdata_2024-06.parquet"), *args]) == 0
+    assert job.main(["--input", good, *args]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["ok"] is True and summary["ingested"] == 1
-    assert job.main(["--input", str(empty), "--input", str(raw / "yellow_tripdata_2024-06.parquet"), *args]) == 1
-    summary = json.loads(capsys.readouterr().out)
-    assert (summary["refused"], summary["skipped"]) == (1, 1)
-    assert summary["files"][0]["error"] == "yellow_tripdata_2024-07.parquet: file is empty (0 bytes)"
-    same = str(raw / "yellow_tripdata_2024-06.parquet")
-    assert job.main(["--input", same, "--input", same, *args]) == 2
+    assert (summary["ok"], summary["ingested"]) == (True, 1)
+    assert summary["files"][0]["manifest"]["rows_accepted"] == 150
+    assert job.main(["--input", str(empty), "--input", good, *args]) == 1
+    out = capsys.readouterr()
+    summary = json.loads(out.out)
+    assert (summary["ok"], summary["refused"], summary["skipped"]) == (False, 1, 1)
+    assert summary["files"][0]["problem"] == "file is empty (0 bytes)"
+    assert out.err.splitlines()[0] == "yellow_tripdata_2024-07.parquet: file is empty (0 bytes) -> refused"
+    assert job.main(["--input", good, "--input", good, *args]) == 2
+    assert "duplicate input" in json.loads(capsys.readouterr().out)["error"]
 
 
-def test_crash_before_swap_keeps_previous_partition_and_rerun_converges(spark, tmp_path, monkeypatch):
-    raw, lake_root, q_root = tmp_path / "raw", tmp_path / "lake", tmp_path / "q"
-    path = [str(raw / "yellow_tripdata_2024-08.parquet")]
+def test_crash_before_swap_keeps_previous_partition_and_rerun_converges(tmp_path, monkeypatch):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    path = raw / "yellow_tripdata_2024-08.parquet"
     synthetic.generate_month(raw, "yellow", 2024, 8, rows=300, seed=5, bad_share=0.1)
-    job.run_ingestion(spark, path, str(lake_root), str(q_root))
-    before = _snapshot(lake_root) | _snapshot(q_root)
+    ingest(path, out)
+    before = _snapshot(out)
 
     new_expected = synthetic.generate_month(raw, "yellow", 2024, 8, rows=200, seed=6, bad_share=0.1)
 
@@ -217,54 +251,62 @@ def test_crash_before_swap_keeps_previous_partition_and_rerun_converges(spark, t
 
     monkeypatch.setattr(lake, "_swap_local", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        job.run_ingestion(spark, path, str(lake_root), str(q_root))
-    after_crash = {k: v for k, v in (_snapshot(lake_root) | _snapshot(q_root)).items() if ".staging-" not in k}
+        ingest(path, out)
+    after_crash = {k: v for k, v in _snapshot(out).items() if ".staging-" not in k}
     assert after_crash == before  # staging may be left behind; what readers see is untouched
 
     monkeypatch.undo()
-    result = job.run_ingestion(spark, path, str(lake_root), str(q_root))[0]
-    assert result["status"] == "ingested"
-    assert result["rows_accepted"] == new_expected["rows_accepted"]
-    assert _partition_table(lake_root, "yellow_trips/year=2024/month=08").num_rows == new_expected["rows_accepted"]
-    assert not [p for p in lake_root.rglob(".*")] + [p for p in q_root.rglob(".*")]
+    done = ingest(path, out)
+    assert done.manifest["rows_accepted"] == new_expected["rows_accepted"]
+    assert done.accepted().num_rows == new_expected["rows_accepted"]
+    assert not list(out.rglob(".*"))
 
 
 def test_crash_between_the_two_renames_is_recovered(tmp_path, monkeypatch):
-    final = tmp_path / "lake" / "yellow_trips" / "year=2024" / "month=09"
-    final.mkdir(parents=True)
-    (final / "part-old.parquet").write_text("old")
-    staging = final.parent / ".month=09.staging-x"
-    staging.mkdir()
-    (staging / "part-new.parquet").write_text("new")
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    path = raw / "yellow_tripdata_2024-09.parquet"
+    synthetic.generate_month(raw, "yellow", 2024, 9, rows=300, seed=5, bad_share=0.1)
+    first = ingest(path, out)
+    old_quarantine = _snapshot(first.quarantine / first.partition)
+    synthetic.generate_month(raw, "yellow", 2024, 9, rows=200, seed=6, bad_share=0.1)
+
     real_rename = os.rename
     calls = []
 
     def rename_once(src, dst):
         calls.append(src)
-        if len(calls) == 2:
+        if len(calls) == 2:  # the old quarantine partition is aside, the new one not yet in
             raise OSError("simulated crash after moving the old partition aside")
         real_rename(src, dst)
 
     monkeypatch.setattr(os, "rename", rename_once)
-    with pytest.raises(OSError):
-        lake._swap_local(str(staging), str(final))
+    with pytest.raises(OSError, match="simulated crash"):
+        ingest(path, out)
     monkeypatch.undo()
+    final = first.quarantine / first.partition
     assert not final.exists()
-    lake.recover(str(tmp_path / "lake"), "yellow_trips/year=2024/month=09")
-    assert (final / "part-old.parquet").read_text() == "old"
+    lake.recover(str(first.quarantine), first.partition)
+    assert _snapshot(final) == old_quarantine
     assert [p.name for p in final.parent.iterdir()] == ["month=09"]
+    done = ingest(path, out)  # and the rerun converges on the new file
+    assert done.manifest["rows_read"] == 200
+    assert not list(out.rglob(".*"))
 
 
-def test_broken_reconciliation_publishes_nothing(spark, tmp_path, monkeypatch):
-    raw, lake_root, q_root = tmp_path / "raw", tmp_path / "lake", tmp_path / "q"
+def test_broken_reconciliation_publishes_nothing(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
     synthetic.generate_month(raw, "yellow", 2024, 10, rows=100, seed=8, bad_share=0.1)
     real_count = lake.count_rows
     monkeypatch.setattr(lake, "count_rows", lambda location: real_count(location) - 1)
-    with pytest.raises(ReconciliationError, match="rows_read 100 != rows_accepted 89 \\+ rows_quarantined 9"):
-        job.run_ingestion(spark, [str(raw / "yellow_tripdata_2024-10.parquet")], str(lake_root), str(q_root))
-    assert not (lake_root / "_manifests").exists()
-    assert not [p for p in lake_root.rglob("*.parquet")]
-    assert not [p for p in q_root.rglob("*.parquet")]
+    done = ingest(raw / "yellow_tripdata_2024-10.parquet", tmp_path)
+    assert done.result.status == "failed" and not done.result.ok
+    assert done.result.problem == (
+        "rows_read 100 != rows_accepted 89 + rows_quarantined 9 (reasons sum to 10); nothing was published for"
+        " this file"
+    )
+    assert job.describe(done.result).endswith("-> FAILED")
+    assert not (tmp_path / "lake" / "_manifests").exists()
+    assert not list(tmp_path.rglob("part-*.parquet")) and not list(tmp_path.rglob(".*"))
 
 
 def test_check_reconciliation_rejects_reasons_that_do_not_add_up():

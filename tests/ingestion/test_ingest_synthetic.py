@@ -1,4 +1,4 @@
-"""The synthetic generator: TLC layout, determinism, realism, and exact counts through the real job."""
+"""The synthetic generator: TLC layout, determinism, realism, and exact counts through the ingestion."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import json
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from tlc_samples import ingest
 
-from ingestion import job, synthetic
-from ingestion.rules import RULE_CODES
+from ingestion import synthetic
+from ingestion.contract import dataset
+from ingestion.rules import RULE_CODES, rules_for
 
 
 def _sha(path) -> str:
@@ -41,13 +43,17 @@ def test_expected_json_is_written_beside_the_file(tmp_path):
     stored = json.loads((tmp_path / "green_tripdata_2024-03.parquet.expected.json").read_text())
     assert stored == expected
     assert stored["rows_quarantined"] == 20 == sum(stored["quarantined_by_reason"].values())
-    assert set(stored["quarantined_by_reason"]) == set(RULE_CODES)
+    assert set(stored["quarantined_by_reason"]) == set(rules_for(dataset("green")))
+    assert set(RULE_CODES) - set(stored["quarantined_by_reason"]) == {"trip_time_mismatch"}  # HVFHV only
+    assert stored["warnings_by_code"] == {"vendor_id=4": 1, "payment_type=9": 1}
 
 
 def test_plan_spreads_remainder_over_the_first_codes():
     plan = synthetic.plan_anomalies(1000, 0.013)
     assert sum(plan.values()) == 13
-    assert [plan[c] for c in RULE_CODES] == [2, 2, 2, 1, 1, 1, 1, 1, 1, 1]
+    assert list(plan) == list(rules_for(dataset("yellow")))
+    assert list(plan.values()) == [2, 2, 2, 2, 2, 1, 1, 1]
+    assert synthetic.plan_warnings(1000, 0.013) == {"vendor_id": 1, "payment_type": 0}
     with pytest.raises(ValueError, match="do not fit"):
         synthetic.generate_month("/tmp/never-written", rows=5, plan={"unparseable": 5})
 
@@ -75,16 +81,18 @@ def test_distributions_look_like_tlc(tmp_path):
     ("service", "fmt", "year"),
     [("green", "parquet", 2024), ("yellow", "csv", 2024), ("yellow", "parquet", 2025)],
 )
-def test_exact_quarantine_counts_through_the_job(spark, tmp_path, service, fmt, year):
+def test_exact_quarantine_counts_through_the_ingestion(tmp_path, service, fmt, year):
     expected = synthetic.generate_month(
         tmp_path / "raw", service, year, 5, rows=1200, seed=11, bad_share=0.05, fmt=fmt, chunk_rows=500
     )
-    path = str(tmp_path / "raw" / expected["source_file"])
-    [result] = job.run_ingestion(spark, [path], str(tmp_path / "lake"), str(tmp_path / "q"))
-    assert result["status"] == "ingested"
-    assert result["rows_read"] == 1200
-    assert result["rows_accepted"] == expected["rows_accepted"] == 1140
-    assert result["quarantined_by_reason"] == expected["quarantined_by_reason"]
+    done = ingest(tmp_path / "raw" / expected["source_file"], tmp_path)
+    m = done.manifest
+    assert m["rows_read"] == 1200
+    assert m["rows_accepted"] == expected["rows_accepted"] == 1140
+    assert m["quarantined_by_reason"] == expected["quarantined_by_reason"]
+    assert m["warnings_by_code"] == expected["warnings_by_code"] == {"vendor_id=4": 3, "payment_type=9": 3}
+    codes = done.quarantined()["reason_code"].to_pylist()
+    assert {code: codes.count(code) for code in set(codes)} == expected["quarantined_by_reason"]
 
 
 def test_cli_writes_requested_months(tmp_path, capsys):

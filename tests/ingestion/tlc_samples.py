@@ -1,15 +1,32 @@
-"""Tiny hand-made TLC files for the ingestion tests: one clean row builder, writers per layout."""
+"""What the ingestion tests share: clean rows and writers in TLC's layouts, the real TLC samples, and
+`ingest`, which runs one file through `file_ingest.ingest_file` (the work of one Spark task, no Spark
+needed) and reads back what it wrote."""
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion import file_ingest, lake, manifest, raw_files
+from ingestion.contract import QUARANTINE_COLUMNS, dataset, logical_type
+from ingestion.results import INGESTED, FileResult
 from ingestion.synthetic import tlc_schema
+
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "tlc_samples"
+QUARANTINE_SCHEMA = pa.schema([pa.field(c.name, logical_type(c.type).arrow) for c in QUARANTINE_COLUMNS])
+
+
+def lake_schema(service: str) -> pa.Schema:
+    """A lake table's Parquet schema, spelled from the contract's columns and logical types."""
+    return pa.schema([pa.field(c.name, logical_type(c.type).arrow) for c in dataset(service).columns])
+
 
 BASE_PICKUP = dt.datetime(2024, 1, 10, 8, 0, 0)
 
@@ -71,6 +88,97 @@ def green_row(i: int = 0, **overrides) -> dict:
     return row
 
 
+# TLC's High Volume FHV Parquet layout (2024) and FHV Parquet layout (2024), with their dtypes.
+FHVHV_SCHEMA = pa.schema(
+    [
+        ("hvfhs_license_num", pa.string()),
+        ("dispatching_base_num", pa.string()),
+        ("originating_base_num", pa.string()),
+        ("request_datetime", pa.timestamp("us")),
+        ("on_scene_datetime", pa.timestamp("us")),
+        ("pickup_datetime", pa.timestamp("us")),
+        ("dropoff_datetime", pa.timestamp("us")),
+        ("PULocationID", pa.int32()),
+        ("DOLocationID", pa.int32()),
+        ("trip_miles", pa.float64()),
+        ("trip_time", pa.int64()),
+        ("base_passenger_fare", pa.float64()),
+        ("tolls", pa.float64()),
+        ("bcf", pa.float64()),
+        ("sales_tax", pa.float64()),
+        ("congestion_surcharge", pa.float64()),
+        ("airport_fee", pa.float64()),
+        ("tips", pa.float64()),
+        ("driver_pay", pa.float64()),
+        ("shared_request_flag", pa.string()),
+        ("shared_match_flag", pa.string()),
+        ("access_a_ride_flag", pa.string()),
+        ("wav_request_flag", pa.string()),
+        ("wav_match_flag", pa.string()),
+    ]
+)
+FHV_SCHEMA = pa.schema(
+    [
+        ("dispatching_base_num", pa.string()),
+        ("pickup_datetime", pa.timestamp("us")),
+        ("dropOff_datetime", pa.timestamp("us")),
+        ("PUlocationID", pa.float64()),
+        ("DOlocationID", pa.float64()),
+        ("SR_Flag", pa.int32()),
+        ("Affiliated_base_number", pa.string()),
+    ]
+)
+
+
+def fhvhv_row(i: int = 0, **overrides) -> dict:
+    """A valid 2024 High Volume FHV trip (an Uber ride of 15 minutes)."""
+    pickup = BASE_PICKUP + dt.timedelta(minutes=i)
+    row = {
+        "hvfhs_license_num": "HV0003",
+        "dispatching_base_num": "B03404",
+        "originating_base_num": "B03404",
+        "request_datetime": pickup - dt.timedelta(minutes=4),
+        "on_scene_datetime": pickup - dt.timedelta(minutes=1),
+        "pickup_datetime": pickup,
+        "dropoff_datetime": pickup + dt.timedelta(minutes=15),
+        "PULocationID": 161,
+        "DOLocationID": 236,
+        "trip_miles": 3.1,
+        "trip_time": 900,
+        "base_passenger_fare": 18.5,
+        "tolls": 0.0,
+        "bcf": 0.5,
+        "sales_tax": 1.64,
+        "congestion_surcharge": 2.75,
+        "airport_fee": 0.0,
+        "tips": 3.0,
+        "driver_pay": 14.2,
+        "shared_request_flag": "N",
+        "shared_match_flag": "N",
+        "access_a_ride_flag": "N",
+        "wav_request_flag": "N",
+        "wav_match_flag": "N",
+    }
+    row.update(overrides)
+    return row
+
+
+def fhv_row(i: int = 0, **overrides) -> dict:
+    """A valid 2024 FHV trip (a livery dispatch)."""
+    pickup = BASE_PICKUP + dt.timedelta(minutes=i)
+    row = {
+        "dispatching_base_num": "B00111",
+        "pickup_datetime": pickup,
+        "dropOff_datetime": pickup + dt.timedelta(minutes=20),
+        "PUlocationID": 161.0,
+        "DOlocationID": 236.0,
+        "SR_Flag": None,
+        "Affiliated_base_number": "B00111",
+    }
+    row.update(overrides)
+    return row
+
+
 def write_parquet(path: Path, rows: Sequence[dict], schema: pa.Schema | None = None, **kwargs) -> Path:
     """Rows -> Parquet with TLC's 2024 yellow dtypes unless another schema is given."""
     schema = schema or tlc_schema("yellow", 2024)
@@ -80,8 +188,97 @@ def write_parquet(path: Path, rows: Sequence[dict], schema: pa.Schema | None = N
     return path
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence], newline: str = "\r\n") -> Path:
+def csv_bytes(header: Sequence[str], rows: Sequence[Sequence], newline: str = "\r\n") -> bytes:
     """A CSV as TLC exported them (no quoting needed for these values)."""
     lines = [",".join(header)] + [",".join("" if v is None else str(v) for v in row) for row in rows]
-    path.write_bytes((newline.join(lines) + newline).encode("utf-8"))
+    return (newline.join(lines) + newline).encode("utf-8")
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence], newline: str = "\r\n") -> Path:
+    path.write_bytes(csv_bytes(header, rows, newline))
     return path
+
+
+def write_csv_gz(path: Path, header: Sequence[str], rows: Sequence[Sequence], newline: str = "\r\n") -> Path:
+    """The same CSV, gzip-compressed (the course mirrors' `yellow_tripdata_2019-01.csv.gz`)."""
+    path.write_bytes(gzip.compress(csv_bytes(header, rows, newline), mtime=0))
+    return path
+
+
+def sample(name: str) -> Path:
+    """A real TLC sample file (tests/fixtures/tlc_samples/)."""
+    path = SAMPLES_DIR / name
+    assert path.is_file(), f"missing fixture {path}"
+    return path
+
+
+# ---------- one file through the ingestion core, and what it wrote
+
+
+def partition_table(root: Path, partition: str, schema: pa.Schema) -> pa.Table | None:
+    """Every row of a published partition, ordered by source_row; None when it does not exist."""
+    folder = Path(root) / partition
+    if not folder.is_dir():
+        return None
+    files = sorted(folder.glob("part-*.parquet"))
+    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in files], f"stray files in {folder}"
+    if not files:  # a partition with no rows (e.g. a file with nothing to quarantine)
+        return schema.empty_table()
+    table = pa.concat_tables(pq.read_table(f) for f in files).sort_by("source_row")
+    assert table.schema == schema, f"{folder}: {table.schema} is not the contract's {schema}"
+    return table
+
+
+@dataclass
+class Ingested:
+    """A file's FileResult and the partitions it published."""
+
+    result: FileResult
+    lake: Path
+    quarantine: Path
+    partition: str
+    service: str
+
+    @property
+    def manifest(self) -> dict:
+        assert self.result.status == INGESTED, self.result
+        return self.result.manifest
+
+    def accepted(self) -> pa.Table:
+        return partition_table(self.lake, self.partition, lake_schema(self.service))
+
+    def quarantined(self) -> pa.Table:
+        return partition_table(self.quarantine, self.partition, QUARANTINE_SCHEMA)
+
+    def rows(self) -> list[dict]:
+        """The accepted rows, by source_row."""
+        return self.accepted().to_pylist()
+
+    def reasons(self) -> dict[int, str]:
+        """source_row -> reason_code of every quarantined row."""
+        table = self.quarantined()
+        return dict(zip(table["source_row"].to_pylist(), table["reason_code"].to_pylist(), strict=True))
+
+    def quarantined_row(self, source_row: int) -> dict:
+        [row] = [r for r in self.quarantined().to_pylist() if r["source_row"] == source_row]
+        row["raw_record"] = json.loads(row["raw_record"])
+        return row
+
+
+def ingest(path: Path, root: Path) -> Ingested:
+    """Inspect and ingest one file into `root/lake` and `root/quarantine`. For an ingested file it also
+    checks what every ingestion promises: the stored manifest is the result's, and its counts are the
+    rows in the published Parquet footers (read = accepted + quarantined)."""
+    lake_root, quarantine_root = Path(root) / "lake", Path(root) / "quarantine"
+    inspection = raw_files.inspect_file(str(path))
+    result = file_ingest.ingest_file(inspection, str(lake_root), str(quarantine_root))
+    done = Ingested(result, lake_root, quarantine_root, inspection.raw.partition, inspection.raw.service)
+    if result.status == INGESTED:
+        stored = manifest.read_manifest(str(lake_root), inspection.raw.name)
+        assert stored == result.manifest
+        accepted = lake.count_rows(str(lake_root / done.partition))
+        quarantined = lake.count_rows(str(quarantine_root / done.partition))
+        assert (stored["rows_accepted"], stored["rows_quarantined"]) == (accepted, quarantined)
+        assert stored["rows_read"] == accepted + quarantined
+        assert sum(stored["quarantined_by_reason"].values()) == quarantined
+    return done

@@ -3,8 +3,8 @@
 An unusable file: exit 2; the first line of stderr names the file and the problem; the file is copied
 to `<quarantine>/_rejected_files/` beside `<name>.error.json`; nothing of it is anywhere (lake,
 quarantine partitions, manifests, warehouse); the previous warehouse state is unchanged. A usable file
-with a bad row (ragged CSV line, text in a numeric column): the row is quarantined with its reason, the
-rest of the file loads, the other months are unchanged.
+with a bad row (ragged CSV line, also inside a .csv.gz; text in a numeric column): the row is quarantined
+with its reason, the rest of the file loads, the other months are unchanged.
 
 Runs in this process (the runner's `main()`, the same entry point as `make run`) against a clone of the
 reference warehouse, which already holds 2024-01 and 2024-02.
@@ -53,6 +53,10 @@ def test_the_corpus_covers_every_item_of_the_issue():
         "the same file delivered twice",  # one delivery holding a month twice; a re-delivery: test_rel_idempotency
         "a file of the wrong service (green named as yellow)",
         "a zip/gzip where CSV is expected",
+        # issue 12
+        "a Parquet file with an intact footer and a corrupt data page",
+        "a month whose rows are nearly all quarantined",
+        "gzip-compressed CSVs",  # not gzip, corrupt past the first 64 KiB, and a usable one with a bad row
     }
 
 
@@ -80,7 +84,7 @@ def test_an_unusable_file_is_refused_quarantined_and_changes_nothing(case, wareh
     prefix = f"error: {case.refused}: "
     assert first_line.startswith(prefix), first_line
     assert re.search(case.problem, first_line[len(prefix) :]), first_line
-    assert "nothing was loaded." in err
+    assert "\nnothing was loaded into the warehouse.\n" in err
     summary = json.loads((work_dir / "runs" / "latest.json").read_text())
     assert summary["failed_stage"] == case.stage
 
@@ -106,7 +110,7 @@ def test_usable_files_quarantine_the_bad_row_and_load_the_rest(reference, tmp_pa
     source = tmp_path / "usable"
     source.mkdir()
     names = {}
-    for case in USABLE:  # one file each, months 2024-03..05, delivered together
+    for case in USABLE:  # one file each, months 2024-03..06, delivered together
         [path] = corpus.build(case, tmp_path / "cases").iterdir()
         names[case.id] = path.name
         shutil.copy2(path, source / path.name)
