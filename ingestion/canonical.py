@@ -130,7 +130,9 @@ def _decimal_from_cents(cents: np.ndarray, valid: np.ndarray, data_type: pa.Data
 def _amounts(array: pa.Array, data_type: pa.DataType) -> pa.Array:
     """Half-up to cents: exact for every value with at most two decimals (all real fares)."""
     if pa.types.is_decimal(array.type):
-        return pc.cast(pc.round(array, 2, round_mode="half_up"), pa.decimal128(38, 2)).cast(data_type, safe=False)
+        # ties away from zero, like the double path below; a value that rounds past decimal(12,2) is null
+        rounded = _decimal_fits(pc.round(array, 2, round_mode="half_towards_infinity"), data_type)
+        return pc.cast(rounded, pa.decimal128(38, 2)).cast(data_type, safe=False)
     if pa.types.is_integer(array.type):
         values = pc.cast(array, pa.float64())
     else:
@@ -139,7 +141,8 @@ def _amounts(array: pa.Array, data_type: pa.DataType) -> pa.Array:
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(doubles) & (np.abs(doubles) < _AMOUNT_LIMIT) & _valid(values)
         magnitude = np.floor(np.abs(np.where(ok, doubles, 0.0)) * 100 + 0.5 + 1e-6)
-    cents = np.copysign(magnitude, np.where(ok, doubles, 0.0)).astype(np.int64)
+        ok &= magnitude < 10.0**AMOUNT_PRECISION  # 9999999999.995 rounds up past decimal(12,2)
+    cents = np.copysign(np.where(ok, magnitude, 0.0), np.where(ok, doubles, 0.0)).astype(np.int64)
     return _decimal_from_cents(cents, ok, data_type)
 
 

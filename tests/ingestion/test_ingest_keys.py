@@ -17,7 +17,7 @@ from ingestion.synthetic import tlc_schema
 # Ties, binary fractions, values with 3+ decimals, the edges of decimal(12,2), and non-finite ones.
 TRICKY = [
     0.0, -0.0, 0.01, -0.01, 0.1 + 0.2, 2.675, 1.005, -1.005, 0.125, -0.125, 0.005, -0.005, 0.015, 14.2,
-    21.2, 1e-9, 123456.789, 9999999999.99, -9999999999.99, 9999999999.994, 1e10, -1e10,
+    21.2, 1e-9, 123456.789, 9999999999.99, -9999999999.99, 9999999999.994, 9999999999.995, 1e10, -1e10,
     1e12, 1e15, 1e300, 5e-324, math.nan, math.inf, -math.inf, None,
 ]  # fmt: skip
 AMOUNT_LIMIT = Decimal("9999999999.99")  # decimal(12,2)
@@ -53,7 +53,7 @@ def test_double_to_amount_equals_the_plain_decimal_cast(tmp_path):
         if not ok:
             mismatches.append((value, expected, fares.get(row, "quarantined")))
     assert mismatches == []
-    assert len(unreadable) == 8  # five beyond the limit, NaN, +inf, -inf
+    assert len(unreadable) == 9  # 9999999999.995 (rounds to 10^10), five beyond the limit, NaN, +inf, -inf
 
 
 def test_amounts_from_text_and_decimal_columns(tmp_path):
@@ -76,13 +76,13 @@ def test_amounts_from_text_and_decimal_columns(tmp_path):
             for f in tlc_schema("yellow", 2024)
         ]
     )
-    decimals = ["2.675", "0.004", "-9999999999.994", "99999999999.999"]
+    decimals = ["2.675", "-2.675", "0.004", "-9999999999.994", "99999999999.999", "9999999999.995", "-9999999999.995"]
     rows = [yellow_row(i, fare_amount=Decimal(d), payment_type=4) for i, d in enumerate(decimals)]
     (tmp_path / "dec").mkdir()
     done = ingest(write_parquet(tmp_path / "dec" / "yellow_tripdata_2024-01.parquet", rows, schema), tmp_path / "dec")
-    fares = [Decimal("2.68"), Decimal("0.00"), Decimal("-9999999999.99")]
+    fares = [Decimal("2.68"), Decimal("-2.68"), Decimal("0.00"), Decimal("-9999999999.99")]
     assert done.accepted()["fare_amount"].to_pylist() == fares
-    assert done.reasons() == {4: "unparseable"}  # beyond decimal(12,2)
+    assert done.reasons() == {5: "unparseable", 6: "unparseable", 7: "unparseable"}  # beyond decimal(12,2)
 
 
 PINNED_KEY = "7e448e6cce5bfd0db772ae6547597b9b"  # pragma: allowlist secret (a pinned hash, not a secret)
