@@ -72,9 +72,16 @@ def _refusal(path: str, error: BadFileError, quarantine_root: str) -> FileResult
     return FileResult(error.file_name, path, REFUSED, problem=error.problem, rejection_report=report)
 
 
-def plan(inputs: Sequence[str], lake_root: str, quarantine_root: str, hash_files: bool = True) -> Plan:
+def plan(
+    inputs: Sequence[str],
+    lake_root: str,
+    quarantine_root: str,
+    hash_files: bool = True,
+    archive_root: str | None = None,
+) -> Plan:
     """Check the input set and every file in it without Spark. Raises InputSetError for duplicate
-    inputs (before anything is written); a bad file becomes a refused result."""
+    inputs (before anything is written); a bad file becomes a refused result. With an archive root, a
+    file an earlier run already moved away gets no new report (`archive` reports that run's outcome)."""
     parsed: list[raw_files.RawFile] = []
     for path in inputs:
         try:
@@ -87,7 +94,12 @@ def plan(inputs: Sequence[str], lake_root: str, quarantine_root: str, hash_files
         try:
             result.items.append(Planned(raw_files.inspect_file(path)))
         except BadFileError as error:
-            result.items.append(_refusal(path, error, quarantine_root))
+            if archive_root and _moved_by_an_earlier_run(path, error.file_name, lake_root, quarantine_root):
+                report = manifest.rejection_path(quarantine_root, error.file_name)
+                refused = FileResult(error.file_name, path, REFUSED, problem=error.problem, rejection_report=report)
+                result.items.append(refused)
+            else:
+                result.items.append(_refusal(path, error, quarantine_root))
     if hash_files:
         planned = [item for item in result.items if isinstance(item, Planned)]
         with ThreadPoolExecutor(HASH_THREADS) as pool:  # hashlib and file reads release the GIL
@@ -162,6 +174,16 @@ def move_file(source: str, target: str) -> str:
     return target
 
 
+def _moved_by_an_earlier_run(path: str, name: str, lake_root: str, quarantine_root: str) -> bool:
+    """The file is gone from landing because an earlier run archived it or moved it beside its report."""
+    if _exists(path):
+        return False
+    refused = _exists(rejected_file_path(quarantine_root, name)) and _exists(
+        manifest.rejection_path(quarantine_root, name)
+    )
+    return refused or manifest.read_manifest(lake_root, name) is not None
+
+
 def _earlier_run(result: FileResult, lake_root: str, quarantine_root: str, archive_root: str) -> FileResult | None:
     """What an earlier run did with a file that is gone from landing because that run moved it.
 
@@ -220,7 +242,7 @@ def run_ingestion(
     """plan + execute (+ archive); one FileResult per input, in input order. Raises InputSetError for
     duplicate inputs before doing anything."""
     say = progress or (lambda message: None)
-    results = execute(plan(inputs, lake_root, quarantine_root, hash_files), spark_factory)
+    results = execute(plan(inputs, lake_root, quarantine_root, hash_files, archive_root), spark_factory)
     if archive_root:
         results = archive(results, lake_root, quarantine_root, archive_root)
     for result in results:

@@ -89,16 +89,22 @@ def test_a_rerun_after_the_move_reports_the_earlier_outcome(spark, local):
     messages: list[str] = []
     again = job.run_ingestion([local["good"], local["bad"]], *roots, progress=messages.append, **run)
     assert again[0].status == "skipped" and again[0].archived_to == first[0].archived_to
-    assert again[1].status == "refused" and again[1].moved_to == first[1].moved_to
-    assert messages[0] == f"{GOOD}: unchanged (sha256 already ingested), skipped, archived to {first[0].archived_to}"
-    assert report
+    assert again[1].status == "refused" and again[1].problem == "file is empty (0 bytes)"
+    assert again[1].moved_to == first[1].moved_to
+    assert open(first[1].rejection_report).read() == report  # the real reason is kept
+    rejected = f"{local['quarantine']}/_rejected_files"
+    assert storage.list_files(rejected) == [f"{rejected}/{BAD}", f"{rejected}/{BAD}.error.json"]  # none for GOOD
+    assert messages == [
+        f"{GOOD}: unchanged (sha256 already ingested), skipped, archived to {first[0].archived_to}",
+        f"{BAD}: file is empty (0 bytes) -> refused, moved to {first[1].moved_to}",
+    ]
 
     # A fixed upload of the refused month is ingested; its refusal (report and file) is superseded.
     write_parquet(local["raw"] / BAD, [_february_row(i) for i in range(5)])
     [result] = job.run_ingestion([local["bad"]], *roots, **run)
     assert result.status == "ingested" and result.manifest["rows_accepted"] == 5
     assert _files(local["raw"]) == {}
-    assert not [p for p in storage.list_files(f"{local['quarantine']}/_rejected_files") if BAD in p]
+    assert not storage.list_files(f"{local['quarantine']}/_rejected_files")
 
 
 def test_crash_between_copy_and_delete_then_rerun_converges(spark, local, monkeypatch):
@@ -239,7 +245,8 @@ def test_s3_refused_file_is_moved_beside_its_report(s3, tmp_path):
 
     # Delivered twice: the second run finds nothing in landing and keeps the first refusal as it is.
     [again] = job.run_ingestion([uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/", spark_factory=_no_spark)
-    assert again.status == "refused" and again.moved_to == result.moved_to
+    assert again.status == "refused" and again.problem == result.problem
+    assert json.loads(storage.read_text(result.rejection_report)) == report
 
 
 # ---------- the Glue entry point's optional --archive_root
