@@ -82,6 +82,9 @@ CASES: dict[str, tuple[dict, str | None]] = {
     "negative_tip_only": ({"tip_amount": -1.0}, None),
     "pickup_zone_0": ({"PULocationID": 0}, "unknown_location"),
     "dropoff_zone_266": ({"DOLocationID": 266}, "unknown_location"),
+    # a missing zone is not an error (RULES.md rule 8): the marts map it to the unknown member
+    "pickup_zone_missing": ({"PULocationID": None}, None),
+    "dropoff_zone_missing": ({"DOLocationID": None}, None),
     "zone_265": ({"PULocationID": 265, "DOLocationID": 1}, None),
     "zone_264": ({"PULocationID": 264, "DOLocationID": 264}, None),
     # Codes the reference tables lack: the trip is kept (warning), whatever the code.
@@ -225,6 +228,7 @@ FHVHV_CASES: dict[str, tuple[dict, str | None]] = {
     "negative_base_fare": ({"base_passenger_fare": -3.0}, "negative_amount"),
     "negative_driver_pay": ({"driver_pay": -3.0}, None),  # adjustments: driver pay is not a passenger amount
     "zone_0": ({"PULocationID": 0}, "unknown_location"),
+    "zone_missing": ({"DOLocationID": None}, None),
     "unknown_license": ({"hvfhs_license_num": "HV0009"}, None),
     "flag_x": ({"shared_request_flag": "X"}, None),
     "duplicate_a": ({"dispatching_base_num": "B02510"}, None),
