@@ -23,11 +23,13 @@ class InputSetError(BadFileError):
     """The list of inputs as a whole is unacceptable: duplicates, or files that fail preflight.
 
     A BadFileError too, so a caller that refuses bad files refuses a bad set the same way; the
-    message lists every problem (each ``<file name>: <problem>``), separated by '; '.
+    message lists every problem (each ``<file name>: <problem>``), separated by '; ', and
+    `refusals` holds them one per file.
     """
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
+    def __init__(self, refusals: list[BadFileError]) -> None:
+        self.refusals = list(refusals)
+        self.problems = [str(refusal) for refusal in self.refusals]
         self.path = ""
         self.file_name = ""
         self.problem = "; ".join(self.problems)

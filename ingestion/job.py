@@ -67,7 +67,8 @@ class Plan:
         return [item for item in self.items if isinstance(item, Planned) and item.unchanged is None]
 
 
-def _refusal(path: str, error: BadFileError, quarantine_root: str) -> FileResult:
+def refusal(path: str, error: BadFileError, quarantine_root: str) -> FileResult:
+    """A refused file's result, its report written to `<quarantine>/_rejected_files/`."""
     report = manifest.write_rejection(quarantine_root, error.file_name, path, error.problem)
     return FileResult(error.file_name, path, REFUSED, problem=error.problem, rejection_report=report)
 
@@ -99,7 +100,7 @@ def plan(
                 refused = FileResult(error.file_name, path, REFUSED, problem=error.problem, rejection_report=report)
                 result.items.append(refused)
             else:
-                result.items.append(_refusal(path, error, quarantine_root))
+                result.items.append(refusal(path, error, quarantine_root))
     if hash_files:
         planned = [item for item in result.items if isinstance(item, Planned)]
         with ThreadPoolExecutor(HASH_THREADS) as pool:  # hashlib and file reads release the GIL

@@ -151,12 +151,12 @@ def inspect_file(path: str) -> Inspection:
 def check_unique(raws: Sequence[RawFile]) -> None:
     """Refuse an input set naming one file twice or two files for one dataset and month (they would
     write the same partition). InputSetError lists every problem, one per file."""
-    problems: list[str] = []
+    problems: list[BadFileError] = []
     seen: dict[str, str] = {}
     for raw in raws:
         for key in (raw.name, raw.partition):
             if key in seen:
-                problems.append(f"{raw.name}: duplicate input ({key} also from {seen[key]})")
+                problems.append(BadFileError(raw.path, f"duplicate input ({key} also from {seen[key]})"))
                 break
         else:
             seen[raw.name] = raw.path

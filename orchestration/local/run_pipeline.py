@@ -171,14 +171,14 @@ def validate_input(state: RunState) -> StageReport:
     """Name, header/footer and columns of every file, and its sha256 (the one full read before the
     job), without Spark: a refused file stops the run here, before anything is written."""
     from ingestion.errors import InputSetError
-    from ingestion.job import plan
+    from ingestion.job import plan, refusal
 
     cfg = state.config
     state.inputs = list_source_files(cfg.source) if cfg.source else ensure_sample(cfg)
     try:
         state.plan = plan([str(p) for p in state.inputs], str(cfg.lake_root), str(cfg.quarantine_root))
     except InputSetError as exc:
-        raise InputError(str(exc)) from exc
+        _refuse(state, [refusal(error.path, error, str(cfg.quarantine_root)) for error in exc.refusals])
     state.report.files = [r.to_dict() for r in state.plan.refused]
     if state.plan.refused:
         _refuse(state, state.plan.refused)
