@@ -47,6 +47,11 @@ class Canonical:
         return len(self.source_row)
 
 
+def plain(array: pa.Array) -> pa.Array:
+    """The array without dictionary encoding."""
+    return array.dictionary_decode() if pa.types.is_dictionary(array.type) else array
+
+
 def _is_text(array: pa.Array) -> bool:
     return pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
 
@@ -176,8 +181,27 @@ def _map_legacy(text: pa.Array, field: Field) -> tuple[pa.Array, pa.Array]:
     return pc.coalesce(mapped, text), mapped
 
 
+def _cast_dictionary(field: Field, raw: pa.DictionaryArray) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
+    """A dictionary-encoded column (Parquet text read as a dictionary) cast on its few distinct values,
+    then spread to the rows. Text fields stay dictionary-encoded (null where the value is)."""
+    value, failed, unmapped = _cast_field(field, raw.dictionary)
+    indices = raw.indices
+    failed = np.asarray(pc.take(pa.array(failed), indices).fill_null(False), dtype=bool)
+    unmapped = pc.take(unmapped, indices) if unmapped is not None else None
+    if field.type != "string":
+        return pc.take(value, indices), failed, unmapped
+    keep = pc.fill_null(pc.take(value.is_valid(), indices), False)
+    return (
+        pa.DictionaryArray.from_arrays(pc.if_else(keep, indices, pa.scalar(None, indices.type)), value),
+        failed,
+        unmapped,
+    )
+
+
 def _cast_field(field: Field, raw: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
     """(value, failed mask, unmapped text codes or None)."""
+    if pa.types.is_dictionary(raw.type):
+        return _cast_dictionary(field, raw)
     target = logical_type(field.type).arrow
     present = _valid(_text(raw)) if _is_text(raw) else _valid(raw)
     unmapped = None
@@ -220,7 +244,7 @@ def to_canonical(batch: RawBatch, mapping: ColumnMapping) -> Canonical:
             continue
         raw = batch.columns[sources[0]]
         if len(sources) > 1:  # coalesced aliases: the first non-empty one
-            raw = pc.coalesce(*(_text(batch.columns[s]) for s in sources))
+            raw = pc.coalesce(*(_text(plain(batch.columns[s])) for s in sources))
         value, bad, codes = _cast_field(field, raw)
         columns[field.name] = value
         failed[bad] |= np.uint64(1 << bit)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def _first_in_batch(first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(earlier row within the batch or 0, mask of each key's first row in the batch)."""
+def _first_in_batch(
+    first: np.ndarray, second: np.ndarray, rows: np.ndarray, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(earlier row within the batch or 0, mask of each key's first row in the batch); `order` sorts
+    `first` stably (rows ascend within the batch, so equal keys stay in row order)."""
     n = len(rows)
     earlier = np.zeros(n, dtype=np.int64)
     leader = np.ones(n, dtype=bool)
-    order = np.argsort(first, kind="stable")  # rows ascend within the batch: stable keeps them in order
     f = first[order]
     same_first = np.flatnonzero(f[1:] == f[:-1]) + 1
     if not len(same_first):
@@ -49,14 +51,18 @@ class SeenKeys:
         """For each row: the source_row of the earliest row with the same key read before it, else 0.
         Then remembers this batch's keys. `rows` must be larger than every row seen before (the
         file's order)."""
-        earlier, leader = _first_in_batch(first, second, rows)
+        order = np.argsort(first, kind="stable")
+        earlier, leader = _first_in_batch(first, second, rows, order)
+        needles = first[order]  # sorted: the binary searches walk the runs in order (cache-friendly)
         for run_first, run_second, run_rows in self._runs:
-            low = np.searchsorted(run_first, first, side="left")
-            high = np.searchsorted(run_first, first, side="right")
-            for i in np.flatnonzero(high > low):  # equal first halves: (almost only) real duplicates
-                matches = np.flatnonzero(run_second[low[i] : high[i]] == second[i])
+            low = np.searchsorted(run_first, needles, side="left")
+            hit = run_first[np.minimum(low, len(run_first) - 1)] == needles
+            for k in np.flatnonzero(hit):  # equal first halves: (almost only) real duplicates
+                i, start = order[k], low[k]
+                end = np.searchsorted(run_first, needles[k], side="right")
+                matches = np.flatnonzero(run_second[start:end] == second[i])
                 if len(matches):
-                    found = int(run_rows[low[i] + matches[0]])
+                    found = int(run_rows[start + matches[0]])
                     earlier[i] = found if earlier[i] == 0 else min(found, int(earlier[i]))
         if not leader.all():  # a repeat inside the batch points at its key's earliest row overall
             earliest = {
@@ -64,12 +70,13 @@ class SeenKeys:
             }
             for i in np.flatnonzero(~leader):
                 earlier[i] = earliest.get((int(first[i]), int(second[i])), earlier[i])
-        self._add(first[leader], second[leader], rows[leader])
+        kept = order[leader[order]]  # the batch's distinct keys, already sorted
+        self._add(first[kept], second[kept], rows[kept])
         return earlier
 
     def _add(self, first: np.ndarray, second: np.ndarray, rows: np.ndarray) -> None:
-        order = np.argsort(first)
-        self._runs.append((first[order], second[order], rows[order]))
+        """Add a run sorted by `first`, then merge runs of similar size."""
+        self._runs.append((first, second, rows))
         # merge while the newest run is at least half the size of the one before it
         while len(self._runs) > 1 and len(self._runs[-1][0]) * 2 >= len(self._runs[-2][0]):
             (f2, s2, r2), (f1, s1, r1) = self._runs.pop(), self._runs.pop()

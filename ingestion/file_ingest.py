@@ -161,7 +161,10 @@ def _counts(codes: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _table(schema: pa.Schema, columns: dict[str, pa.Array]) -> pa.Table:
-    return pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema)
+    """The columns in the schema's order and types (dictionary-encoded text decoded)."""
+    arrays = [columns[field.name] for field in schema]
+    arrays = [a.cast(f.type) if a.type != f.type else a for a, f in zip(arrays, schema, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _quarantined(
@@ -177,21 +180,20 @@ def _quarantined(
     values could not be read."""
     picked = np.flatnonzero(reason != rules.ACCEPTED)
     index = pa.array(picked, pa.int64())
-    codes = [rules.RULE_CODES[int(reason[i])] for i in picked]
-    texts = [rules.reason_text(rows, ctx, int(i), code, int(earlier[i])) for i, code in zip(picked, codes, strict=True)]
-    if tally.first_unreadable is None and "unparseable" in codes:
-        tally.first_unreadable = (
-            f"row {rows.source_row[picked[codes.index('unparseable')]]}: " + texts[codes.index("unparseable")]
-        )
-    unreadable = pa.array([code == "unparseable" for code in codes])
+    codes = pa.array(np.array(rules.RULE_CODES, dtype=object)[reason[picked]], pa.string())
+    texts = rules.reason_texts(rows, ctx, picked, reason, earlier)
+    unreadable = pc.equal(codes, "unparseable")
+    if tally.first_unreadable is None and pc.any(unreadable).as_py():
+        first = pc.index(unreadable, True).as_py()
+        tally.first_unreadable = f"row {rows.source_row[picked[first]]}: {texts[first].as_py()}"
     keys = common["trip_key"].take(index)
     columns = {
         **{name: array.take(index) for name, array in common.items()},
         **{name: rows.columns[name].take(index) for name in ("pickup_at", "dropoff_at") if name in rows.columns},
         "trip_key": pc.if_else(unreadable, pa.scalar(None, pa.string()), keys),
-        "reason_code": pa.array(codes, pa.string()),
-        "reason": pa.array(texts, pa.string()),
-        "raw_record": pa.array(batch.records(picked), pa.string()),
+        "reason_code": codes,
+        "reason": texts,
+        "raw_record": batch.records(picked),
     }
     for name in ("pickup_location_id", "dropoff_location_id"):
         columns[name] = rows.columns[name].take(index) if name in rows.columns else pa.nulls(len(picked), pa.int32())

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from ingestion import storage
 from ingestion.errors import BadFileError
+from ingestion.json_text import json_objects
 from ingestion.raw_files import CSV_HEAD_BYTES, Inspection
 
 PARQUET_BATCH_ROWS = 262_144
@@ -44,7 +45,7 @@ class RawBatch:
     columns: dict[str, pa.Array]  # raw column name (as in the file) -> values
     source_row: np.ndarray  # int64, 1-based data-row position in the file
     shape_ok: np.ndarray | None  # CSV: false where a line has the wrong number of fields; None: all fine
-    records: Callable[[np.ndarray], list[str]]  # raw_record JSON of the given row positions in the batch
+    records: Callable[[np.ndarray], pa.Array]  # raw_record JSON of the given row positions in the batch
 
     @property
     def num_rows(self) -> int:
@@ -70,10 +71,12 @@ def read_batches(inspection: Inspection, by_line: bool = False) -> Iterator[RawB
 # ---------- Parquet
 
 
-def _json_records(table: pa.Table | pa.RecordBatch) -> Callable[[np.ndarray], list[str]]:
-    def records(rows: np.ndarray) -> list[str]:
-        picked = table.take(pa.array(rows, pa.int64())).to_pylist()
-        return [json.dumps(row, default=str, ensure_ascii=False) for row in picked]
+def _json_records(table: pa.Table | pa.RecordBatch) -> Callable[[np.ndarray], pa.Array]:
+    def records(rows: np.ndarray) -> pa.Array:
+        index = pa.array(rows, pa.int64())
+        return json_objects(
+            {name: column.take(index) for name, column in zip(table.schema.names, table.columns, strict=True)}
+        )
 
     return records
 
@@ -83,7 +86,12 @@ def _parquet_batches(inspection: Inspection) -> Iterator[RawBatch]:
     start = 1
     try:
         with storage.open_binary(path) as handle:
-            parquet = pq.ParquetFile(handle)
+            # Text columns come as dictionaries: casts then work on their few distinct values.
+            texts = [
+                f.name for f in pq.read_schema(handle) if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+            ]
+            handle.seek(0)
+            parquet = pq.ParquetFile(handle, read_dictionary=texts)
             for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, use_threads=True):
                 rows = np.arange(start, start + batch.num_rows, dtype=np.int64)
                 start += batch.num_rows
@@ -205,18 +213,18 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def _csv_records(header: list[str], columns: list[pa.Array]) -> Callable[[np.ndarray], list[str]]:
-    def records(rows: np.ndarray) -> list[str]:
+def _csv_records(header: list[str], columns: list[pa.Array]) -> Callable[[np.ndarray], pa.Array]:
+    """The fields as text under their header names; extra non-empty fields under `_extra_fields`."""
+
+    def records(rows: np.ndarray) -> pa.Array:
         index = pa.array(rows, pa.int64())
-        picked = [column.take(index).to_pylist() for column in columns]
-        out = []
-        for values in zip(*picked, strict=True):
-            record = dict(zip(header, values[: len(header)], strict=True))
-            extra = [v for v in values[len(header) :] if v]
-            if extra:
-                record["_extra_fields"] = extra
-            out.append(json.dumps(record, ensure_ascii=False))
-        return out
+        objects = json_objects(dict(zip(header, (column.take(index) for column in columns), strict=False)))
+        extras = [column.take(index) for column in columns[len(header) :]]
+        if not extras:
+            return objects
+        values = [[v for v in row if v] for row in zip(*(e.to_pylist() for e in extras), strict=True)]
+        tails = pa.array([',"_extra_fields":' + json.dumps(v) + "}" if v else "}" for v in values], pa.string())
+        return pc.binary_join_element_wise(pc.utf8_slice_codeunits(objects, 0, -1), tails, "")
 
     return records
 
@@ -265,7 +273,7 @@ def _split_lines(lines: pa.Array, header: list[str], width: int, start: int) -> 
     }
     rows = np.arange(start, start + len(texts), dtype=np.int64)
 
-    def records(picked: np.ndarray) -> list[str]:
+    def records(picked: np.ndarray) -> pa.Array:
         out = []
         for i in picked:
             values = fields[int(i)]
@@ -275,6 +283,6 @@ def _split_lines(lines: pa.Array, header: list[str], width: int, start: int) -> 
             if len(values) != width:
                 record["_line"] = texts[int(i)]
             out.append(json.dumps(record, ensure_ascii=False))
-        return out
+        return pa.array(out, pa.string())
 
     return RawBatch(columns, rows, None if shape_ok.all() else shape_ok, records)

@@ -194,49 +194,90 @@ def classify(rows: Canonical, ctx: Context, earlier_row: np.ndarray) -> np.ndarr
     return reason
 
 
-# ---------- reason texts (for the quarantined rows only)
+# ---------- reason texts (for the quarantined rows only), built column-wise
 
 
-def _value(rows: Canonical, name: str, i: int):
-    return rows.columns[name][i].as_py() if name in rows.columns else None
+def _shown(array: pa.Array) -> pa.Array:
+    """Values as text for a reason (timestamps to the second), null shown as 'null'."""
+    if pa.types.is_timestamp(array.type):
+        text = array.cast(pa.timestamp("s"), safe=False).cast(pa.string())
+    else:
+        text = array.cast(pa.string())
+    return pc.fill_null(text, "null")
 
 
-def reason_text(rows: Canonical, ctx: Context, i: int, code: str, earlier_row: int) -> str:
-    """The human text of row `i`'s reason, with the offending values."""
-    value = lambda name: _value(rows, name, i)  # noqa: E731
+def _join(*parts) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _texts(rows: Canonical, ctx: Context, code: str, index: pa.Array, earlier: np.ndarray) -> pa.Array:
+    """The reason texts of `code` for the rows at `index`, with the offending values."""
+    value = lambda name: _shown(rows.columns[name].take(index))  # noqa: E731
     if code == "unparseable":
-        failed = int(rows.failed[i])
-        if failed:
-            return f"could not parse: {failure_labels(ctx.mapping, failed)}"
-        return "pickup or dropoff time missing"
+        masks = rows.failed[np.asarray(index)]
+        labels = {int(m): f"could not parse: {failure_labels(ctx.mapping, int(m))}" for m in np.unique(masks) if m}
+        labels[0] = "pickup or dropoff time missing"
+        return pa.array([labels[int(m)] for m in masks], pa.string())
     if code == "pickup_outside_file_month":
-        return f"pickup {value('pickup_at')} is outside {ctx.year:04d}-{ctx.month:02d}"
+        return _join("pickup ", value("pickup_at"), f" is outside {ctx.year:04d}-{ctx.month:02d}")
     if code == "dropoff_before_pickup":
-        return f"dropoff {value('dropoff_at')} is before pickup {value('pickup_at')}"
-    if code == "implausible_duration":
-        hours = (value("dropoff_at") - value("pickup_at")).total_seconds() / 3600
-        return f"trip lasts {hours:.1f} h (> {MAX_DURATION_HOURS} h)"
+        return _join("dropoff ", value("dropoff_at"), " is before pickup ", value("pickup_at"))
+    seconds = pa.array(_seconds(rows)[np.asarray(index)], pa.float64())
+    if code == "implausible_duration":  # hours with one decimal: 24.0
+        tenths = pc.round(pc.divide(seconds, 360.0)).cast(pa.int64())
+        hours = _join(
+            _shown(pc.divide(tenths, 10)),
+            ".",
+            _shown(pc.abs(pc.subtract(tenths, pc.multiply(pc.divide(tenths, 10), 10)))),
+        )
+        return _join("trip lasts ", hours, f" h (> {MAX_DURATION_HOURS} h)")
     if code == "implausible_distance":
         name = _distance_column(ctx)
-        return f"{name} {value(name)} miles"
+        return _join(f"{name} ", value(name), " miles")
     if code == "trip_time_mismatch":
-        span = (value("dropoff_at") - value("pickup_at")).total_seconds()
-        return f"trip_time {value('trip_time')} s against {span:.0f} s between pickup and dropoff"
+        span = _shown(seconds.cast(pa.int64()))
+        return _join("trip_time ", value("trip_time"), " s against ", span, " s between pickup and dropoff")
+    if code == "negative_amount" and ctx.dataset.service == "fhvhv":
+        pieces = []
+        for name in HVFHV_AMOUNTS:
+            amounts = rows.columns[name].take(index)
+            negative = pc.fill_null(pc.less(amounts, pa.scalar(0, amounts.type)), False)
+            pieces.append(pc.if_else(negative, _join(f"{name} ", _shown(amounts)), pa.scalar(None, pa.string())))
+        return _join("negative ", pc.binary_join_element_wise(*pieces, ", ", null_handling="skip"))
     if code == "negative_amount":
-        if ctx.dataset.service == "fhvhv":
-            return "negative " + ", ".join(f"{n} {value(n)}" for n in HVFHV_AMOUNTS if (value(n) or 0) < 0)
-        return (
-            f"fare_amount {value('fare_amount')}, total_amount {value('total_amount')}"
-            f" with payment_type {value('payment_type')}"
+        return _join(
+            "fare_amount ",
+            value("fare_amount"),
+            ", total_amount ",
+            value("total_amount"),
+            " with payment_type ",
+            value("payment_type"),
         )
     if code == "unknown_location":
-        return (
-            f"PULocationID {value('pickup_location_id')}, DOLocationID {value('dropoff_location_id')}"
-            " (zones are 1..265)"
+        return _join(
+            "PULocationID ",
+            value("pickup_location_id"),
+            ", DOLocationID ",
+            value("dropoff_location_id"),
+            f" (zones are {MIN_LOCATION_ID}..{MAX_LOCATION_ID})",
         )
     if code == "duplicate_row":
-        return f"duplicate of source_row {earlier_row}"
+        return _join("duplicate of source_row ", _shown(pa.array(earlier[np.asarray(index)])))
     raise ValueError(code)
+
+
+def reason_texts(
+    rows: Canonical, ctx: Context, picked: np.ndarray, reason: np.ndarray, earlier: np.ndarray
+) -> pa.Array:
+    """The reason text of each picked (quarantined) row, in `picked` order."""
+    codes = reason[picked]
+    parts, positions = [], []
+    for code_index in np.unique(codes):
+        where = np.flatnonzero(codes == code_index)
+        parts.append(_texts(rows, ctx, RULE_CODES[int(code_index)], pa.array(picked[where], pa.int64()), earlier))
+        positions.append(where)
+    texts = pa.concat_arrays(parts)
+    return texts.take(pa.array(np.argsort(np.concatenate(positions)), pa.int64()))
 
 
 # ---------- warnings: codes the reference tables lack, on accepted rows
@@ -249,11 +290,10 @@ def warnings(rows: Canonical, ctx: Context, accepted: np.ndarray) -> Counter:
     for field in ctx.dataset.fields:
         if field.codes is None or ctx.mapping.source_for(field.name) is None:
             continue
-        values = rows.columns[field.name].filter(mask)
-        known = pa.array(field.codes.values, values.type)
-        unknown = values.filter(pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=known))))
-        for item in pc.value_counts(unknown).to_pylist():
-            counts[f"{field.name}={item['values']}"] += item["counts"]
+        known = set(field.codes.values)
+        for item in pc.value_counts(rows.columns[field.name].filter(mask)).to_pylist():
+            if item["values"] is not None and item["values"] not in known:
+                counts[f"{field.name}={item['values']}"] += item["counts"]
         if field.name in rows.unmapped:
             texts = rows.unmapped[field.name].filter(mask)
             for item in pc.value_counts(texts.drop_null()).to_pylist():

@@ -51,10 +51,11 @@ def _words(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
     kind = array.type
     if pa.types.is_null(kind):
         return np.zeros(len(array), np.uint64), np.zeros(len(array), dtype=bool)
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        encoded = pc.dictionary_encode(array)
-        hashes = np.array([text_hash(v) for v in encoded.dictionary.to_pylist()] + [0], dtype=np.uint64)
-        indices = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
+        encoded = array if pa.types.is_dictionary(kind) else pc.dictionary_encode(array)
+        values = encoded.dictionary.to_pylist()
+        hashes = np.array([0 if v is None else text_hash(v) for v in values] + [0], dtype=np.uint64)
+        indices = encoded.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
         return hashes[indices], valid
     if pa.types.is_decimal(kind):
         pairs = np.frombuffer(array.buffers()[1], dtype=np.int64)  # (low, high) 64-bit words per value
