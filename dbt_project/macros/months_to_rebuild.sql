@@ -1,6 +1,7 @@
 {#
-    Which pickup months an incremental fact_trips run rebuilds, resolved ONCE, before the model's SQL
-    is rendered, so the same list both filters the source (literal predicates on the raw tables'
+    Which pickup months an incremental model over the lake (fact_trips, fact_fhv_trips and the monthly
+    aggregates rpt_code_counts, int_base_months_aggregated) rebuilds, resolved ONCE, before the model's
+    SQL is rendered, so the same list both filters the source (literal predicates on the raw tables'
     partition columns: Spectrum prunes partitions, Postgres prunes child tables at plan time) and
     tells the `rebuild_months` strategy what to delete (a month whose reload left no trips must lose
     its old rows too: a delete keyed on the new rows would miss it).
@@ -21,8 +22,9 @@
 
     Args:
         load_log: relation of the load log (service, pickup_month, loaded_at).
-        built: the existing fact table (`this`).
-        services: the services the fact holds; loads of other datasets (in the same log) are ignored.
+        built: the existing table (`this`), with the columns service, pickup_month and _loaded_at.
+        services: the datasets the model holds (['yellow', 'green']): only their loads count, so
+            loading another dataset's month never rebuilds this model's copy of that month.
 #}
 {% macro months_to_rebuild(load_log, built, services) -%}
     {%- if not is_incremental() -%}
@@ -48,28 +50,22 @@
 {#
     The query behind months_to_rebuild: one column, pickup_month, one row per month to rebuild.
 
-    A month is rebuilt when a (service, month) partition of it was loaded (load log) after the load
-    stamped on its fact rows, or it has no fact rows yet; plus the newest `lookback_months` loaded
-    months; plus var `rebuild_months`. NOT EXISTS rather than a grouped max over the fact: on Postgres
-    each load-log row is one probe of the fact's (pickup_month, service, _loaded_at) index, so
-    resolving costs the same at 12 months of history as at 1; Redshift runs it as a join on two narrow
-    columns.
+    A month is rebuilt when a (service, month) partition of it, of one of `services`, was loaded (load
+    log) after the load stamped on its rows, or it has no rows yet; plus the newest `lookback_months`
+    loaded months of those services; plus var `rebuild_months`. NOT EXISTS rather than a grouped max
+    over the table: on Postgres each load-log row is one probe of the table's (pickup_month, service,
+    _loaded_at) index, so resolving costs the same at 12 months of history as at 1; Redshift runs it as
+    a join on two narrow columns.
 
     Args:
         load_log: relation of the load log (service, pickup_month, loaded_at).
-        built: the existing fact table (service, pickup_month, _loaded_at).
-        services: the services the fact holds.
+        built: the existing table (service, pickup_month, _loaded_at).
+        services: the datasets the model holds.
 #}
 {% macro months_to_rebuild_sql(load_log, built, services) -%}
     select distinct latest_loads.pickup_month
     from (
-        select
-            service,
-            pickup_month,
-            max(loaded_at) as loaded_at
-        from {{ load_log }}
-        where {{ services_in('service', services) }}
-        group by 1, 2
+        {{ latest_partition_loads_sql(load_log, services) }}
     ) as latest_loads
     where not exists (
         select 1
@@ -90,11 +86,34 @@
 
 
 {#
-    `union` the newest var(lookback_months) loaded months of the load log; nothing when the var is 0.
+    The newest load of each (service, month) partition: service, pickup_month, loaded_at. The loader
+    keeps one row per partition (upserted on reload); max() also copes with a log that keeps every
+    reload.
+
+    Args:
+        load_log: the load log (a relation, or the name of a CTE over it).
+        services: only these datasets; none: all.
+#}
+{% macro latest_partition_loads_sql(load_log, services=none) -%}
+    select
+        service,
+        pickup_month,
+        max(loaded_at) as loaded_at
+    from {{ load_log }}
+    {%- if services %}
+    where {{ services_in('service', services) }}
+    {%- endif %}
+    group by 1, 2
+{%- endmacro %}
+
+
+{#
+    `union` the newest var(lookback_months) loaded months of the given services in the load log;
+    nothing when the var is 0.
 
     Args:
         load_log: relation of the load log (service, pickup_month).
-        services: the services the fact holds.
+        services: the datasets the model holds.
 #}
 {% macro lookback_months_sql(load_log, services) -%}
     {%- set lookback = var('lookback_months') | int -%}
@@ -112,6 +131,18 @@
             where {{ services_in('newest.service', services) }}
         )
     {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    `<column> in ('a', 'b')`: the services a model holds, as literals.
+
+    Args:
+        column: the service column.
+        services: list of service names.
+#}
+{% macro services_in(column, services) -%}
+    {{ column }} in ({% for service in services %}'{{ service }}'{{ ', ' if not loop.last }}{% endfor %})
 {%- endmacro %}
 
 
@@ -162,18 +193,6 @@
 
 
 {#
-    `<column> in ('a', 'b')`: the services a fact holds, as literals.
-
-    Args:
-        column: the service column.
-        services: list of service names.
-#}
-{% macro services_in(column, services) -%}
-    {{ column }} in ({% for service in services %}'{{ service }}'{{ ', ' if not loop.last }}{% endfor %})
-{%- endmacro %}
-
-
-{#
     The rows of the given months of a relation over the lake, one `select ... where year = Y and
     month = M` per month joined by `union all`: literals on the partition columns, the form Spectrum
     prunes partitions on and Postgres prunes its range (year, month) partitions on at plan time.
@@ -202,6 +221,25 @@
     union all
     {% endif %}
     {%- endfor %}
+{%- endmacro %}
+
+
+{#
+    The rows of `relation` (a view over the lake with partition_year and partition_month) an
+    incremental model reads: every row when it builds every month or resolves its months in SQL
+    (`months` none or 'query', see months_to_rebuild), else only the months in the list, as literals
+    on the partition columns (select_partition_months) so the other months' partitions are never read.
+
+    Args:
+        relation: the relation to read.
+        months: what months_to_rebuild returned.
+#}
+{% macro select_months_to_build(relation, months) -%}
+    {%- if months is none or months is string %}
+    select * from {{ relation }}
+    {%- else %}
+    {{ select_partition_months(relation, months, 'partition_year', 'partition_month') }}
+    {%- endif %}
 {%- endmacro %}
 
 

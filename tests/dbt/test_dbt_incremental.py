@@ -110,6 +110,19 @@ def test_run_without_new_loads_rebuilds_nothing(raw_months, dbt, sql):
     assert _checksum(sql, INCREMENTAL) == before
 
 
+def test_for_hire_loads_rebuild_nothing(raw_months, dbt, sql):
+    # fhv and fhvhv partitions of January and March are loaded: months fact_trips holds, but not its
+    # datasets (fact_fhv_trips holds them), so nothing here is rebuilt, now or on the next run.
+    for service in ("fhv", "fhvhv"):
+        for month in (1, 3):
+            _log_load(sql, service, month, "2024-06-15 09:00+00")
+    before = _checksum(sql, INCREMENTAL)
+    for _ in range(2):
+        result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+        assert _rows_inserted(result) == 0
+    assert _checksum(sql, INCREMENTAL) == before
+
+
 def test_reload_that_leaves_a_month_without_trips_equals_a_full_refresh(raw_months, dbt, sql):
     # issue #4: February is re-published and every row is quarantined, for both services. No new row
     # carries February, so a delete keyed on the new rows' months kept its old trips.

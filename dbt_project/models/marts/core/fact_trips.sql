@@ -40,9 +40,9 @@
     )
 }}
 
-{#- Resolved once per run (macros/months_to_rebuild.sql): none on a first build or --full-refresh. -#}
-{#- The load log lists every dataset's partitions; this fact holds the taxi ones. -#}
+{#- The datasets this fact holds: only their loads rebuild its months (fact_fhv_trips holds the others). -#}
 {%- set services = ['yellow', 'green'] %}
+{#- Resolved once per run (macros/months_to_rebuild.sql): none on a first build or --full-refresh. -#}
 {%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), this, services) %}
 
 with
@@ -51,12 +51,8 @@ with
 -- raw scans through the staging views, so Spectrum reads only those partitions and Postgres plans only
 -- those child tables. A filter on the computed pickup_month would read every month on every run.
 trips as (
-    {%- if months is none or months is string %}
 
-    select * from {{ ref('int_trips_unioned') }}
-    {%- else %}
-    {{ select_partition_months(ref('int_trips_unioned'), months, 'partition_year', 'partition_month') }}
-    {%- endif %}
+    {{ select_months_to_build(ref('int_trips_unioned'), months) }}
 
 ),
 
@@ -102,16 +98,9 @@ trip_types as (
 
 ),
 
--- The loader keeps one row per partition (upserted on reload); max() would also cope with a log that
--- keeps every reload.
 latest_loads as (
 
-    select
-        service,
-        pickup_month,
-        max(loaded_at) as loaded_at
-    from partition_loads
-    group by 1, 2
+    {{ latest_partition_loads_sql('partition_loads') }}
 
 ),
 {%- if months == 'query' %}
@@ -125,7 +114,7 @@ months_to_build as (
 {%- endif %}
 
 -- Inner join on purpose: a partition counts as loaded once its load-log row exists (the loader writes
--- both in one transaction); tests/assert_trip_partitions_have_a_load.sql guards the contract.
+-- both in one transaction); every_partition_has_a_load on the intermediate view guards the contract.
 trips_to_build as (
 
     select
