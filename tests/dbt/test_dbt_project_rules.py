@@ -210,6 +210,9 @@ def test_lake_views_leave_the_key_to_the_table_that_materialises_it(manifest, mo
         "stg_tlc__yellow_trips",
         "stg_tlc__green_trips",
         "int_trips_unioned",
+        "stg_tlc__fhv_trips",
+        "stg_tlc__fhvhv_trips",
+        "int_fhv_trips_unioned",
     }
     retested = [
         f"{models[uid]['name']}: {sorted(key)} is tested on {models[reader]['name']} ({LAKE_VIEW_EXEMPTION})"
@@ -249,18 +252,25 @@ def test_every_project_macro_is_documented(manifest):
 
 
 def test_fact_relationships_cover_every_dimension(manifest, models):
+    """Every dimension is some fact's foreign key, and each fact's keys are tested (fact_trips: the taxi
+    codes; fact_fhv_trips: company and bases; both: dim_date and dim_location)."""
     dims = {n["name"] for n in models.values() if n["name"].startswith("dim_")}
-    related = set()
+    facts = {uid: n["name"] for uid, n in models.items() if n["name"].startswith("fact_")}
+    related: dict[str, set[str]] = {name: set() for name in facts.values()}
     for node in manifest["nodes"].values():
         meta = node.get("test_metadata") or {}
-        if meta.get("name") == "relationships" and node.get("attached_node") == "model.tlc_warehouse.fact_trips":
-            related |= {re.search(r"ref\('(\w+)'\)", meta["kwargs"]["to"]).group(1)}
-    assert related == dims
+        if meta.get("name") == "relationships" and node.get("attached_node") in facts:
+            dim = re.search(r"ref\('(\w+)'\)", meta["kwargs"]["to"]).group(1)
+            related[facts[node["attached_node"]]].add(dim)
+    assert set().union(*related.values()) == dims
+    conformed = {"dim_date", "dim_location"}
+    assert all(conformed <= keys for keys in related.values()), related
 
 
 def test_semantic_layer_defines_the_core_metrics(dbt, built_warehouse):
     semantic = json.loads((dbt.target_path() / "semantic_manifest.json").read_text())
     metrics = {m["name"] for m in semantic["metrics"]}
     assert {"trips", "revenue", "average_fare", "tip_rate"} <= metrics
+    assert {"service_trips", "service_revenue", "service_revenue_per_trip"} <= metrics
     entities = {e["name"] for sm in semantic["semantic_models"] for e in sm["entities"]}
-    assert {"pickup_location", "vendor", "payment_type"} <= entities
+    assert {"pickup_location", "vendor", "payment_type", "zone_month_service"} <= entities

@@ -24,7 +24,13 @@ renamed as (
         {{ partition_month_start('year', 'month') }} as pickup_month,
 
         ---------- trip
-        coalesce(sr_flag = 1, false) as is_shared_ride_request,
+        cast(sr_flag as integer) as sr_flag,
+        -- SR_Flag is 1 or empty (no shared ride asked for, or a layout before 2017-07 without it); any
+        -- other code is unknown, not "no"
+        case
+            when sr_flag = 1 then true
+            when sr_flag is null then false
+        end as is_shared_request,
 
         ---------- lineage
         cast(source_file as varchar(128)) as source_file,

@@ -29,12 +29,27 @@ renamed as (
         ---------- trip
         cast(trip_miles as numeric(12, 2)) as trip_miles,
         cast(trip_time as bigint) as trip_seconds,
-        shared_request_flag = 'Y' as is_shared_request,
-        shared_match_flag = 'Y' as is_shared_match,
-        access_a_ride_flag = 'Y' as is_access_a_ride,
-        wav_request_flag = 'Y' as is_wav_request,
-        wav_match_flag = 'Y' as is_wav_match,
-        coalesce(sr_flag = 1, false) as is_shared_ride_request,
+
+        ---------- flags as published (Y/N; 2019-2020 files: SR_Flag 1 or empty)
+        cast(shared_request_flag as varchar(1)) as shared_request_flag,
+        cast(shared_match_flag as varchar(1)) as shared_match_flag,
+        cast(access_a_ride_flag as varchar(1)) as access_a_ride_flag,
+        cast(wav_request_flag as varchar(1)) as wav_request_flag,
+        cast(wav_match_flag as varchar(1)) as wav_match_flag,
+        cast(sr_flag as integer) as sr_flag,
+
+        ---------- flags as booleans: Y true, N false, any other code (and null) unknown
+        -- a shared ride asked for: shared_request_flag in the Parquet layout, SR_Flag (1 or empty) in
+        -- the 2019-2020 CSVs, which have no shared_request_flag
+        case
+            when shared_request_flag = 'Y' or sr_flag = 1 then true
+            when shared_request_flag = 'N' then false
+            when shared_request_flag is null and sr_flag is null then false
+        end as is_shared_request,
+        case shared_match_flag when 'Y' then true when 'N' then false end as is_shared_match,
+        case access_a_ride_flag when 'Y' then true when 'N' then false end as is_access_a_ride,
+        case wav_request_flag when 'Y' then true when 'N' then false end as is_wav_request,
+        case wav_match_flag when 'Y' then true when 'N' then false end as is_wav_match,
 
         ---------- amounts
         cast(base_passenger_fare as numeric(12, 2)) as base_passenger_fare_amount,

@@ -28,7 +28,9 @@ renamed as (
         ---------- trip
         cast(passenger_count as integer) as passenger_count,
         cast(trip_distance as numeric(12, 2)) as trip_distance_miles,
-        store_and_fwd_flag = 'Y' as is_store_and_forward,
+        cast(store_and_fwd_flag as varchar(1)) as store_and_fwd_flag,
+        -- Y true, N false; any other code is unknown (null), not "not stored"
+        case store_and_fwd_flag when 'Y' then true when 'N' then false end as is_store_and_forward,
 
         ---------- amounts
         cast(fare_amount as numeric(12, 2)) as fare_amount,
