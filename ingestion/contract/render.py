@@ -116,6 +116,28 @@ def _yaml_text(text: str) -> str:
     return json.dumps(text)
 
 
+def _newest_load_sql(service: str | None = None) -> str:
+    """SQL: the newest loaded_at of the load log (of one dataset), a UTC timestamp on both warehouses."""
+    where = f" where service = '{service}'" if service else ""
+    return f"select max({{{{ to_utc_timestamp('loaded_at') }}}}) from {{{{ this.schema }}}}.{LOAD_LOG_TABLE}{where}"
+
+
+def _dataset_freshness_sql(service: str) -> str:
+    """SQL: when a dataset was last loaded; for a dataset never loaded, when any was.
+
+    dbt reads a null as "infinitely old" (STALE): a dataset nobody ingests (green in the default
+    sample) would fail `dbt source freshness` on every run. With no partition of it there is nothing
+    to be late, so it is as fresh as the load log, and turns stale only when the pipeline stops. A
+    dataset with partitions is judged on its own newest load alone, however fresh the others are.
+    """
+    return f"select coalesce(\n  ({_newest_load_sql(service)}),\n  ({_newest_load_sql()})\n)"
+
+
+def _yaml_folded(text: str, indent: str) -> list[str]:
+    """A YAML folded block (`>`) of the text's lines, so generated SQL stays readable in the YAML."""
+    return [">", *(indent + line for line in text.splitlines())]
+
+
 def dbt_sources() -> str:
     lines = [
         f"# {GENERATED_NOTE}",
@@ -132,12 +154,14 @@ def dbt_sources() -> str:
         "    # The only place that knows the raw layer differs per warehouse; models just call source('tlc', ...).",
         "    schema: \"{{ var('spectrum_schema') if target.type == 'redshift' else var('raw_schema') }}\"",
         "    config:",
-        "      # TLC publishes each month with a ~2 month delay, so a load log older than 45 days means the",
-        "      # monthly pipeline stopped.",
+        "      # TLC publishes every dataset monthly, about two months after the month ends: a dataset whose",
+        "      # newest load is older than 45 days missed a publication, older than 75 days two.",
         "      freshness:",
         "        warn_after: {count: 45, period: day}",
         "        error_after: {count: 75, period: day}",
-        '      loaded_at_query: "select max(loaded_at) from {{ this.schema }}.partition_loads"',
+        "      # The load log's newest load of any dataset: the pipeline's own heartbeat. to_utc_timestamp: on",
+        "      # Spectrum loaded_at is ISO-8601 text, which dbt cannot age.",
+        f"      loaded_at_query: {_yaml_text(_newest_load_sql())}",
         "    tables:",
     ]
     for d in DATASETS:
@@ -146,9 +170,8 @@ def dbt_sources() -> str:
             f"      - name: {d.table}",
             f"        description: {_yaml_text(described)}",
             "        config:",
-            "          loaded_at_query: >",
-            "            select max(loaded_at) from {{ this.schema }}.partition_loads"
-            f" where service = '{d.service}'",
+            "          # Its own newest load; never loaded: as fresh as the pipeline (nothing of it was expected).",
+            "          loaded_at_query: " + "\n".join(_yaml_folded(_dataset_freshness_sql(d.service), "            ")),
             "        columns:",
         ]
         for column in (*d.columns, *PARTITION_COLUMNS):
@@ -172,9 +195,6 @@ def dbt_sources() -> str:
             " manifests). fact models rebuild a month when a partition's loaded_at is newer than the one"
             " recorded on their rows."
         ),
-        "        config:",
-        "          loaded_at_field: loaded_at",
-        "          loaded_at_query: null",
         "        columns:",
     ]
     for column in LOAD_LOG_COLUMNS:
@@ -191,6 +211,23 @@ def seed_csv(table: CodeTable) -> str:
     writer.writerow([table.id_column, table.name_column])
     for code in table.codes:
         writer.writerow([code.value, code.name])
+    return out.getvalue()
+
+
+KNOWN_CODES_SEED = "tlc_known_codes"
+
+
+def known_codes_csv() -> str:
+    """Every code each dataset's coded columns may carry (the job's warning rule, ingestion/rules.py), one
+    row per (service, lake column, code): what dbt's rpt_code_counts tells known codes from unknown by."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["service", "coded_column", "code_value", "code_name"])
+    for d in DATASETS:
+        for f in d.fields:
+            if f.codes is not None:
+                for code in f.codes.codes:
+                    writer.writerow([d.service, f.name, code.value, code.name])
     return out.getvalue()
 
 
@@ -239,6 +276,7 @@ def artifacts() -> list[Artifact]:
     for table in CODE_TABLES:
         if table.seed:
             items.append(Artifact(f"dbt_project/seeds/{table.seed}.csv", _whole(lambda t=table: seed_csv(t))))
+    items.append(Artifact(f"dbt_project/seeds/{KNOWN_CODES_SEED}.csv", _whole(known_codes_csv)))
     return items
 
 
