@@ -49,3 +49,28 @@ def test_metricflow_answers_a_metric_query(built_warehouse, dbt, tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "2024-01-01" in output, output[-3000:]  # the fixture's first month comes back as a row
+
+
+def test_metricflow_answers_trips_and_revenue_by_service(built_warehouse, dbt, sql, tmp_path):
+    """The cross-service metrics, grouped by service, are the facts' own counts and revenues: yellow and
+    green from fact_trips, fhv and fhvhv from fact_fhv_trips (fhv without revenue)."""
+    metrics = ("--metrics", "service_trips,service_revenue", "--group-by", "zone_month_service__service")
+    result = _mf(dbt, tmp_path, "query", *metrics)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    answered = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if parts and parts[0] in ("yellow", "green", "fhv", "fhvhv"):
+            answered[parts[0]] = (int(parts[1]), float(parts[2]) if len(parts) > 2 else None)
+    facts = sql(
+        """
+        select service, count(*), sum(total_amount) from analytics.fact_trips group by 1
+        union all
+        select service, count(*), sum(passenger_total_amount) from analytics.fact_fhv_trips group by 1
+        """
+    )
+    # mf prints 6 significant digits
+    expected = {s: (n, None if revenue is None else pytest.approx(float(revenue), rel=1e-5)) for s, n, revenue in facts}
+    assert set(expected) == {"yellow", "green", "fhv", "fhvhv"}
+    assert answered == expected, output[-3000:]

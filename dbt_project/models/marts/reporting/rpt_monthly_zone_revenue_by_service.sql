@@ -1,0 +1,125 @@
+-- Monthly revenue per pickup zone and service, as the DataTalksClub course's dm_monthly_zone_revenue,
+-- for every dataset that defines revenue: the taxis' total_amount and the high-volume services'
+-- passenger_total_amount (fact_fhv_trips). fhv records carry no fares and are left out, not shown as 0.
+-- Components are the charges both kinds of trip share; `fare_amount` is the taxi meter fare or the
+-- high-volume base passenger fare.
+with
+
+taxi_trips as (
+
+    select * from {{ ref('fact_trips') }}
+
+),
+
+for_hire_trips as (
+
+    select * from {{ ref('fact_fhv_trips') }}
+
+),
+
+locations as (
+
+    select * from {{ ref('dim_location') }}
+
+),
+
+trips as (
+
+    select
+        service,
+        pickup_month,
+        pickup_location_id,
+        trip_distance_miles as trip_miles,
+        fare_amount,
+        tip_amount,
+        tolls_amount,
+        congestion_surcharge_amount,
+        airport_fee_amount,
+        cbd_congestion_fee_amount,
+        total_amount as revenue_amount
+    from taxi_trips
+
+    union all
+
+    select
+        service,
+        pickup_month,
+        pickup_location_id,
+        trip_miles,
+        base_passenger_fare_amount as fare_amount,
+        tip_amount,
+        tolls_amount,
+        congestion_surcharge_amount,
+        airport_fee_amount,
+        cbd_congestion_fee_amount,
+        passenger_total_amount as revenue_amount
+    from for_hire_trips
+    -- a revenue per dataset that has one: every fhvhv trip, even one whose record lacks the fare
+    where service = 'fhvhv'
+
+),
+
+monthly as (
+
+    select
+        pickup_month,
+        pickup_location_id,
+        service,
+        count(*) as trips,
+        count(revenue_amount) as trips_with_revenue,
+        sum(revenue_amount) as revenue_amount,
+        sum(fare_amount) as fare_amount,
+        sum(tip_amount) as tip_amount,
+        sum(tolls_amount) as tolls_amount,
+        sum(congestion_surcharge_amount) as congestion_surcharge_amount,
+        sum(airport_fee_amount) as airport_fee_amount,
+        sum(cbd_congestion_fee_amount) as cbd_congestion_fee_amount,
+        avg(trip_miles) as average_trip_miles
+    from trips
+    group by 1, 2, 3
+
+),
+
+joined as (
+
+    select
+        monthly.*,
+        locations.borough,
+        locations.zone_name,
+        locations.service_zone,
+        -- per trip that has a revenue: 2019-2020 fhvhv records without fares would dilute it
+        monthly.revenue_amount / nullif(monthly.trips_with_revenue, 0) as average_revenue_amount
+    from monthly
+    left join locations
+        on monthly.pickup_location_id = locations.location_id
+
+),
+
+final as (
+
+    select
+        cast(
+            {{ generate_surrogate_key(['pickup_month', 'pickup_location_id', 'service']) }} as varchar(32)
+        ) as zone_revenue_id,
+        cast(pickup_month as date) as pickup_month,
+        cast(pickup_location_id as integer) as pickup_location_id,
+        cast(borough as varchar(64)) as borough,
+        cast(zone_name as varchar(64)) as zone_name,
+        cast(service_zone as varchar(32)) as service_zone,
+        cast(service as varchar(8)) as service,
+        cast(trips as bigint) as trips,
+        cast(trips_with_revenue as bigint) as trips_with_revenue,
+        cast(revenue_amount as numeric(14, 2)) as revenue_amount,
+        cast(fare_amount as numeric(14, 2)) as fare_amount,
+        cast(tip_amount as numeric(14, 2)) as tip_amount,
+        cast(tolls_amount as numeric(14, 2)) as tolls_amount,
+        cast(congestion_surcharge_amount as numeric(14, 2)) as congestion_surcharge_amount,
+        cast(airport_fee_amount as numeric(14, 2)) as airport_fee_amount,
+        cast(cbd_congestion_fee_amount as numeric(14, 2)) as cbd_congestion_fee_amount,
+        cast(average_revenue_amount as numeric(12, 2)) as average_revenue_amount,
+        cast(average_trip_miles as numeric(12, 2)) as average_trip_miles
+    from joined
+
+)
+
+select * from final

@@ -1,0 +1,21 @@
+with
+
+source as (
+
+    select * from {{ ref('tlc_known_codes') }}
+
+),
+
+renamed as (
+
+    select
+        cast(service as varchar(8)) as service,
+        cast(coded_column as varchar(32)) as coded_column,
+        cast(code_value as varchar(16)) as code_value,
+        cast(code_name as varchar(64)) as code_name
+
+    from source
+
+)
+
+select * from renamed
