@@ -1,8 +1,10 @@
-"""`make docs` serves a dbt docs site whose lineage graph shows fact_trips and every parent it has.
+"""`make docs` serves a dbt docs site whose lineage graph shows the warehouse of all four TLC services.
 
 Rendered for real: `dbt docs generate`, served over HTTP on localhost, opened in headless Chromium
-(Debian's, installed by tools/setup_browser.sh), the lineage graph opened from fact_trips' page, and
-the graph's nodes read back from the page. Saves a screenshot for the README.
+(Debian's, installed by tools/setup_browser.sh), the lineage graph opened from the page of the
+cross-service report (rpt_monthly_zone_trips_by_service, which reads both facts), and the graph's
+nodes read back from the page: every ancestor of the report, from the four datasets' sources through
+fact_trips and fact_fhv_trips. Saves a screenshot for the README.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from orchestration.local import dbt_runner, embedded_postgres
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "tlc_pytest_docs"
-FACT = "model.tlc_warehouse.fact_trips"
+REPORT = "model.tlc_warehouse.rpt_monthly_zone_trips_by_service"
+SERVICES = ("yellow", "green", "fhv", "fhvhv")
 SCREENSHOT = REPO_ROOT / "docs" / "lineage.png"
 # Flags a headless Chromium needs on a machine with no network but loopback (see tools/setup_browser.sh).
 CHROMIUM_ARGS = [
@@ -83,18 +86,30 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def test_lineage_graph_shows_fact_trips_and_its_parents(docs_site, tmp_path):
+def _ancestors(parent_map: dict[str, list[str]], uid: str) -> set[str]:
+    found, stack = set(), [uid]
+    while stack:
+        for parent in parent_map.get(stack.pop(), []):
+            if parent not in found:
+                found.add(parent)
+                stack.append(parent)
+    return found
+
+
+def test_lineage_graph_shows_all_four_services(docs_site, tmp_path):
     chromium = _chromium()
     sync_api = pytest.importorskip("playwright.sync_api")
     manifest = json.loads((docs_site["target"] / "manifest.json").read_text())
-    parents = {uid.split(".")[-1] for uid in manifest["parent_map"][FACT]}
-    assert parents, "fact_trips has parents in the manifest"
+    ancestors = {uid.split(".")[-1] for uid in _ancestors(manifest["parent_map"], REPORT)}
+    assert {"fact_trips", "fact_fhv_trips"} <= ancestors
+    assert {f"stg_tlc__{service}_trips" for service in SERVICES} <= ancestors
+    assert {f"{service}_trips" for service in SERVICES} <= ancestors, "the four datasets' sources"
 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.goto(f"{docs_site['url']}/#!/model/{FACT}", wait_until="networkidle")
-        page.wait_for_selector("text=fact_trips", timeout=30_000)
+        page.goto(f"{docs_site['url']}/#!/model/{REPORT}", wait_until="networkidle")
+        page.wait_for_selector("text=rpt_monthly_zone_trips_by_service", timeout=30_000)
         # The round button at the bottom right opens the lineage graph of the model on screen.
         page.locator("[ng-click='onLauncherClick()']").click()
         page.wait_for_function(
@@ -114,9 +129,9 @@ def test_lineage_graph_shows_fact_trips_and_its_parents(docs_site, tmp_path):
         browser.close()
 
     shown = {str(label).split(".")[-1] for label in labels}
-    assert "fact_trips" in shown
-    missing = parents - shown
-    assert not missing, f"lineage graph lacks parents of fact_trips: {sorted(missing)} (shown: {sorted(shown)})"
+    assert "rpt_monthly_zone_trips_by_service" in shown
+    missing = ancestors - shown
+    assert not missing, f"lineage graph lacks ancestors of the report: {sorted(missing)} (shown: {sorted(shown)})"
     assert shot.stat().st_size > 10_000, "the screenshot is a real rendering, not a blank page"
     local_copy = REPO_ROOT / ".local" / "docs" / "lineage.png"
     local_copy.parent.mkdir(parents=True, exist_ok=True)
