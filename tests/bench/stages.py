@@ -80,20 +80,26 @@ def floor_ingest(args: dict) -> dict:
 
 
 def load(args: dict) -> dict:
-    """orchestration/local/load_postgres.py on one lake month, `runs` times (each a real reload: a new
-    lake version, so the month is swapped in again)."""
+    """One lake month swapped into PostgreSQL `runs` times by a loader variant (tests/bench/load_variants.py;
+    default: orchestration/local/load_postgres.py as shipped), each a real reload: a new lake version, so
+    the month is swapped in again."""
+    import load_variants
     import psycopg2
 
     from orchestration.local import load_postgres
 
     conn = psycopg2.connect(args["dsn"])
     load_postgres.ensure_raw_schema(conn)
+    conn.close()
+    variant = args.get("variant", "loader")
     manifest = json.loads(Path(args["manifest"]).read_text())
     runs = []
     for index in range(int(args.get("runs", 1))):
         manifest = {**manifest, "ingested_at": f"bench-{time.time_ns()}-{index}"}
         began = time.perf_counter()
-        result = load_postgres.load_partition(conn, manifest, Path(args["lake_root"]), Path(args["quarantine_root"]))
+        result = load_variants.load(
+            variant, args["dsn"], manifest, Path(args["lake_root"]), Path(args["quarantine_root"])
+        )
         runs.append(
             {
                 "seconds": time.perf_counter() - began,
@@ -101,8 +107,7 @@ def load(args: dict) -> dict:
                 "rows_quarantined": result.rows_quarantined,
             }
         )
-    conn.close()
-    return {"runs": runs}
+    return {"variant": variant, "runs": runs}
 
 
 def copy_floor(args: dict) -> dict:
