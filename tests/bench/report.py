@@ -190,7 +190,8 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
             "into binary COPY. Floor: the same rows, rendered beforehand by PostgreSQL itself (`COPY ... TO`), "
             "streamed with `COPY ... FROM STDIN` into fresh plain tables in one transaction, in both formats; the "
             "faster is the floor. Every variant and the floor run once per repetition (the variants' order "
-            "rotates), after one untimed first load; every variant loaded exactly the first load's rows."
+            "rotates), after one untimed first load; every variant loaded exactly the first load's rows. "
+            "Client CPU: user + system time of the loading process (Parquet read, encoding, sending), median."
             + (
                 f" Load average (1 min) at the start of each repetition: {', '.join(f'{a:.1f}' for a in average)}."
                 if average
@@ -198,7 +199,7 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
             ),
             "",
             _table(
-                ["", "median", "rows/s", "share of floor", "vs loader (per rep, median)", "all runs (s)"],
+                ["", "median", "rows/s", "share of floor", "vs loader (per rep, median)", "client CPU", "all runs (s)"],
                 [
                     *(
                         [
@@ -207,12 +208,13 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
                             _n(v["rows_per_second"]),
                             f"{v['share_of_floor']:.0%}" if "share_of_floor" in v else "",
                             f"{_median(v['ratio_to_loader']):.2f}x" if name != "loader" else "",
+                            _s(_median(v["client_cpu_seconds"])) if v.get("client_cpu_seconds") else "",
                             _all(v["seconds"]),
                         ]
                         for name, v in variants.items()
                     ),
                     *(
-                        [f"raw COPY ({fmt})", _s(_median(v)), _n(load["rows"] / _median(v)), "", "", _all(v)]
+                        [f"raw COPY ({fmt})", _s(_median(v)), _n(load["rows"] / _median(v)), "", "", "", _all(v)]
                         for fmt, v in by_format.items()
                     ),
                 ],

@@ -344,6 +344,7 @@ def bench_load(ctx: Context, ingest: dict) -> dict:
         " then the raw COPY (csv, binary)"
     )
     seconds = {v: [] for v in variants}
+    cpu = {v: [] for v in variants}
     peaks = {v: (0.0, 0.0) for v in variants}
     floor_runs = {"csv": [], "binary": []}
     floor_peak, floor_server, load_average = 0.0, 0.0, []
@@ -355,6 +356,7 @@ def bench_load(ctx: Context, ingest: dict) -> dict:
             if set(counts) != {expected_counts}:  # every variant loads the same rows, or its time means nothing
                 raise RuntimeError(f"load variant {variant} loaded {counts} rows, the first load {expected_counts}")
             seconds[variant] += [r["seconds"] for r in loaded["runs"]]
+            cpu[variant] += [r["client_cpu_seconds"] for r in loaded["runs"]]
             peaks[variant] = (max(peaks[variant][0], memory.client_mb), max(peaks[variant][1], memory.server_mb))
         floor, memory, _ = run_child("copy-floor", floor_args, work, ctx.pg)
         for fmt, runs in floor["formats"].items():
@@ -377,6 +379,7 @@ def bench_load(ctx: Context, ingest: dict) -> dict:
             "label": load_variants.VARIANTS[v],
             "seconds": seconds[v],
             "rows_per_second": rows / median(seconds[v]),
+            "client_cpu_seconds": cpu[v],
             "share_of_floor": floor_median / median(seconds[v]),
             # per repetition: the variant's time over the loader's in the same repetition
             "ratio_to_loader": [t / base for t, base in zip(seconds[v], seconds["loader"], strict=True)],

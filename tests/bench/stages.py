@@ -79,6 +79,13 @@ def floor_ingest(args: dict) -> dict:
     return {"start_seconds": start_seconds, "runs": runs}
 
 
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def load(args: dict) -> dict:
     """One lake month swapped into PostgreSQL `runs` times by a loader variant (tests/bench/load_variants.py;
     default: orchestration/local/load_postgres.py as shipped), each a real reload: a new lake version, so
@@ -96,13 +103,14 @@ def load(args: dict) -> dict:
     runs = []
     for index in range(int(args.get("runs", 1))):
         manifest = {**manifest, "ingested_at": f"bench-{time.time_ns()}-{index}"}
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu_seconds()
         result = load_variants.load(
             variant, args["dsn"], manifest, Path(args["lake_root"]), Path(args["quarantine_root"])
         )
         runs.append(
             {
                 "seconds": time.perf_counter() - began,
+                "client_cpu_seconds": _cpu_seconds() - cpu,  # every thread of this process (read, encode, send)
                 "rows_loaded": result.rows_loaded,
                 "rows_quarantined": result.rows_quarantined,
             }
