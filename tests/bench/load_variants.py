@@ -5,20 +5,18 @@ Every variant does the whole of `load_postgres.load_partition`'s work in ONE tra
 partition, truncate, COPY of the month's trips, delete + COPY of its quarantine rows, counts checked
 against the manifest, load log upsert, ANALYZE): only the way Arrow batches become binary COPY differs.
 
-- `loader`: `orchestration/local/load_postgres.py` as shipped.
-- `pgpq`: pgpq's ArrowToPostgresBinaryEncoder (Rust) encodes each batch in a thread while psycopg2's
-  `copy_expert` sends the previous one; the rest is the shipped `load_partition`.
+- `loader`: `orchestration/local/load_postgres.py` as shipped (pgpq encodes each batch in a thread while
+  psycopg2's `copy_expert` sends the previous one).
 - `adbc`: adbc-driver-postgresql; the same statements on an ADBC connection, and `adbc_ingest` (mode
   append, the driver encodes and COPYs the Arrow stream itself) into the month's child table.
+
+The hand-written numpy encoder the loader used before pgpq was a third variant until the comparison in
+BENCHMARKS.md ("Loader: hand-written vs libraries") retired it.
 """
 
 from __future__ import annotations
 
-import io
-import queue
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,101 +24,9 @@ import pyarrow as pa
 from orchestration.local import load_postgres as lp
 
 VARIANTS = {
-    "loader": "loader as shipped (`load_postgres.py`: hand-written numpy encoder)",
-    "pgpq": "pgpq encoder + psycopg2 `copy_expert`",
+    "loader": "loader as shipped (`load_postgres.py`: pgpq encoder + psycopg2 `copy_expert`)",
     "adbc": "ADBC `adbc_ingest` (adbc-driver-postgresql)",
 }
-
-_ARROW_TYPES = {
-    "text": pa.string(),
-    "integer": pa.int32(),
-    "bigint": pa.int64(),
-    "double precision": pa.float64(),
-    "timestamp": pa.timestamp("us"),
-    "numeric(12,2)": pa.decimal128(12, 2),
-}
-
-
-def arrow_schema(columns: list[str]) -> pa.Schema:
-    """The Arrow schema whose binary COPY matches the raw tables' DDL (load_postgres's column lists)."""
-    kinds = lp._column_types()
-    return pa.schema([(name, _ARROW_TYPES[kinds[name]]) for name in columns])
-
-
-class PgpqStream(io.RawIOBase):
-    """A read()-able binary COPY stream encoded by pgpq: a thread encodes batch k+1 while COPY sends
-    batch k; at most `lp._QUEUE_BATCHES` encoded batches wait in memory."""
-
-    def __init__(self, columns: list[str], batches: Iterator[pa.RecordBatch]) -> None:
-        from pgpq import ArrowToPostgresBinaryEncoder
-
-        self._schema = arrow_schema(columns)
-        self._encoder = ArrowToPostgresBinaryEncoder(self._schema)
-        self._queue: queue.Queue = queue.Queue(maxsize=lp._QUEUE_BATCHES)
-        self._stop = threading.Event()
-        self._done = False
-        self._thread = threading.Thread(target=self._produce, args=(batches,), daemon=True)
-        self._thread.start()
-
-    def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self, batches: Iterator[pa.RecordBatch]) -> None:
-        try:
-            if not self._put(self._encoder.write_header()):
-                return
-            for batch in batches:
-                # pgpq returns b"" until it holds 1 MiB of encoded rows: an empty read() would end the COPY
-                chunk = self._encoder.write_batch(batch.cast(self._schema)) if batch.num_rows else b""
-                if chunk and not self._put(chunk):
-                    return
-            self._put(self._encoder.finish())  # the rows still buffered, then the trailer
-            self._put(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
-            self._put(exc)
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        """The next encoded batch, whole (psycopg2 sends whatever length read() returns)."""
-        if self._done:
-            return b""
-        item = self._queue.get()
-        if item is None or isinstance(item, BaseException):
-            self._done = True
-            if item is not None:
-                raise item
-            return b""
-        return item
-
-    def close(self) -> None:
-        self._stop.set()
-        while self._thread.is_alive():
-            try:
-                self._queue.get(timeout=0.1)
-            except queue.Empty:
-                pass
-        super().close()
-
-
-def _pgpq(dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> lp.PartitionLoad:
-    import psycopg2
-
-    shipped = lp._stream
-    lp._stream = PgpqStream  # same (columns, batches) signature
-    conn = psycopg2.connect(dsn)
-    try:
-        return lp.load_partition(conn, manifest, lake_root, quarantine_root)
-    finally:
-        lp._stream = shipped
-        conn.close()
 
 
 def _loader(dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> lp.PartitionLoad:
@@ -150,7 +56,7 @@ def _adbc(dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> l
     partition_path = Path(f"{parent}/year={year:04d}/month={month:02d}")
 
     def reader(root: Path, columns: list[str]) -> pa.RecordBatchReader:
-        schema = arrow_schema(columns)
+        schema = lp._arrow_schema(columns)
         batches = lp._batches(root / partition_path, columns, year, month)
         return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches))
 
@@ -198,7 +104,7 @@ def _adbc(dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> l
     )
 
 
-LOADERS = {"loader": _loader, "pgpq": _pgpq, "adbc": _adbc}
+LOADERS = {"loader": _loader, "adbc": _adbc}
 
 
 def load(variant: str, dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> lp.PartitionLoad:
