@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import queue
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as pads
+from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg2 import sql
 
 from ingestion.contract import (
@@ -35,6 +34,7 @@ from ingestion.contract import (
     PARTITION_COLUMNS,
     QUARANTINE_COLUMNS,
     QUARANTINE_TABLE,
+    TYPES,
     dataset,
     logical_type,
     partition_path,
@@ -118,242 +118,33 @@ def ensure_raw_schema(conn, schema_name: str = RAW_SCHEMA) -> None:
 # ---------- COPY in PostgreSQL's binary format
 #
 # Binary COPY is what the server ingests fastest (no text parsing of numbers and timestamps: on this
-# project's data ~1.35x the rows/s of CSV). Rows are encoded from Arrow with numpy, batch by batch, in
-# a thread, while the main thread streams the previous batch to the server: the backend parses while
-# the client encodes. See BENCHMARKS.md for the measurements behind each choice.
+# project's data ~1.35x the rows/s of CSV). pgpq encodes Arrow batches to it; a thread encodes batch
+# k+1 while the main thread streams batch k to the server, so the backend parses while the client
+# encodes. BENCHMARKS.md ("Loader: hand-written vs libraries") has the measurements behind the choice.
 
-_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
-_BINARY_TRAILER = b"\xff\xff"
-_PG_EPOCH_MICROS = 946_684_800_000_000  # 2000-01-01, PostgreSQL's timestamp origin
-_NULL_LENGTH = struct.pack(">i", -1)
-_FIXED_FORMATS = {"integer": ">i4", "bigint": ">i8", "double precision": ">f8", "timestamp": ">i8"}
 _QUEUE_BATCHES = 3
 _COPY_CHUNK = 8 << 20  # what psycopg2 asks read() for; _CopyStream returns a whole batch instead
 ANALYZE_STATISTICS_TARGET = 10  # per loaded month; PostgreSQL's default is 100 (30,000 sampled rows)
 
-
-def _to_numpy(array: pa.Array) -> np.ndarray:
-    return array.to_numpy(zero_copy_only=False)
-
-
-@dataclass
-class _Field:
-    """One column of a batch, ready to pack: a value of fixed width per row (after the int32 length)."""
-
-    values: np.ndarray | None  # one element per row, already in wire format; None when the width is 0
-    wire: np.dtype | None  # the dtype of the value on the wire (big-endian numbers, or raw bytes `V<width>`)
-    width: int  # bytes after the length
-    valid: np.ndarray | None  # None: no NULL in this batch
-
-    def take(self, rows: np.ndarray | None) -> np.ndarray | None:
-        return self.values if rows is None or self.values is None else self.values[rows]
+# The Arrow type whose binary COPY encoding each PostgreSQL column type reads: the contract's pairs.
+_ARROW_OF_POSTGRES = {t.postgres: t.arrow for t in TYPES.values()}
 
 
-def _blob(matrix: np.ndarray, valid: np.ndarray | None) -> _Field:
-    """Rows of raw bytes (an (n, width) uint8 matrix) as one `V<width>` value per row."""
-    width = matrix.shape[1]
-    if not width:
-        return _Field(None, None, 0, valid)
-    values = np.ascontiguousarray(matrix).view(f"V{width}").reshape(len(matrix))
-    return _Field(values, values.dtype, width, valid)
-
-
-def _field(array: pa.Array, kind: str) -> _Field | None:
-    """The column as a `_Field`; None when it has values of several byte lengths (text only)."""
-    n = len(array)
-    valid = _to_numpy(array.is_valid()) if array.null_count else None
-    if kind == "text":
-        if not pa.types.is_string(array.type):
-            array = array.cast(pa.string())
-        offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + n + 1]
-        lengths = np.diff(offsets) if valid is None else np.diff(offsets)[valid]
-        width = int(lengths.max(initial=0))
-        if int(lengths.min(initial=width)) != width:
-            return None
-        data = np.frombuffer(array.buffers()[2], dtype=np.uint8) if width else np.zeros(0, np.uint8)
-        if valid is None:
-            chars = data[offsets[0] : offsets[-1]].reshape(n, width)
-        else:
-            chars = np.zeros((n, width), dtype=np.uint8)
-            chars[valid] = data[offsets[:-1][valid][:, None] + np.arange(width)]
-        return _blob(chars, valid)
-    if kind.startswith("numeric"):
-        # Scale-2 decimals as binary numerics of fixed width: ndigits, weight, sign, dscale, then
-        # base-10000 digits (leading/trailing zero digits are allowed; the server normalises them).
-        if not (pa.types.is_decimal128(array.type) and array.type.scale == 2 and array.type.precision <= 18):
-            array = array.cast(pa.decimal128(18, 2))
-        unscaled = np.frombuffer(array.buffers()[1], dtype="<i8")[array.offset * 2 : (array.offset + n) * 2 : 2]
-        whole, cents = np.divmod(np.abs(unscaled), 100)
-        # base-10000 digits before the point: as many as this batch's largest value needs (fares under
-        # $10,000 need one), so the server parses no more than it has to
-        largest = int(whole.max(initial=0))
-        groups = 1
-        while largest >= 10_000**groups:
-            groups += 1
-        words = np.empty((n, 4 + groups + 1), dtype=">i2")  # ndigits, weight, sign, dscale, digits
-        words[:, 0] = groups + 1
-        words[:, 1] = groups - 1
-        words[:, 2] = np.where(unscaled < 0, 0x4000, 0)
-        words[:, 3] = 2
-        words[:, 4 + groups] = cents * 100
-        for position in range(groups - 1, -1, -1):
-            whole, words[:, 4 + position] = np.divmod(whole, 10_000)
-        return _blob(words.view(np.uint8), valid)
-    if kind == "timestamp":
-        if array.type.unit != "us":
-            array = array.cast(pa.timestamp("us", tz=array.type.tz))
-        values = _to_numpy(array.cast(pa.int64()).fill_null(0)) - _PG_EPOCH_MICROS
-    else:
-        target = {"integer": pa.int32(), "bigint": pa.int64(), "double precision": pa.float64()}[kind]
-        values = _to_numpy(array.cast(target).fill_null(0))
-    wire = np.dtype(_FIXED_FORMATS[kind])
-    return _Field(values, wire, wire.itemsize, valid)
-
-
-def _pack(fields: list[_Field | None], present: list[bool], rows: np.ndarray | None, n: int, out: np.ndarray) -> int:
-    """Write `n` tuples (the `rows` of the batch, or all of it) at the start of `out`; returns the bytes
-    written.
-
-    Every tuple has the same layout: the field count, then per column its int32 length and value, or
-    length -1 for a NULL. The constant part (count and lengths) is one template row copied to every
-    row; then each column is one strided numpy copy into its place in all rows, converting to the wire
-    dtype on the way (plain strided views: a structured dtype was measured 2.5x slower).
-    """
-    template, columns = [struct.pack(">h", len(fields))], []
-    at = 2
-    for field, keep in zip(fields, present, strict=True):
-        if field is None or not keep:
-            template.append(_NULL_LENGTH)
-            at += 4
-            continue
-        template.append(struct.pack(">i", field.width))
-        at += 4
-        if field.width:
-            template.append(bytes(field.width))
-            columns.append((at, field.wire, field.take(rows)))
-            at += field.width
-    width = at
-    out[: n * width].reshape(n, width)[...] = np.frombuffer(b"".join(template), np.uint8)
-    for offset, wire, values in columns:
-        np.ndarray((n,), dtype=wire, buffer=out, offset=offset, strides=(width,))[...] = values
-    return n * width
-
-
-class _Scratch:
-    """One output buffer reused batch after batch: a fresh 10+ MB array per batch costs page faults
-    (kernel time) on every write, which was measured as a large part of the encoding's CPU."""
-
-    def __init__(self) -> None:
-        self._buffer = np.empty(0, dtype=np.uint8)
-
-    def get(self, nbytes: int) -> np.ndarray:
-        if len(self._buffer) < nbytes:
-            self._buffer = np.empty(nbytes, dtype=np.uint8)
-        return self._buffer
-
-
-def _encode_batch(batch: pa.RecordBatch, kinds: list[str], scratch: _Scratch | None = None) -> np.ndarray:
-    """One record batch as binary COPY tuples (a uint8 array; a view of `scratch` when given, valid
-    until its next use).
-
-    Every value has a fixed width except NULLs (no value, length -1) and text, which is fixed too in
-    this project's trip rows (32-digit hex keys, constant service/file names, one-letter flags). Rows
-    are grouped by which of their columns are NULL, and each group is packed by `_pack`; a table has
-    no row order, so rows may move. Batches with text of varying length (the quarantine's reasons and
-    JSON) take `_encode_general`.
-    """
-    n = batch.num_rows
-    fields: list[_Field | None] = []
-    for array, kind in zip(batch.columns, kinds, strict=True):
-        if array.null_count == n:
-            fields.append(None)
-            continue
-        field = _field(array, kind)
-        if field is None:
-            return _encode_general(batch, kinds)
-        fields.append(field)
-    partial = [i for i, f in enumerate(fields) if f is not None and f.valid is not None]
-    width = 2 + sum(4 + (f.width if f is not None else 0) for f in fields)
-    out = scratch.get(n * width) if scratch is not None else np.empty(n * width, dtype=np.uint8)
-    if not partial:
-        return out[: _pack(fields, [f is not None for f in fields], None, n, out)]
-    pattern = np.zeros(n, dtype=np.int64)
-    for bit, index in enumerate(partial):
-        pattern |= fields[index].valid.astype(np.int64) << bit
-    codes, inverse, counts = np.unique(pattern, return_inverse=True, return_counts=True)
-    main = int(np.argmax(counts))
-
-    def present(code: int) -> list[bool]:
-        nulls = {index for bit, index in enumerate(partial) if not (code >> bit) & 1}
-        return [f is not None and i not in nulls for i, f in enumerate(fields)]
-
-    # The most common layout for every row, in place (no gathers). Then the first `kept` rows are
-    # made all of that layout by moving its rows from the tail into the holes left by rows of other
-    # layouts (only as many rows as there are such holes), and the other layouts are packed after
-    # them, each from its own few rows.
-    main_width = _pack(fields, present(int(codes[main])), None, n, out) // n
-    if len(codes) == 1:
-        return out[: n * main_width]
-    keep = inverse == main
-    kept = int(counts[main])
-    others = np.flatnonzero(~keep)
-    holes = others[others < kept]
-    if len(holes):
-        table = out[: n * main_width].reshape(n, main_width)
-        table[holes] = table[kept + np.flatnonzero(keep[kept:])]
-    end = kept * main_width
-    for i, code in enumerate(codes):
-        if i != main:
-            rows = np.flatnonzero(inverse == i)
-            end += _pack(fields, present(int(code)), rows, len(rows), out[end:])
-    return out[:end]
-
-
-def _encode_general(batch: pa.RecordBatch, kinds: list[str]) -> np.ndarray:
-    """Any batch, row by row through Arrow kernels: slower, used for text of varying length."""
-    n = batch.num_rows
-    null = pa.scalar(b"\xff\xff\xff\xff", pa.binary())
-
-    def as_binary(matrix: np.ndarray) -> pa.Array:
-        matrix = np.ascontiguousarray(matrix)
-        fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(matrix.shape[1]), n, [None, pa.py_buffer(matrix)])
-        return fixed.cast(pa.binary())
-
-    count = np.frombuffer(np.full(n, len(kinds), dtype=">i2").tobytes(), np.uint8).reshape(n, 2)
-    parts = [as_binary(count)]
-    for array, kind in zip(batch.columns, kinds, strict=True):
-        if array.null_count == n:
-            parts.append(null)
-            continue
-        if kind == "text":
-            text = array if pa.types.is_string(array.type) else array.cast(pa.string())
-            lengths = _to_numpy(pc.binary_length(text).fill_null(0)).astype(">i4")
-            prefix = as_binary(np.frombuffer(lengths.tobytes(), np.uint8).reshape(n, 4))
-            part = pc.binary_join_element_wise(prefix, text.cast(pa.binary()), b"")
-        else:
-            field = _field(array, kind)
-            out = np.empty(n * (6 + field.width), dtype=np.uint8)
-            _pack([field], [True], None, n, out)
-            part = as_binary(out.reshape(n, 6 + field.width)[:, 2:])
-        if array.null_count:
-            part = pc.if_else(array.is_valid(), part, null)
-        parts.append(part)
-    rows = pc.binary_join_element_wise(*parts, b"")
-    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32)[rows.offset : rows.offset + n + 1]
-    return np.frombuffer(rows.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+def _arrow_schema(columns: list[tuple[str, str]]) -> pa.Schema:
+    """The columns' Arrow schema, from their PostgreSQL types."""
+    return pa.schema([(name, _ARROW_OF_POSTGRES[kind]) for name, kind in columns])
 
 
 class _CopyStream(io.RawIOBase):
-    """A read()-able binary COPY stream: a thread encodes batch k+1 while COPY sends batch k; at most
-    `_QUEUE_BATCHES` encoded batches wait in memory, so a partition is never held whole."""
+    """A read()-able binary COPY stream of Arrow batches: a thread encodes batch k+1 (pgpq) while COPY
+    sends batch k; at most `_QUEUE_BATCHES` encoded batches wait in memory, so a partition is never
+    held whole."""
 
-    def __init__(self, batches: Iterator[pa.RecordBatch], kinds: list[str]) -> None:
+    def __init__(self, batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         self._stop = threading.Event()
-        self._chunk = _BINARY_HEADER
-        self._at = 0
         self._done = False
-        self._thread = threading.Thread(target=self._produce, args=(batches, kinds), daemon=True)
+        self._thread = threading.Thread(target=self._produce, args=(batches, schema), daemon=True)
         self._thread.start()
 
     def _put(self, item) -> bool:
@@ -365,17 +156,17 @@ class _CopyStream(io.RawIOBase):
                 continue
         return False
 
-    def _produce(self, batches: Iterator[pa.RecordBatch], kinds: list[str]) -> None:
+    def _produce(self, batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> None:
         try:
-            scratch = _Scratch()
+            encoder = ArrowToPostgresBinaryEncoder(schema)
+            if not self._put(encoder.write_header()):
+                return
             for batch in batches:
-                if not batch.num_rows:
-                    continue
-                encoded = _encode_batch(batch, kinds, scratch)
-                # bytes here, in this thread: read() then hands each batch to libpq without a copy
-                if not self._put(encoded.tobytes()):
+                # pgpq returns b"" until it holds 1 MiB of encoded rows, and an empty read() ends the COPY
+                chunk = encoder.write_batch(batch.cast(schema)) if batch.num_rows else b""
+                if chunk and not self._put(chunk):
                     return
-            self._put(_BINARY_TRAILER)
+            self._put(encoder.finish())  # the rows still buffered, then the trailer
             self._put(None)
         except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, which raises it
             self._put(exc)
@@ -384,22 +175,17 @@ class _CopyStream(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        """The next encoded batch, whole: psycopg2 sends whatever length read() returns, and slicing a
-        batch into `size` pieces would only copy it again."""
-        while self._at >= len(self._chunk):
-            if self._done:
-                return b""
-            item = self._queue.get()
-            if item is None:
-                self._done = True
-                return b""
-            if isinstance(item, BaseException):
-                self._done = True
+        """The next encoded chunk, whole: psycopg2 sends whatever length read() returns, and slicing it
+        into `size` pieces would only copy it again."""
+        if self._done:
+            return b""
+        item = self._queue.get()
+        if item is None or isinstance(item, BaseException):
+            self._done = True
+            if item is not None:
                 raise item
-            self._chunk, self._at = item, 0
-        data = self._chunk if self._at == 0 else self._chunk[self._at :]
-        self._at = len(self._chunk)
-        return data
+            return b""
+        return item
 
     def close(self) -> None:
         self._stop.set()
@@ -457,7 +243,7 @@ def _aligned(dataset, present: set[str], columns: list[str], year: int, month: i
 def _stream(columns: list[tuple[str, str]], batches: Iterator[pa.RecordBatch]) -> _CopyStream:
     """The binary COPY stream of the batches ((name, Postgres type) per column); its thread starts
     encoding at once."""
-    return _CopyStream(batches, [kind for _, kind in columns])
+    return _CopyStream(batches, _arrow_schema(columns))
 
 
 def _copy(cur, table: sql.Composable, columns: list[str], stream: _CopyStream) -> int:

@@ -178,27 +178,43 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
     if load:
         floor = load["floor"]
         by_format = floor["seconds_by_format"]
+        variants = load.get("variants") or {"loader": {**load["loader"], "label": "loader"}}
+        average = load.get("load_average")
         parts += [
             "### Load",
             "",
             f"The month's lake partition ({load['rows']:,} rows: accepted + quarantined) swapped into PostgreSQL by "
             "`orchestration/local/load_postgres.py` (one transaction: child table truncate + COPY, quarantine "
-            "rows, load log, ANALYZE), each repetition a real reload. Floor: the same rows, rendered beforehand by "
-            "PostgreSQL itself (`COPY ... TO`), streamed with `COPY ... FROM STDIN` into fresh plain tables in one "
-            "transaction, in both formats; the faster is the floor. Loader and floor repetitions alternate, after "
-            "one untimed first load.",
+            "rows, load log, ANALYZE), each repetition a real reload. The other variants "
+            "(`tests/bench/load_variants.py`) do the same transaction with another way of turning Arrow batches "
+            "into binary COPY. Floor: the same rows, rendered beforehand by PostgreSQL itself (`COPY ... TO`), "
+            "streamed with `COPY ... FROM STDIN` into fresh plain tables in one transaction, in both formats; the "
+            "faster is the floor. Every variant and the floor run once per repetition (the variants' order "
+            "rotates), after one untimed first load; every variant loaded exactly the first load's rows. "
+            "Client CPU: user + system time of the loading process (Parquet read, encoding, sending), median."
+            + (
+                f" Load average (1 min) at the start of each repetition: {', '.join(f'{a:.1f}' for a in average)}."
+                if average
+                else ""
+            ),
             "",
             _table(
-                ["", "median", "rows/s", "all runs (s)"],
+                ["", "median", "rows/s", "share of floor", "vs loader (per rep, median)", "client CPU", "all runs (s)"],
                 [
-                    [
-                        "loader",
-                        _s(_median(load["loader"]["seconds"])),
-                        _n(load["loader"]["rows_per_second"]),
-                        _all(load["loader"]["seconds"]),
-                    ],
                     *(
-                        [f"raw COPY ({fmt})", _s(_median(v)), _n(load["rows"] / _median(v)), _all(v)]
+                        [
+                            v["label"],
+                            _s(_median(v["seconds"])),
+                            _n(v["rows_per_second"]),
+                            f"{v['share_of_floor']:.0%}" if "share_of_floor" in v else "",
+                            f"{_median(v['ratio_to_loader']):.2f}x" if name != "loader" else "",
+                            _s(_median(v["client_cpu_seconds"])) if v.get("client_cpu_seconds") else "",
+                            _all(v["seconds"]),
+                        ]
+                        for name, v in variants.items()
+                    ),
+                    *(
+                        [f"raw COPY ({fmt})", _s(_median(v)), _n(load["rows"] / _median(v)), "", "", "", _all(v)]
                         for fmt, v in by_format.items()
                     ),
                 ],
@@ -265,7 +281,8 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
         mem_rows.append(["Ingest: Spark (Python driver + JVM)", _n(ingest["spark"]["peak_rss_mb"]), ""])
         mem_rows.append(["Ingest: DuckDB floor", _n(ingest["floor"]["peak_rss_mb"]), ""])
     if load:
-        mem_rows.append(["Load: loader", _n(load["loader"]["peak_rss_mb"]), _n(load["loader"]["peak_server_mb"])])
+        for name, v in (load.get("variants") or {"loader": load["loader"]}).items():
+            mem_rows.append([f"Load: {name}", _n(v["peak_rss_mb"]), _n(v["peak_server_mb"])])
         mem_rows.append(["Load: raw COPY", _n(load["floor"]["peak_rss_mb"]), _n(load["floor"]["peak_server_mb"])])
     if dbt:
         peak = lambda runs, key: max(r[key] for r in runs)  # noqa: E731
@@ -338,17 +355,18 @@ def write_chart(results: dict, path: Path) -> Path | None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1.35, 1]})
     labels, starts, works, colors = [], [], [], []
     ingest, load, dbt = results.get("ingest"), results.get("load"), results.get("dbt")
-    pipeline_color, floor_color, start_color = "#4C72B0", "#55A868", "#C44E52"
+    pipeline_color, floor_color, start_color, variant_color = "#4C72B0", "#55A868", "#C44E52", "#8C8C8C"
     if ingest:
         labels += ["Ingest: Spark job", "Ingest: DuckDB floor"]
         starts += [_median(ingest["spark"]["session_seconds"]), 0]
         works += [_median(ingest["spark"]["cold_seconds"]), _median(ingest["floor"]["seconds"])]
         colors += [pipeline_color, floor_color]
     if load:
-        labels += ["Load: loader", f"Load: raw COPY ({load['floor']['best_format']})"]
-        starts += [0, 0]
-        works += [_median(load["loader"]["seconds"]), _median(load["floor"]["seconds"])]
-        colors += [pipeline_color, floor_color]
+        variants = load.get("variants") or {"loader": load["loader"]}
+        labels += [f"Load: {name}" for name in variants] + [f"Load: raw COPY ({load['floor']['best_format']})"]
+        starts += [0] * (len(variants) + 1)
+        works += [_median(v["seconds"]) for v in variants.values()] + [_median(load["floor"]["seconds"])]
+        colors += [pipeline_color] + [variant_color] * (len(variants) - 1) + [floor_color]
     if dbt:
         h = dbt["history"]
         labels += ["dbt: full build (1 month)", f"dbt: +1 month on {h[-1]}", f"dbt: full refresh ({h[-1]} months)"]
@@ -369,11 +387,11 @@ def write_chart(results: dict, path: Path) -> Path | None:
     left.set_title(f"Time per stage, {results['scale']:,} rows/month", fontsize=10)
     from matplotlib.patches import Patch
 
-    left.legend(
-        handles=[Patch(color=pipeline_color, label="pipeline"), Patch(color=floor_color, label="floor"),
-                 Patch(color=start_color, label="JVM / session start")],
-        fontsize=8, loc="center right",
-    )  # fmt: skip
+    handles = [Patch(color=pipeline_color, label="pipeline"), Patch(color=floor_color, label="floor"),
+               Patch(color=start_color, label="JVM / session start")]  # fmt: skip
+    if variant_color in colors:
+        handles.append(Patch(color=variant_color, label="other load variant (not shipped)"))
+    left.legend(handles=handles, fontsize=8, loc="center right")
     left.margins(x=0.15)
     if dbt:
         h = dbt["history"]

@@ -41,6 +41,7 @@ for extra in (REPO_ROOT, BENCH_DIR):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
+import load_variants  # noqa: E402  (tests/bench/load_variants.py)
 import report  # noqa: E402  (tests/bench/report.py)
 
 PY = sys.executable
@@ -309,7 +310,8 @@ def bench_load(ctx: Context, ingest: dict) -> dict:
     }
     say("load: first load of the month (untimed), then the rows rendered for the raw COPY floor")
     first, _, _ = run_child("load", load_args, work, ctx.pg)
-    rows = first["runs"][0]["rows_loaded"] + first["runs"][0]["rows_quarantined"]
+    expected_counts = (first["runs"][0]["rows_loaded"], first["runs"][0]["rows_quarantined"])
+    rows = sum(expected_counts)
     year, month = INGEST_MONTH
     child = f"raw.yellow_trips_{year:04d}_{month:02d}"
     files = {}
@@ -336,40 +338,66 @@ def bench_load(ctx: Context, ingest: dict) -> dict:
             ["bench_floor.quarantine", "raw.quarantined_trips", files["quarantine"]],
         ],
     }
-    say(f"load: {ctx.reps} rep(s), each a reload of the month by the loader, then the raw COPY (csv, binary)")
-    loaded_runs, floor_runs = [], {"csv": [], "binary": []}
-    load_peak, load_server, floor_peak, floor_server = 0.0, 0.0, 0.0, 0.0
-    for rep in range(ctx.reps):  # interleaved
-        loaded, memory, _ = run_child("load", load_args, work, ctx.pg)
-        loaded_runs += loaded["runs"]
-        load_peak, load_server = max(load_peak, memory.client_mb), max(load_server, memory.server_mb)
+    variants = list(load_variants.VARIANTS)
+    say(
+        f"load: {ctx.reps} rep(s), each a reload of the month by every loader variant ({', '.join(variants)}),"
+        " then the raw COPY (csv, binary)"
+    )
+    seconds = {v: [] for v in variants}
+    cpu = {v: [] for v in variants}
+    peaks = {v: (0.0, 0.0) for v in variants}
+    floor_runs = {"csv": [], "binary": []}
+    floor_peak, floor_server, load_average = 0.0, 0.0, []
+    for rep in range(ctx.reps):  # interleaved; the variants' order rotates so none always follows the floor
+        load_average.append(os.getloadavg()[0])
+        for variant in variants[rep % len(variants) :] + variants[: rep % len(variants)]:
+            loaded, memory, _ = run_child("load", {**load_args, "variant": variant}, work, ctx.pg)
+            counts = [(r["rows_loaded"], r["rows_quarantined"]) for r in loaded["runs"]]
+            if set(counts) != {expected_counts}:  # every variant loads the same rows, or its time means nothing
+                raise RuntimeError(f"load variant {variant} loaded {counts} rows, the first load {expected_counts}")
+            seconds[variant] += [r["seconds"] for r in loaded["runs"]]
+            cpu[variant] += [r["client_cpu_seconds"] for r in loaded["runs"]]
+            peaks[variant] = (max(peaks[variant][0], memory.client_mb), max(peaks[variant][1], memory.server_mb))
         floor, memory, _ = run_child("copy-floor", floor_args, work, ctx.pg)
         for fmt, runs in floor["formats"].items():
             floor_runs[fmt] += runs
         floor_peak, floor_server = max(floor_peak, memory.client_mb), max(floor_server, memory.server_mb)
         say(
-            f"  rep {rep + 1}: loader {loaded_runs[-1]['seconds']:.1f}s; raw COPY csv"
-            f" {floor_runs['csv'][-1]['seconds']:.1f}s, binary {floor_runs['binary'][-1]['seconds']:.1f}s"
+            f"  rep {rep + 1} (load average {load_average[-1]:.1f}): "
+            + ", ".join(f"{v} {seconds[v][-1]:.1f}s" for v in variants)
+            + f"; raw COPY csv {floor_runs['csv'][-1]['seconds']:.1f}s,"
+            + f" binary {floor_runs['binary'][-1]['seconds']:.1f}s"
         )
-    loader_times = [r["seconds"] for r in loaded_runs]
     floor_by_format = {fmt: [r["seconds"] for r in runs] for fmt, runs in floor_runs.items()}
     best_format = min(floor_by_format, key=lambda fmt: median(floor_by_format[fmt]))
     for path_by_format in files.values():
         for path in path_by_format.values():
             Path(path).unlink(missing_ok=True)
+    floor_median = median(floor_by_format[best_format])
+    by_variant = {
+        v: {
+            "label": load_variants.VARIANTS[v],
+            "seconds": seconds[v],
+            "rows_per_second": rows / median(seconds[v]),
+            "client_cpu_seconds": cpu[v],
+            "share_of_floor": floor_median / median(seconds[v]),
+            # per repetition: the variant's time over the loader's in the same repetition
+            "ratio_to_loader": [t / base for t, base in zip(seconds[v], seconds["loader"], strict=True)],
+            "peak_rss_mb": peaks[v][0],
+            "peak_server_mb": peaks[v][1],
+        }
+        for v in variants
+    }
     out = {
         "rows": rows,
-        "loader": {
-            "seconds": loader_times,
-            "rows_per_second": rows / median(loader_times),
-            "peak_rss_mb": load_peak,
-            "peak_server_mb": load_server,
-        },
+        "loader": by_variant["loader"],
+        "variants": by_variant,
+        "load_average": load_average,
         "floor": {
             "seconds_by_format": floor_by_format,
             "best_format": best_format,
             "seconds": floor_by_format[best_format],
-            "rows_per_second": rows / median(floor_by_format[best_format]),
+            "rows_per_second": rows / floor_median,
             "peak_rss_mb": floor_peak,
             "peak_server_mb": floor_server,
         },

@@ -82,30 +82,43 @@ def floor_ingest(args: dict) -> dict:
     return {"start_seconds": start_seconds, "runs": runs}
 
 
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def load(args: dict) -> dict:
-    """orchestration/local/load_postgres.py on one lake month, `runs` times (each a real reload: a new
-    lake version, so the month is swapped in again)."""
+    """One lake month swapped into PostgreSQL `runs` times by a loader variant (tests/bench/load_variants.py;
+    default: orchestration/local/load_postgres.py as shipped), each a real reload: a new lake version, so
+    the month is swapped in again."""
+    import load_variants
     import psycopg2
 
     from orchestration.local import load_postgres
 
     conn = psycopg2.connect(args["dsn"])
     load_postgres.ensure_raw_schema(conn)
+    conn.close()
+    variant = args.get("variant", "loader")
     manifest = json.loads(Path(args["manifest"]).read_text())
     runs = []
     for index in range(int(args.get("runs", 1))):
         manifest = {**manifest, "ingested_at": f"bench-{time.time_ns()}-{index}"}
-        began = time.perf_counter()
-        result = load_postgres.load_partition(conn, manifest, Path(args["lake_root"]), Path(args["quarantine_root"]))
+        began, cpu = time.perf_counter(), _cpu_seconds()
+        result = load_variants.load(
+            variant, args["dsn"], manifest, Path(args["lake_root"]), Path(args["quarantine_root"])
+        )
         runs.append(
             {
                 "seconds": time.perf_counter() - began,
+                "client_cpu_seconds": _cpu_seconds() - cpu,  # every thread of this process (read, encode, send)
                 "rows_loaded": result.rows_loaded,
                 "rows_quarantined": result.rows_quarantined,
             }
         )
-    conn.close()
-    return {"runs": runs}
+    return {"variant": variant, "runs": runs}
 
 
 def copy_floor(args: dict) -> dict:

@@ -172,38 +172,64 @@ def test_hostile_file_names_are_data_not_sql(conn, tmp_path):
 
 
 def test_rows_with_different_nulls_and_large_or_negative_amounts_arrive_exactly(conn, tmp_path):
-    # The encoder packs the most common NULL layout of a batch in place and moves the other rows
-    # around: every row must still arrive once, with its own values.
+    # Every value goes through the binary COPY encoder: rows of several NULL layouts, negative and 9-digit
+    # amounts, timestamps before PostgreSQL's 2000-01-01 origin, text of several lengths (the quarantine's
+    # too) must each arrive once, with their own values.
     n = 2_000
     table = _rows(n, "f.parquet")
-    keys = [f"{i:064x}" for i in range(n)]  # of one length, like the sha256 keys: the fast encoder
-    table = table.set_column(0, "trip_key", pa.array(keys))
+    keys = [f"{i:032x}" for i in range(n)]  # of one length, like the ingest's trip_key
     passengers = [None if i % 7 == 0 else i % 5 for i in range(n)]
+    vendors = [None if i % 23 == 0 else (i - 1_000) * 2_000_003 for i in range(n)]  # int32, both signs
     flags = [None if i % 11 == 0 else ("Y" if i % 2 else "N") for i in range(n)]
     fares = [None if i % 13 == 0 else decimal.Decimal(i * 7_919 - 5_000_000) / 100 for i in range(n)]
     tips = [decimal.Decimal(i % 3 - 1) * decimal.Decimal("123456789.99") for i in range(n)]
-    table = table.set_column(
-        table.schema.get_field_index("passenger_count"), "passenger_count", pa.array(passengers, pa.int32())
+    origin = dt.datetime(1999, 12, 31, 23, 59, 59)
+    pickups = [None if i % 17 == 0 else origin + dt.timedelta(seconds=i * 7_919, microseconds=i) for i in range(n)]
+    distances = [None if i % 19 == 0 else (i - 1_000) / 8 for i in range(n)]
+
+    def put(name: str, values: list, kind: pa.DataType) -> None:
+        nonlocal table
+        array = pa.array(values, kind)
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, array) if index >= 0 else table.append_column(name, array)
+
+    put("trip_key", keys, pa.string())
+    put("passenger_count", passengers, pa.int32())
+    put("vendor_id", vendors, pa.int32())
+    put("fare_amount", fares, pa.decimal128(12, 2))
+    put("pickup_at", pickups, pa.timestamp("us", tz="UTC"))
+    put("trip_distance", distances, pa.float64())
+    put("store_and_fwd_flag", flags, pa.string())
+    put("tip_amount", tips, pa.decimal128(12, 2))
+    m = 300
+    quarantine = _rows(m, "f.parquet", quarantine=True)
+    reasons = ["" if i % 10 == 0 else 'é, "quoted"\n\t' * (i % 7) + str(i) for i in range(m)]
+    raw = [None if i % 3 == 0 else '{"fare": -0.5, "zone": "Queens – JFK"}' * (i % 5) for i in range(m)]
+    quarantine = quarantine.set_column(quarantine.schema.get_field_index("reason"), "reason", pa.array(reasons))
+    quarantine = quarantine.set_column(
+        quarantine.schema.get_field_index("raw_record"), "raw_record", pa.array(raw, pa.string())
     )
-    table = table.set_column(
-        table.schema.get_field_index("fare_amount"), "fare_amount", pa.array(fares, pa.decimal128(12, 2))
-    )
-    table = table.append_column("store_and_fwd_flag", pa.array(flags, pa.string()))
-    table = table.append_column("tip_amount", pa.array(tips, pa.decimal128(12, 2)))
     manifest = _write_month(tmp_path, 0, 0, "f.parquet", "v1")
-    part = tmp_path / "lake" / "yellow_trips" / "year=2024" / "month=01"
-    pq.write_table(table, part / "part-00000.parquet", row_group_size=700)
-    manifest["rows_accepted"] = n
+    for root, rows in (("lake", table), ("quarantine", quarantine)):
+        part = tmp_path / root / "yellow_trips" / "year=2024" / "month=01"
+        pq.write_table(rows, part / "part-00000.parquet", row_group_size=700)
+    manifest["rows_accepted"], manifest["rows_quarantined"] = n, m
     load_postgres.ensure_raw_schema(conn)
     load_postgres.load_partition(conn, manifest, tmp_path / "lake", tmp_path / "quarantine")
     with conn.cursor() as cur:
         cur.execute(
-            "select source_row, passenger_count, store_and_fwd_flag, fare_amount, tip_amount, trip_key"
-            " from raw.yellow_trips order by source_row"
+            "select source_row, passenger_count, vendor_id, store_and_fwd_flag, fare_amount, tip_amount, trip_key,"
+            " pickup_at, trip_distance from raw.yellow_trips order by source_row"
         )
         got = cur.fetchall()
-    expected = [(i + 1, passengers[i], flags[i], fares[i], tips[i], keys[i]) for i in range(n)]
+        cur.execute("select source_row, reason, raw_record from raw.quarantined_trips order by source_row")
+        got_quarantine = cur.fetchall()
+    expected = [
+        (i + 1, passengers[i], vendors[i], flags[i], fares[i], tips[i], keys[i], pickups[i], distances[i])
+        for i in range(n)
+    ]
     assert got == expected
+    assert got_quarantine == [(i + 1, reasons[i], raw[i]) for i in range(m)]
 
 
 def test_raw_tables_have_exactly_the_contract_columns(conn):
