@@ -51,13 +51,13 @@ def _adbc(dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> l
     parent = f"{service}_trips"
     child = f"{parent}_{year:04d}_{month:02d}"
     next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
-    trip_cols = [c for c, _ in lp.TRIP_COLUMNS + lp.PARTITION_COLUMNS]
-    quarantine_cols = [c for c, _ in lp.TRIP_COLUMNS + lp.QUARANTINE_EXTRA + lp.PARTITION_COLUMNS]
-    partition_path = Path(f"{parent}/year={year:04d}/month={month:02d}")
+    trip_cols = lp.trip_columns(service)
+    quarantine_cols = lp.QUARANTINE_DDL_COLUMNS
+    partition_path = Path(lp.partition_path(service, year, month))
 
-    def reader(root: Path, columns: list[str]) -> pa.RecordBatchReader:
+    def reader(root: Path, columns: list[tuple[str, str]]) -> pa.RecordBatchReader:
         schema = lp._arrow_schema(columns)
-        batches = lp._batches(root / partition_path, columns, year, month)
+        batches = lp._batches(root / partition_path, [name for name, _ in columns], year, month)
         return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches))
 
     conn = adbc.connect(dsn)
