@@ -158,27 +158,32 @@ def _unknown_location(rows: Canonical, ctx: Context) -> np.ndarray:
     return bad
 
 
-_CHECKS: dict[str, Callable[[Canonical, Context], np.ndarray]] = {
-    "unparseable": _unparseable,
-    "pickup_outside_file_month": _outside_month,
-    "dropoff_before_pickup": _dropoff_before_pickup,
-    "implausible_duration": _too_long,
-    "implausible_distance": _implausible_distance,
-    "trip_time_mismatch": _trip_time_mismatch,
-    "negative_amount": _negative_amounts,
-    "unknown_location": _unknown_location,
-}
-_APPLIES: dict[str, set[str]] = {
-    "implausible_distance": {"yellow", "green", "fhvhv"},
-    "trip_time_mismatch": {"fhvhv"},
-    "negative_amount": {"yellow", "green", "fhvhv"},
-}
+_TAXI_AND_HV = frozenset({"yellow", "green", "fhvhv"})
+# The check of each rule (duplicate_row is found while the file streams: duplicates.SeenKeys) and the
+# datasets it applies to (None: every dataset).
+_CHECKS: tuple[tuple[Callable[[Canonical, Context], np.ndarray] | None, frozenset | None], ...] = (
+    (_unparseable, None),
+    (_outside_month, None),
+    (_dropoff_before_pickup, None),
+    (_too_long, None),
+    (_implausible_distance, _TAXI_AND_HV),
+    (_trip_time_mismatch, frozenset({"fhvhv"})),
+    (_negative_amounts, _TAXI_AND_HV),
+    (_unknown_location, None),
+    (None, None),
+)
+assert len(_CHECKS) == len(RULES)
 
 
 def rules_for(item: Dataset) -> tuple[str, ...]:
-    """The reason codes a dataset's rows are checked for, in RULES order."""
-    applies = {**_APPLIES, "duplicate_row": set() if item.key_includes_position else {item.service}}
-    return tuple(code for code in RULE_CODES if item.service in applies.get(code, {item.service}))
+    """The reason codes a dataset's rows are checked for, in RULES order (no duplicates for a dataset
+    whose trip_key hashes the row's position)."""
+    return tuple(
+        rule.code
+        for rule, (_, datasets) in zip(RULES, _CHECKS, strict=True)
+        if (datasets is None or item.service in datasets)
+        and not (rule.code == "duplicate_row" and item.key_includes_position)
+    )
 
 
 def classify(rows: Canonical, ctx: Context, earlier_row: np.ndarray) -> np.ndarray:
@@ -189,7 +194,7 @@ def classify(rows: Canonical, ctx: Context, earlier_row: np.ndarray) -> np.ndarr
         if code == "duplicate_row":
             failing = earlier_row > 0
         else:
-            failing = _CHECKS[code](rows, ctx)
+            failing = _CHECKS[RULE_CODES.index(code)][0](rows, ctx)
         reason[(reason == ACCEPTED) & failing] = RULE_CODES.index(code)
     return reason
 

@@ -43,100 +43,76 @@ class CodeTable:
         return {spelling.upper(): code.value for code in self.codes for spelling in code.legacy}
 
 
-VENDORS = CodeTable(
-    seed="tlc_vendors",
-    id_column="vendor_id",
-    name_column="vendor_name",
-    description=(
-        "TLC VendorID codes (TLC trip record data dictionary, 2025). 2009-2014 files name the vendor in text"
-        " (CMT, VTS, DDS); code 3 is this project's code for DDS, which has none in today's dictionary."
-    ),
-    codes=(
-        Code(1, "Creative Mobile Technologies", ("CMT",)),
-        Code(2, "Curb Mobility (VeriFone)", ("VTS",)),
-        Code(3, "Digital Dispatch Systems (2009-2014)", ("DDS",)),
-        Code(6, "Myle Technologies"),
-        Code(7, "Helix"),
-    ),
-)
+def _table(seed: str | None, columns: str, description: str, *codes: tuple, id_type: str = "int") -> CodeTable:
+    """A code table from `"<id column> <name column>"` and (value, name[, legacy spellings]) rows."""
+    id_column, name_column = columns.split()
+    return CodeTable(seed, id_column, name_column, description, tuple(Code(*row) for row in codes), id_type)
 
-PAYMENT_TYPES = CodeTable(
-    seed="tlc_payment_types",
-    id_column="payment_type_id",
-    name_column="payment_type_name",
-    description="TLC payment_type codes (yellow and green data dictionaries, 2025), with the 2009-2014 text codes.",
-    codes=(
-        Code(0, "Flex Fare trip"),
-        Code(1, "Credit card", ("CRD", "CRE", "CREDIT", "CREDIT CARD")),
-        Code(2, "Cash", ("CSH", "CAS", "CASH")),
-        Code(3, "No charge", ("NOC", "NO CHARGE", "NO")),
-        Code(4, "Dispute", ("DIS", "DISPUTE")),
-        Code(5, "Unknown", ("UNK", "UNKNOWN", "NA")),
-        Code(6, "Voided trip", ("VOI", "VOIDED")),
-    ),
-)
 
-RATE_CODES = CodeTable(
-    seed="tlc_rate_codes",
-    id_column="rate_code_id",
-    name_column="rate_code_name",
-    description="TLC RatecodeID codes (yellow and green data dictionaries, 2025).",
-    codes=(
-        Code(1, "Standard rate"),
-        Code(2, "JFK"),
-        Code(3, "Newark"),
-        Code(4, "Nassau or Westchester"),
-        Code(5, "Negotiated fare"),
-        Code(6, "Group ride"),
-        Code(99, "Null/unknown"),
-    ),
+VENDORS = _table(
+    "tlc_vendors",
+    "vendor_id vendor_name",
+    "TLC VendorID codes (TLC trip record data dictionary, 2025). 2009-2014 files name the vendor in text"
+    " (CMT, VTS, DDS); code 3 is this project's code for DDS, which has none in today's dictionary.",
+    (1, "Creative Mobile Technologies", ("CMT",)),
+    (2, "Curb Mobility (VeriFone)", ("VTS",)),
+    (3, "Digital Dispatch Systems (2009-2014)", ("DDS",)),
+    (6, "Myle Technologies"),
+    (7, "Helix"),
 )
-
-TRIP_TYPES = CodeTable(
-    seed="tlc_trip_types",
-    id_column="trip_type_id",
-    name_column="trip_type_name",
-    description="Green trip_type codes (LPEP data dictionary, 2025).",
-    codes=(Code(1, "Street-hail"), Code(2, "Dispatch")),
+PAYMENT_TYPES = _table(
+    "tlc_payment_types",
+    "payment_type_id payment_type_name",
+    "TLC payment_type codes (yellow and green data dictionaries, 2025), with the 2009-2014 text codes.",
+    (0, "Flex Fare trip"),
+    (1, "Credit card", ("CRD", "CRE", "CREDIT", "CREDIT CARD")),
+    (2, "Cash", ("CSH", "CAS", "CASH")),
+    (3, "No charge", ("NOC", "NO CHARGE", "NO")),
+    (4, "Dispute", ("DIS", "DISPUTE")),
+    (5, "Unknown", ("UNK", "UNKNOWN", "NA")),
+    (6, "Voided trip", ("VOI", "VOIDED")),
 )
-
-STORE_AND_FORWARD = CodeTable(
-    seed=None,
-    id_column="store_and_fwd_flag",
-    name_column="store_and_fwd_name",
-    description="store_and_fwd_flag: whether the record was held in vehicle memory before sending (2009-2014: 1/0).",
-    codes=(Code("Y", "Store and forward trip", ("1",)), Code("N", "Not a store and forward trip", ("0",))),
+RATE_CODES = _table(
+    "tlc_rate_codes",
+    "rate_code_id rate_code_name",
+    "TLC RatecodeID codes (yellow and green data dictionaries, 2025).",
+    *enumerate(("Standard rate", "JFK", "Newark", "Nassau or Westchester", "Negotiated fare", "Group ride"), start=1),
+    (99, "Null/unknown"),
+)
+TRIP_TYPES = _table(
+    "tlc_trip_types",
+    "trip_type_id trip_type_name",
+    "Green trip_type codes (LPEP data dictionary, 2025).",
+    (1, "Street-hail"),
+    (2, "Dispatch"),
+)
+STORE_AND_FORWARD = _table(
+    None,
+    "store_and_fwd_flag store_and_fwd_name",
+    "store_and_fwd_flag: whether the record was held in vehicle memory before sending (2009-2014: 1/0).",
+    ("Y", "Store and forward trip", ("1",)),
+    ("N", "Not a store and forward trip", ("0",)),
     id_type="string",
 )
-
-YES_NO = CodeTable(
-    seed=None,
-    id_column="flag",
-    name_column="flag_name",
-    description="Y/N flags of the high-volume FHV records (shared, access-a-ride, wheelchair requests and matches).",
-    codes=(Code("Y", "Yes"), Code("N", "No")),
+YES_NO = _table(
+    None,
+    "flag flag_name",
+    "Y/N flags of the high-volume FHV records (shared, access-a-ride, wheelchair requests and matches).",
+    ("Y", "Yes"),
+    ("N", "No"),
     id_type="string",
 )
-
-SHARED_RIDE = CodeTable(
-    seed=None,
-    id_column="sr_flag",
-    name_column="sr_flag_name",
-    description="SR_Flag of FHV records: 1 for a shared-ride request (pool), empty otherwise.",
-    codes=(Code(1, "Shared ride requested"),),
+SHARED_RIDE = _table(
+    None,
+    "sr_flag sr_flag_name",
+    "SR_Flag of FHV records: 1 for a shared-ride request (pool), empty otherwise.",
+    (1, "Shared ride requested"),
 )
-
-HVFHS_COMPANIES = CodeTable(
-    seed="tlc_hvfhs_companies",
-    id_column="hvfhs_license_num",
-    name_column="company_name",
-    description="High-volume for-hire service license numbers (HVFHV data dictionary, 2025).",
-    codes=(
-        Code("HV0002", "Juno"),
-        Code("HV0003", "Uber"),
-        Code("HV0004", "Via"),
-        Code("HV0005", "Lyft"),
-    ),
+HVFHS_COMPANIES = _table(
+    "tlc_hvfhs_companies",
+    "hvfhs_license_num company_name",
+    "High-volume for-hire service license numbers (HVFHV data dictionary, 2025).",
+    *(("HV000" + str(n), name) for n, name in ((2, "Juno"), (3, "Uber"), (4, "Via"), (5, "Lyft"))),
     id_type="string",
 )
 

@@ -202,26 +202,35 @@ _TAXI_POINTS = (
     ("dropoff_location_id", ("dropoff_longitude", "dropoff_latitude")),
 )
 
-YELLOW = Dataset(
-    service="yellow",
-    title="Yellow taxi trips",
-    description="Yellow medallion taxi trips (TPEP), street-hail anywhere in NYC, since 2009-01.",
-    first_month="2009-01",
-    fields=_TAXI_FIELDS,
-    requirements=_TAXI_REQUIREMENTS,
-    zones_from_points=_TAXI_POINTS,
-    markers=("tpep_",),
-)
 
-GREEN = Dataset(
-    service="green",
-    title="Green taxi trips",
-    description="Green (boro) taxi trips (LPEP), street-hail outside Manhattan's core, since 2013-08.",
-    first_month="2013-08",
-    fields=_TAXI_FIELDS,
-    requirements=_TAXI_REQUIREMENTS,
-    zones_from_points=_TAXI_POINTS,
-    markers=("lpep_",),
+def _taxi(service: str, title: str, description: str, first_month: str, marker: str) -> Dataset:
+    """Yellow and green share their fields, requirements and point-era zones; a column prefix of theirs
+    (`tpep_`, `lpep_`) tells their files apart."""
+    return Dataset(
+        service=service,
+        title=title,
+        description=description,
+        first_month=first_month,
+        fields=_TAXI_FIELDS,
+        requirements=_TAXI_REQUIREMENTS,
+        zones_from_points=_TAXI_POINTS,
+        markers=(marker,),
+    )
+
+
+YELLOW = _taxi(
+    "yellow",
+    "Yellow taxi trips",
+    "Yellow medallion taxi trips (TPEP), street-hail anywhere in NYC, since 2009-01.",
+    "2009-01",
+    "tpep_",
+)
+GREEN = _taxi(
+    "green",
+    "Green taxi trips",
+    "Green (boro) taxi trips (LPEP), street-hail outside Manhattan's core, since 2013-08.",
+    "2013-08",
+    "lpep_",
 )
 
 FHV = Dataset(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingestion.contract.datasets import DATASETS, PARTITION_COLUMNS, SERVICES, Column
+from ingestion.contract.datasets import DATASETS, SERVICES, Column
 
 # ---------- raw files
 
@@ -83,26 +83,29 @@ class ManifestField:
     description: str
 
 
-MANIFEST_FIELDS: tuple[ManifestField, ...] = (
-    ManifestField("source_file", "string", "The raw file's name (no folder)."),
-    ManifestField("source_path", "string", "Where the raw file was read (path or s3:// URI)."),
-    ManifestField("source_version", "string", "S3 object version read (null when unversioned or local)."),
-    ManifestField("sha256", "string", "sha256 of the raw file's bytes, as read."),
-    ManifestField("service", "string", "TLC dataset."),
-    ManifestField("year", "integer", "Partition year (from the file name)."),
-    ManifestField("month", "integer", "Partition month 1..12 (from the file name)."),
-    ManifestField("rows_read", "integer", "Data rows in the file."),
-    ManifestField("rows_accepted", "integer", "Rows written to the lake partition."),
-    ManifestField("rows_quarantined", "integer", "Rows written to the quarantine partition."),
-    ManifestField("quarantined_by_reason", "object", "Quarantined rows per reason code (codes with rows only)."),
-    ManifestField(
-        "warnings_by_code",
-        "object",
-        "Accepted rows carrying a code the reference tables lack, per `column=value` (kept, mapped to unknown).",
-    ),
-    ManifestField("lake_partition", "string", "Relative path of the lake partition."),
-    ManifestField("quarantine_partition", "string", "Relative path of the quarantine partition."),
-    ManifestField("ingested_at", "timestamp", "When the partitions were published: the partition's version."),
+MANIFEST_FIELDS: tuple[ManifestField, ...] = tuple(
+    ManifestField(*row)
+    for row in (
+        ("source_file", "string", "The raw file's name (no folder)."),
+        ("source_path", "string", "Where the raw file was read (path or s3:// URI)."),
+        ("source_version", "string", "S3 object version read (null when unversioned or local)."),
+        ("sha256", "string", "sha256 of the raw file's bytes, as read."),
+        ("service", "string", "TLC dataset."),
+        ("year", "integer", "Partition year (from the file name)."),
+        ("month", "integer", "Partition month 1..12 (from the file name)."),
+        ("rows_read", "integer", "Data rows in the file."),
+        ("rows_accepted", "integer", "Rows written to the lake partition."),
+        ("rows_quarantined", "integer", "Rows written to the quarantine partition."),
+        ("quarantined_by_reason", "object", "Quarantined rows per reason code (codes with rows only)."),
+        (
+            "warnings_by_code",
+            "object",
+            "Accepted rows carrying a code the reference tables lack, per `column=value` (kept, mapped to unknown).",
+        ),
+        ("lake_partition", "string", "Relative path of the lake partition."),
+        ("quarantine_partition", "string", "Relative path of the quarantine partition."),
+        ("ingested_at", "timestamp", "When the partitions were published: the partition's version."),
+    )
 )
 MANIFEST_KEYS: tuple[str, ...] = tuple(f.name for f in MANIFEST_FIELDS)
 
@@ -141,24 +144,3 @@ LOAD_LOG_COLUMNS: tuple[LoadLogColumn, ...] = (
 def lake_tables() -> list[tuple[str, tuple[Column, ...]]]:
     """(table, columns) of every lake table: one per dataset."""
     return [(d.table, d.columns) for d in DATASETS]
-
-
-__all__ = [
-    "FILE_NAME",
-    "FILE_NAME_HELP",
-    "FORMATS",
-    "LOAD_LOG_COLUMNS",
-    "LOAD_LOG_TABLE",
-    "MANIFEST_DIR",
-    "MANIFEST_FIELDS",
-    "MANIFEST_KEYS",
-    "PARTITION_COLUMNS",
-    "QUARANTINE_COLUMNS",
-    "QUARANTINE_TABLE",
-    "REJECTED_DIR",
-    "STAGING_DIR",
-    "landing_key_patterns",
-    "partition_path",
-    "partition_values",
-    "table_name",
-]

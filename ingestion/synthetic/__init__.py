@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from ingestion.contract import FORMATS, SERVICES, dataset
 from ingestion.rules import rules_for
 from ingestion.synthetic import fhv, fhvhv, taxi
-from ingestion.synthetic.common import chunk_plans, file_name, zone_weights
+from ingestion.synthetic.common import Chunk, chunk_plans, file_name, zone_weights
 from ingestion.synthetic.taxi import WARNING_CODES
 
 __all__ = [
@@ -132,7 +132,8 @@ def generate_month(
             for (n, chunk_plan), (_, chunk_warned) in zip(
                 chunk_plans(plan, rows, chunk_rows), chunk_plans(warned, rows, chunk_rows), strict=True
             ):
-                table = module.chunk(rng, n, service, year, month, zones, chunk_plan, chunk_warned, codes, fmt)
+                spec = Chunk(n, service, year, month, zones, chunk_plan, chunk_warned, codes, fmt)
+                table = module.chunk(rng, spec)
                 if writer is None:
                     writer, stream = _writer(tmp, table.schema, fmt)
                 if written is not None:

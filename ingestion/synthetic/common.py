@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -11,6 +12,25 @@ import pyarrow as pa
 HOUR_WEIGHTS = np.array([3, 2, 1.5, 1, 1, 1.5, 3, 5, 6.5, 6, 5.5, 5.5, 6, 6, 6.5, 7, 7, 7.5, 8, 7.5, 6.5, 6, 5.5, 4.5])
 AIRPORT_ZONES = (1, 132, 138)  # Newark, JFK, LaGuardia
 ZONES = 265
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What one chunk of a synthetic month is: its size, month, zones, planted anomalies and codes."""
+
+    n: int
+    service: str
+    year: int
+    month: int
+    zones: np.ndarray
+    plan: dict[str, int]  # reason code -> rows planted to trip it
+    warned: dict[str, int]  # field -> clean rows carrying an unknown code
+    codes: tuple[str, ...]  # the dataset's rules, in order
+    fmt: str
+
+    @property
+    def text(self) -> bool:
+        return self.fmt != "parquet"
 
 
 def file_name(service: str, year: int, month: int, fmt: str = "parquet") -> str:

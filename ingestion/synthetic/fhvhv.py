@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ingestion.synthetic.common import AIRPORT_ZONES, ZONES, month_start, pickup_seconds, seconds
+from ingestion.synthetic.common import AIRPORT_ZONES, ZONES, Chunk, month_start, pickup_seconds, seconds
 from ingestion.synthetic.frame import Frame, Roles, plant
 
 UBER, LYFT, VIA = "HV0003", "HV0005", "HV0004"
@@ -166,21 +166,8 @@ def _clean(rng: np.random.Generator, n: int, year: int, month: int, zones: np.nd
     return frame
 
 
-def chunk(
-    rng: np.random.Generator,
-    n: int,
-    service: str,
-    year: int,
-    month: int,
-    zones: np.ndarray,
-    plan: dict[str, int],
-    warned: dict[str, int],
-    codes: tuple[str, ...],
-    fmt: str,
-) -> pa.Table:
-    """`n` rows in TLC's layout, `plan[code]` of them tripping `code`, `warned[field]` clean ones with an
-    unknown code."""
-    frame = _clean(rng, n, year, month, zones)
-    text = fmt != "parquet"
-    plant(rng, frame, ROLES, plan, warned, WARNINGS, codes, year, month, text)
-    return frame.to_table(schema(service, year, month), text)
+def chunk(rng: np.random.Generator, spec: Chunk) -> pa.Table:
+    """`spec.n` rows in TLC's layout, with the spec's planted anomalies and unknown codes."""
+    frame = _clean(rng, spec.n, spec.year, spec.month, spec.zones)
+    plant(rng, frame, ROLES, spec, WARNINGS)
+    return frame.to_table(schema(spec.service, spec.year, spec.month), spec.text)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from ingestion.synthetic.common import csv_text, month_start, seconds
+from ingestion.synthetic.common import Chunk, csv_text, month_start, seconds
 
 
 @dataclass
@@ -77,19 +77,13 @@ class Roles:
 
 
 def plant(
-    rng: np.random.Generator,
-    frame: Frame,
-    roles: Roles,
-    plan: dict[str, int],
-    warned: dict[str, int],
-    warnings: dict[str, tuple[str, object]],
-    codes: tuple[str, ...],
-    year: int,
-    month: int,
-    text: bool,
+    rng: np.random.Generator, frame: Frame, roles: Roles, spec: Chunk, warnings: dict[str, tuple[str, object]]
 ) -> None:
-    """Make exactly plan[code] rows trip `code` and no earlier rule of `codes` (the dataset's rules in
-    order), and warned[field] other rows carry the unknown code `warnings[field]` = (column, value)."""
+    """Make exactly spec.plan[code] rows trip `code` and no earlier rule of spec.codes (the dataset's
+    rules in order), and spec.warned[field] other rows carry the unknown code `warnings[field]` =
+    (column, value)."""
+    plan, warned, codes = spec.plan, spec.warned, spec.codes
+    year, month, text = spec.year, spec.month, spec.text
     n = frame.num_rows
     wanted = sum(plan.values())
     positions = np.sort(rng.choice(np.arange(1, n), wanted, replace=False))  # row 0 stays clean

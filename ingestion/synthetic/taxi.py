@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ingestion.synthetic.common import AIRPORT_ZONES, csv_text, month_start, pickup_seconds, seconds
+from ingestion.synthetic.common import AIRPORT_ZONES, Chunk, csv_text, month_start, pickup_seconds, seconds
 
 # Codes the reference tables lack, planted on clean trips (kept, counted as warnings).
 WARNING_CODES = (("vendor_id", "vendor", 4), ("payment_type", "payment", 9))
@@ -72,23 +72,11 @@ def warning_codes(service: str, year: int, month: int) -> tuple[tuple[str, int],
     return tuple((field, value) for field, _, value in WARNING_CODES)
 
 
-def chunk(
-    rng: np.random.Generator,
-    n: int,
-    service: str,
-    year: int,
-    month: int,
-    zones: np.ndarray,
-    plan: dict[str, int],
-    warned: dict[str, int],
-    codes: tuple[str, ...],
-    fmt: str,
-) -> pa.Table:
-    """`n` rows in TLC's layout, `plan[code]` of them tripping `code`, `warned[field]` clean ones with an
-    unknown code."""
-    cols = _clean_chunk(rng, n, service, year, month, zones)
-    _inject(rng, cols, plan, fmt, year, month, codes, warned)
-    return _to_table(cols, service, year, fmt)
+def chunk(rng: np.random.Generator, spec: Chunk) -> pa.Table:
+    """`spec.n` rows in TLC's layout, with the spec's planted anomalies and unknown codes."""
+    cols = _clean_chunk(rng, spec.n, spec.service, spec.year, spec.month, spec.zones)
+    _inject(rng, cols, spec.plan, spec.fmt, spec.year, spec.month, spec.codes, spec.warned)
+    return _to_table(cols, spec.service, spec.year, spec.fmt)
 
 
 def _clean_chunk(
