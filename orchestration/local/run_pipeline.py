@@ -96,9 +96,19 @@ def say(message: str) -> None:
     sys.stdout.flush()
 
 
-def list_source_files(source: Path) -> list[Path]:
+# A file with one of these endings (or "tripdata" in its name) is meant as trip data: a name the job does
+# not know refuses the run. Other files (a README, provenance notes) are passed over, and listed.
+_DATA_ENDINGS = (".parquet", ".csv", ".gz", ".zip", ".json", ".jsonl")
+
+
+def _looks_like_data(name: str) -> bool:
+    return name.lower().endswith(_DATA_ENDINGS) or "tripdata" in name.lower()
+
+
+def list_source_files(source: Path, ignored: list[str] | None = None) -> list[Path]:
     """The TLC files in `source`, sorted; refuses, naming each, what a user would not want ignored:
-    other files, and folders or broken links with TLC names. Sub-folders are not read."""
+    data files with other names, and folders or broken links with TLC names. Sub-folders and files
+    that are not data (notes, READMEs) are not read; their names go to `ignored`."""
     if not source.exists():
         raise InputError(f"{source}: SOURCE does not exist")
     if not source.is_dir():
@@ -116,10 +126,14 @@ def list_source_files(source: Path) -> list[Path]:
             if tlc_name:  # other sub-folders are not read (README: "Real TLC files")
                 problems.append(f"{path}: is a folder, not a file; SOURCE must hold the TLC files themselves")
         elif not tlc_name:
-            if not path.name.endswith(".expected.json"):
+            if path.name.endswith(".expected.json"):
+                continue  # the synthetic generator's expectations, beside its files
+            if _looks_like_data(path.name):
                 problems.append(
                     f"{path}: not a TLC trip file (expected names like {FILE_NAME_HELP}); move it out of SOURCE"
                 )
+            elif ignored is not None:
+                ignored.append(path.name)
         else:
             files.append(path)
     if problems:
@@ -174,7 +188,8 @@ def validate_input(state: RunState) -> StageReport:
     from ingestion.job import plan, refusal
 
     cfg = state.config
-    state.inputs = list_source_files(cfg.source) if cfg.source else ensure_sample(cfg)
+    ignored: list[str] = []
+    state.inputs = list_source_files(cfg.source, ignored) if cfg.source else ensure_sample(cfg)
     try:
         state.plan = plan([str(p) for p in state.inputs], str(cfg.lake_root), str(cfg.quarantine_root))
     except InputSetError as exc:
@@ -185,7 +200,8 @@ def validate_input(state: RunState) -> StageReport:
     unchanged = len(state.inputs) - len(state.plan.to_ingest)
     return StageReport(
         "ValidateInput",
-        detail=f"{len(state.inputs)} file(s) accepted, {unchanged} already in the lake (same sha256)",
+        detail=f"{len(state.inputs)} file(s) accepted, {unchanged} already in the lake (same sha256)"
+        + (f"; not data, not read: {', '.join(ignored)}" if ignored else ""),
     )
 
 

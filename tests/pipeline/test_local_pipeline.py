@@ -141,11 +141,12 @@ def _dangling_link(tmp: Path) -> Path:
     [
         (lambda tmp: tmp / "does-not-exist", "SOURCE does not exist"),
         (lambda tmp: tmp, "holds no TLC trip files"),
-        (lambda tmp: (tmp / "notes.txt").write_text("hello") and tmp, "not a TLC trip file"),
+        (lambda tmp: (tmp / "notes.csv").write_text("hello") and tmp, "not a TLC trip file"),
+        (lambda tmp: (tmp / "yellow_tripdata_2024-1.parquet").write_text("x") and tmp, "not a TLC trip file"),
         (_tlc_named_folder, "yellow_tripdata_2024-05.parquet: is a folder, not a file"),
         (_dangling_link, "green_tripdata_2024-05.parquet: broken symbolic link"),
     ],
-    ids=["missing", "empty", "not-tlc", "folder-with-a-tlc-name", "dangling-symlink"],
+    ids=["missing", "empty", "not-tlc", "misnamed-month", "folder-with-a-tlc-name", "dangling-symlink"],
 )
 def test_bad_source_is_refused_and_nothing_loads(first_run, warehouse, tmp_path, capsys, make_source, message):
     before = _scalar(warehouse, "select count(*) from raw.partition_loads")
@@ -161,14 +162,18 @@ def test_bad_source_is_refused_and_nothing_loads(first_run, warehouse, tmp_path,
 
 
 def test_a_real_tlc_folder_runs_from_source(first_run, warehouse, tmp_path):
-    """SOURCE=dir path: the same files, handed over as a user's folder, are recognised as unchanged."""
+    """SOURCE=dir path: the same files, handed over as a user's folder, are recognised as unchanged; a
+    note beside them (not data) is passed over and named."""
     source = tmp_path / "tlc"
     source.mkdir()
     shutil.copy2(first_run["work_dir"] / "sample" / "yellow_tripdata_2024-01.parquet", source)
+    (source / "PROVENANCE.md").write_text("where these files come from")
     code = run_pipeline(["--source", str(source), "--work-dir", str(first_run["work_dir"]), "--database", DATABASE])
     assert code == 0
     summary = _latest_summary(first_run["work_dir"])
     assert [f["source_file"] for f in summary["files"]] == ["yellow_tripdata_2024-01.parquet"]
+    [validate] = [s for s in summary["stages"] if s["name"] == "ValidateInput"]
+    assert validate["detail"].endswith("not data, not read: PROVENANCE.md")
 
 
 def test_source_folder_with_green_csv_and_yellow_parquet(tmp_path):
