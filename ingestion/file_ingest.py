@@ -73,17 +73,21 @@ def ingest_file(
     started = time.monotonic()
     say = progress or (lambda message: None)
     try:
-        sha256 = sha256 or raw_files.fingerprint(raw.path)
+        sha256 = sha256 or raw_files.fingerprint(raw.path, raw.version_id)
         previous = already_ingested(raw.name, sha256, lake_root)
         if previous is not None:
-            return FileResult(raw.name, raw.path, SKIPPED, manifest=previous)
+            return FileResult(raw.name, raw.path, SKIPPED, manifest=previous, source_version=raw.version_id)
         result = _ingest(inspection, lake_root, quarantine_root, sha256, say)
     except BadFileError as error:
         report = manifest.write_rejection(quarantine_root, raw.name, raw.path, error.problem)
-        return FileResult(raw.name, raw.path, REFUSED, problem=error.problem, rejection_report=report)
+        return FileResult(
+            raw.name, raw.path, REFUSED, problem=error.problem, rejection_report=report, source_version=raw.version_id
+        )
     except ReconciliationError as error:
-        return FileResult(raw.name, raw.path, FAILED, problem=str(error).split(": ", 1)[-1])
+        problem = str(error).split(": ", 1)[-1]
+        return FileResult(raw.name, raw.path, FAILED, problem=problem, source_version=raw.version_id)
     result.seconds = time.monotonic() - started
+    result.source_version = raw.version_id
     return result
 
 
@@ -224,4 +228,5 @@ def _reconcile(inspection: Inspection, sha256: str, tally: _Tally, writers) -> d
         lake.count_rows(quarantine.staging),
         tally.reasons,
         tally.warnings,
+        source_version=raw.version_id,
     )

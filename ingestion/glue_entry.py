@@ -1,9 +1,21 @@
 """AWS Glue 5.0 entry point: the Glue job's script (infra/modules/ingest/job.tf uploads it).
 
-The state machine starts the job with ``--inputs`` (one s3:// URI, or several separated by commas),
-``--lake_root``, ``--quarantine_root`` and ``--archive_root`` (optional: where each raw file goes
-once ingested; a refused one goes beside its report); this reads them with ``getResolvedOptions``
-and calls the same `run_ingestion` as the local CLI, on Glue's own Spark session. The job fails
+The state machine starts the job with ``--inputs``, ``--lake_root``, ``--quarantine_root`` and
+``--archive_root`` (optional: where each raw file goes once ingested; a refused one goes beside its
+report); this reads them with ``getResolvedOptions`` and calls the same `run_ingestion` as the local
+CLI, on Glue's own Spark session.
+
+``--inputs``, the objects to ingest, each pinned to one S3 object version (`parse_inputs`):
+
+    [{"uri": "s3://<landing>/landing/yellow_tripdata_2024-01.parquet", "version_id": "3HL4kqtJlcpXroDTDmJ"}]
+
+a JSON list of objects, ``uri`` required, ``version_id`` the S3 version the upload event named, or null
+(a hand-started run: the job pins the version that is current when it starts, `storage.current_version`).
+The state machine's PinInputVersion state builds it from the event's ``detail.object.version-id``. The
+job reads, hashes, archives and deletes that version and no other (`ingestion.storage` takes
+``version_id``), so a re-upload of the same key during the run is left in landing for its own execution.
+A version is never written into the URI (``?versionId=``): an S3 key may itself contain ``?``. Two
+older forms are still read, with no version: a JSON list of URI strings, and URIs separated by commas. The job fails
 (so the state machine's Catch fires) when any input was refused; the refusal reports are already
 written to ``<quarantine>/_rejected_files/`` by then.
 
@@ -17,6 +29,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 ARGUMENTS = ("inputs", "lake_root", "quarantine_root")
 OPTIONAL_ARGUMENTS = ("archive_root",)
@@ -40,12 +53,43 @@ def resolve_arguments(argv: Sequence[str]) -> dict[str, str]:
     return {name: resolved[name] for name in names}
 
 
-def split_inputs(text: str) -> list[str]:
-    """'s3://a/x.parquet, s3://a/y.csv' (or a JSON list) -> the list of URIs."""
+@dataclass(frozen=True)
+class PinnedInput:
+    """One object to ingest: its URI and the S3 version to read (None: pin the current one at start)."""
+
+    uri: str
+    version_id: str | None = None
+
+
+def parse_inputs(text: str) -> list[PinnedInput]:
+    """``--inputs`` (the module docstring's forms) -> the objects, in order; ValueError names what is wrong."""
     text = text.strip()
-    if text.startswith("["):
-        return [str(item) for item in json.loads(text)]
-    return [part.strip() for part in text.split(",") if part.strip()]
+    if not text.startswith("["):
+        return [PinnedInput(part.strip()) for part in text.split(",") if part.strip()]
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--inputs is not valid JSON ({exc}): {text[:200]}") from None
+    inputs = []
+    for position, item in enumerate(items):
+        if isinstance(item, str):
+            inputs.append(PinnedInput(item))
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("uri"), str) or not item["uri"]:
+            raise ValueError(f"--inputs item {position} must be a URI or {{'uri': ..., 'version_id': ...}}: {item!r}")
+        version = item.get("version_id")
+        if version is not None and (not isinstance(version, str) or not version):
+            raise ValueError(f"--inputs item {position}: version_id must be a non-empty string or null: {version!r}")
+        unknown = set(item) - {"uri", "version_id"}
+        if unknown:
+            raise ValueError(f"--inputs item {position} has unknown keys {sorted(unknown)}")
+        inputs.append(PinnedInput(item["uri"], version))
+    return inputs
+
+
+def split_inputs(text: str) -> list[str]:
+    """The URIs of ``--inputs``, without their versions."""
+    return [item.uri for item in parse_inputs(text)]
 
 
 def main(argv: Sequence[str] | None = None) -> list:
@@ -59,14 +103,16 @@ def main(argv: Sequence[str] | None = None) -> list:
     from ingestion.spark_session import get_spark
 
     args = resolve_arguments(sys.argv if argv is None else argv)
+    pinned = parse_inputs(args["inputs"])
     results = run_ingestion(
-        split_inputs(args["inputs"]),
+        [item.uri for item in pinned],
         args["lake_root"],
         args["quarantine_root"],
         progress=lambda message: print(message, flush=True),
         archive_root=args.get("archive_root"),
         spark_factory=lambda: _glue_spark() or get_spark(),
         hash_files=False,
+        versions={item.uri: item.version_id for item in pinned},
     )
     summary = summarize(results)
     print(json.dumps(summary, indent=2, default=str))

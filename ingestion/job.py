@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -67,10 +67,25 @@ class Plan:
         return [item for item in self.items if isinstance(item, Planned) and item.unchanged is None]
 
 
-def refusal(path: str, error: BadFileError, quarantine_root: str) -> FileResult:
+def refusal(path: str, error: BadFileError, quarantine_root: str, version_id: str | None = None) -> FileResult:
     """A refused file's result, its report written to `<quarantine>/_rejected_files/`."""
     report = manifest.write_rejection(quarantine_root, error.file_name, path, error.problem)
-    return FileResult(error.file_name, path, REFUSED, problem=error.problem, rejection_report=report)
+    return FileResult(
+        error.file_name, path, REFUSED, problem=error.problem, rejection_report=report, source_version=version_id
+    )
+
+
+def _pinned_version(path: str, versions: Mapping[str, str | None] | None) -> str | None:
+    """The S3 object version to read: the one given (the upload event's), else the current one, pinned
+    now so the whole run reads the same bytes (None: a local file or an unversioned bucket)."""
+    if versions and versions.get(path):
+        return versions[path]
+    if not storage.is_s3(path):
+        return None
+    try:
+        return storage.current_version(path)
+    except (FileNotFoundError, PermissionError):
+        return None  # inspection refuses it with the reason
 
 
 def plan(
@@ -79,6 +94,7 @@ def plan(
     quarantine_root: str,
     hash_files: bool = True,
     archive_root: str | None = None,
+    versions: Mapping[str, str | None] | None = None,
 ) -> Plan:
     """Check the input set and every file in it without Spark. Raises InputSetError for duplicate
     inputs (before anything is written); a bad file becomes a refused result. With an archive root, a
@@ -92,19 +108,28 @@ def plan(
     raw_files.check_unique(parsed)
     result = Plan(list(inputs), lake_root, quarantine_root)
     for path in inputs:
+        version = _pinned_version(path, versions)
         try:
-            result.items.append(Planned(raw_files.inspect_file(path)))
+            result.items.append(Planned(raw_files.inspect_file(path, version)))
         except BadFileError as error:
             if archive_root and _moved_by_an_earlier_run(path, error.file_name, lake_root, quarantine_root):
                 report = manifest.rejection_path(quarantine_root, error.file_name)
-                refused = FileResult(error.file_name, path, REFUSED, problem=error.problem, rejection_report=report)
+                refused = FileResult(
+                    error.file_name,
+                    path,
+                    REFUSED,
+                    problem=error.problem,
+                    rejection_report=report,
+                    source_version=version,
+                )
                 result.items.append(refused)
             else:
-                result.items.append(refusal(path, error, quarantine_root))
+                result.items.append(refusal(path, error, quarantine_root, version))
     if hash_files:
         planned = [item for item in result.items if isinstance(item, Planned)]
         with ThreadPoolExecutor(HASH_THREADS) as pool:  # hashlib and file reads release the GIL
-            digests = list(pool.map(lambda item: raw_files.fingerprint(item.inspection.raw.path), planned))
+            raws = [item.inspection.raw for item in planned]
+            digests = list(pool.map(lambda raw: raw_files.fingerprint(raw.path, raw.version_id), raws))
         for item, digest in zip(planned, digests, strict=True):
             item.sha256 = digest
             item.unchanged = already_ingested(item.inspection.raw.name, digest, lake_root)
@@ -141,7 +166,9 @@ def execute(plan_: Plan, spark_factory: Callable[[], object] | None = None) -> l
             results.append(item)
         elif item.unchanged is not None:
             raw = item.inspection.raw
-            results.append(FileResult(raw.name, raw.path, SKIPPED, manifest=item.unchanged))
+            results.append(
+                FileResult(raw.name, raw.path, SKIPPED, manifest=item.unchanged, source_version=raw.version_id)
+            )
         else:
             results.append(done[id(item)])
     return results
@@ -160,18 +187,19 @@ def rejected_file_path(quarantine_root: str, source_file: str) -> str:
     return storage.join(quarantine_root, manifest.REJECTED_DIR, source_file)
 
 
-def _exists(path: str) -> bool:
+def _exists(path: str, version_id: str | None = None) -> bool:
     try:
-        return storage.stat_size(path) is not None
+        return storage.stat_size(path, version_id) is not None
     except PermissionError:
         return False
 
 
-def move_file(source: str, target: str) -> str:
-    """Copy, then delete the source: a crash in between leaves both, and a rerun finishes the move."""
+def move_file(source: str, target: str, version_id: str | None = None) -> str:
+    """Copy, then delete the source (that S3 object version only: a re-upload of the key during the run
+    stays in landing for its own run); a crash in between leaves both, and a rerun finishes the move."""
     if storage.spark_uri(source) != storage.spark_uri(target):
-        storage.copy_file(source, target)
-        storage.delete_file(source)
+        storage.copy_file(source, target, source_version_id=version_id)
+        storage.delete_file(source, version_id=version_id)
     return target
 
 
@@ -192,7 +220,7 @@ def _earlier_run(result: FileResult, lake_root: str, quarantine_root: str, archi
     refusing "file does not exist" (which would overwrite the real refusal report).
     """
     path, name = result.source_path, result.source_file
-    if _exists(path):
+    if _exists(path, result.source_version):
         return None
     moved = rejected_file_path(quarantine_root, name)
     report = storage.read_text(manifest.rejection_path(quarantine_root, name))
@@ -217,12 +245,13 @@ def archive(results: list[FileResult], lake_root: str, quarantine_root: str, arc
             if earlier is not None:
                 out.append(earlier)
                 continue
-            if _exists(result.source_path):
-                result.moved_to = move_file(result.source_path, rejected_file_path(quarantine_root, result.source_file))
+            if _exists(result.source_path, result.source_version):
+                target = rejected_file_path(quarantine_root, result.source_file)
+                result.moved_to = move_file(result.source_path, target, result.source_version)
         elif result.ok and result.manifest:
             m = result.manifest
             target = archive_path(archive_root, m["service"], m["sha256"], result.source_file)
-            result.archived_to = move_file(result.source_path, target)
+            result.archived_to = move_file(result.source_path, target, result.source_version)
             stale = rejected_file_path(quarantine_root, result.source_file)
             if storage.spark_uri(stale) != storage.spark_uri(result.source_path):
                 storage.delete_file(stale)
@@ -239,11 +268,13 @@ def run_ingestion(
     archive_root: str | None = None,
     spark_factory: Callable[[], object] | None = None,
     hash_files: bool = True,
+    versions: Mapping[str, str | None] | None = None,
 ) -> list[FileResult]:
-    """plan + execute (+ archive); one FileResult per input, in input order. Raises InputSetError for
-    duplicate inputs before doing anything."""
+    """plan + execute (+ archive); one FileResult per input, in input order. `versions`: the S3 object
+    version of an input to read (default: its current version, pinned when the plan is made). Raises
+    InputSetError for duplicate inputs before doing anything."""
     say = progress or (lambda message: None)
-    results = execute(plan(inputs, lake_root, quarantine_root, hash_files, archive_root), spark_factory)
+    results = execute(plan(inputs, lake_root, quarantine_root, hash_files, archive_root, versions), spark_factory)
     if archive_root:
         results = archive(results, lake_root, quarantine_root, archive_root)
     for result in results:

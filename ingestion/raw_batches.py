@@ -85,7 +85,7 @@ def _parquet_batches(inspection: Inspection) -> Iterator[RawBatch]:
     path = inspection.raw.path
     start = 1
     try:
-        with storage.open_binary(path) as handle:
+        with storage.open_binary(path, inspection.raw.version_id) as handle:
             # Text columns come as dictionaries: casts then work on their few distinct values.
             texts = [
                 f.name for f in pq.read_schema(handle) if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
@@ -109,7 +109,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _input_stream(inspection: Inspection) -> pa.NativeFile:
-    handle = storage.open_binary(inspection.raw.path)
+    handle = storage.open_binary(inspection.raw.path, inspection.raw.version_id)
     stream = pa.PythonFile(handle, mode="r")
     if inspection.raw.fmt == "csv.gz":
         return pa.CompressedInputStream(stream, "gzip")

@@ -40,6 +40,7 @@ class RawFile:
     year: int
     month: int
     fmt: str  # parquet | csv | csv.gz
+    version_id: str | None = None  # the S3 object version read, archived and deleted (None: local/current)
 
     @property
     def partition(self) -> str:
@@ -61,7 +62,7 @@ class Inspection:
     rows_in_footer: int | None  # Parquet only: the row count the footer promises
 
 
-def parse_raw_file(path: str) -> RawFile:
+def parse_raw_file(path: str, version_id: str | None = None) -> RawFile:
     """Parse the name (`ingestion.contract.FILE_NAME`); BadFileError otherwise."""
     name = storage.file_name(path)
     match = FILE_NAME.match(name)
@@ -70,11 +71,11 @@ def parse_raw_file(path: str) -> RawFile:
     month = int(match["month"])
     if not 1 <= month <= 12:
         raise BadFileError(path, f"month {match['month']} in the name is not 01..12")
-    return RawFile(path, name, match["service"], int(match["year"]), month, match["fmt"])
+    return RawFile(path, name, match["service"], int(match["year"]), month, match["fmt"], version_id)
 
 
 def _parquet_columns(raw: RawFile, size: int) -> tuple[list[str], int]:
-    with storage.open_binary(raw.path) as handle:
+    with storage.open_binary(raw.path, raw.version_id) as handle:
         handle.seek(max(0, size - 4))
         if size < 12 or handle.read(4) != PARQUET_MAGIC:
             raise BadFileError(raw.path, "truncated or corrupt Parquet (no footer)")
@@ -89,7 +90,7 @@ def _parquet_columns(raw: RawFile, size: int) -> tuple[list[str], int]:
 
 
 def _csv_head(raw: RawFile) -> bytes:
-    with storage.open_binary(raw.path) as handle:
+    with storage.open_binary(raw.path, raw.version_id) as handle:
         head = handle.read(CSV_HEAD_BYTES)
         if raw.fmt != "csv.gz":
             if head.startswith(GZIP_MAGIC):
@@ -127,11 +128,12 @@ def _csv_columns(raw: RawFile) -> list[str]:
     return [name.strip() for name in next(csv.reader(io.StringIO(lines[0])))]
 
 
-def inspect_file(path: str) -> Inspection:
-    """All checks that need no full read: name, existence, size, footer/header, column mapping."""
-    raw = parse_raw_file(path)
+def inspect_file(path: str, version_id: str | None = None) -> Inspection:
+    """All checks that need no full read: name, existence, size, footer/header, column mapping (of the
+    given S3 object version, when there is one)."""
+    raw = parse_raw_file(path, version_id)
     try:
-        size = storage.stat_size(path)
+        size = storage.stat_size(path, version_id)
         if size is None:
             raise BadFileError(path, "file does not exist or is not readable")
         if size == 0:
@@ -165,9 +167,9 @@ def check_unique(raws: Sequence[RawFile]) -> None:
         raise InputSetError(problems)
 
 
-def fingerprint(path: str) -> str:
-    """sha256 of the raw bytes, in one streaming pass."""
+def fingerprint(path: str, version_id: str | None = None) -> str:
+    """sha256 of the raw bytes (of that S3 object version), in one streaming pass."""
     digest = hashlib.sha256()
-    for chunk in storage.iter_chunks(path):
+    for chunk in storage.iter_chunks(path, version_id=version_id):
         digest.update(chunk)
     return digest.hexdigest()

@@ -25,6 +25,7 @@ class FileResult:
     problem: str | None = None
     rejection_report: str | None = None
     seconds: float = 0.0
+    source_version: str | None = None  # the S3 object version read (and archived); None locally
     archived_to: str | None = None  # with an archive root: where the raw file went
     moved_to: str | None = None  # with an archive root: where a refused raw file went
     notes: list[str] = field(default_factory=list)

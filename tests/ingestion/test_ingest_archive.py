@@ -38,11 +38,11 @@ def _crash_once_on(monkeypatch, victim: str) -> None:
     real = storage.delete_file
     state = {"armed": True}
 
-    def delete_file(uri: str) -> None:
+    def delete_file(uri: str, version_id: str | None = None) -> None:
         if uri == victim and state["armed"]:
             state["armed"] = False
             raise OSError(f"simulated crash before deleting {uri}")
-        real(uri)
+        real(uri, version_id=version_id)
 
     monkeypatch.setattr(storage, "delete_file", delete_file)
 
@@ -278,3 +278,35 @@ def test_glue_entry_passes_archive_root_only_when_given(monkeypatch):
     monkeypatch.setattr(spark_session, "get_spark", lambda: None)
     glue_entry.main([*base, "--archive_root", "s3://a/"])
     assert seen["archive_root"] == "s3://a/" and seen["hash_files"] is False
+
+
+def test_s3_the_pinned_object_version_is_read_hashed_archived_and_deleted_alone(s3, tmp_path):
+    """Issue 13 item 9: a file re-uploaded while its run works keeps its own version in landing; the run
+    reads, hashes, records, archives and deletes exactly the version its upload event named."""
+    s3.put_bucket_versioning(Bucket=LANDING, VersioningConfiguration={"Status": "Enabled"})
+    uri, first = _land(s3, tmp_path)
+    first_version = s3.head_object(Bucket=LANDING, Key=f"landing/{GOOD}")["VersionId"]
+    (tmp_path / "again").mkdir()
+    second = write_parquet(tmp_path / "again" / GOOD, [yellow_row(i) for i in range(5)]).read_bytes()
+    s3.put_object(Bucket=LANDING, Key=f"landing/{GOOD}", Body=second)  # the re-upload, mid-run
+
+    plan = job.plan([uri], *ROOTS, versions={uri: first_version})
+    [item] = plan.items
+    assert item.sha256 == _sha256(first) and item.inspection.raw.version_id == first_version
+    result = file_ingest.ingest_file(item.inspection, *ROOTS, item.sha256)
+    assert result.manifest["rows_read"] == 12 and result.manifest["source_version"] == first_version
+    [archived] = job.archive([result], *ROOTS, f"s3://{ARCHIVE}/")
+
+    assert archived.archived_to == f"s3://{ARCHIVE}/yellow/{_sha256(first)}/{GOOD}"
+    assert s3.get_object(Bucket=ARCHIVE, Key=f"yellow/{_sha256(first)}/{GOOD}")["Body"].read() == first
+    versions = s3.list_object_versions(Bucket=LANDING, Prefix="landing/").get("Versions", [])
+    assert [v["VersionId"] for v in versions] != [] and first_version not in [v["VersionId"] for v in versions]
+    assert s3.get_object(Bucket=LANDING, Key=f"landing/{GOOD}")["Body"].read() == second, "the re-upload stays"
+
+
+def test_s3_a_hand_started_run_pins_the_current_version_when_it_plans(s3, tmp_path):
+    s3.put_bucket_versioning(Bucket=LANDING, VersioningConfiguration={"Status": "Enabled"})
+    uri, first = _land(s3, tmp_path)
+    current = s3.head_object(Bucket=LANDING, Key=f"landing/{GOOD}")["VersionId"]
+    [item] = job.plan([uri], *ROOTS).items
+    assert item.inspection.raw.version_id == current and item.sha256 == _sha256(first)

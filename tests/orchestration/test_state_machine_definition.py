@@ -165,3 +165,30 @@ def test_template_is_the_only_definition() -> None:
     ]
     assert copies == []
     assert TEMPLATE_PATH.name == "state_machine.asl.json"
+
+
+def test_no_text_claims_a_freshness_check_that_no_state_runs(definition) -> None:
+    """`dbt build` does not run `dbt source freshness`: the pipeline may only say it checks freshness if a
+    state runs that command (issue 13, item 8)."""
+    commands = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "command" and isinstance(value, list):
+                    commands.append(value)
+                collect(value)
+        elif isinstance(node, list):
+            for item in node:
+                collect(item)
+
+    collect(definition)
+    assert commands, "the dbt commands of the definition were not found"
+    if any(command[:2] == ["source", "freshness"] for command in commands):
+        return
+    comments = [state.get("Comment", "") for _, state, _ in all_states(definition["States"])]
+    descriptions = re.findall(
+        r'description\s*=\s*"([^"]*)"', (REPO_ROOT / "infra" / "modules" / "pipeline" / "triggers.tf").read_text()
+    )
+    claims = [text for text in [*comments, *descriptions] if "freshness" in text.lower()]
+    assert claims == [], "these say the pipeline checks source freshness, but no state runs it"

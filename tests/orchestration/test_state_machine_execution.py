@@ -12,6 +12,7 @@ import json
 import pytest
 from moto.glue.exceptions import ConcurrentRunsExceededException
 
+from ingestion import glue_entry
 from tests.orchestration.sfn_harness import (
     BUCKETS,
     GLUE_DATABASE,
@@ -34,10 +35,15 @@ def test_s3_event_runs_every_stage_and_notifies_success(pipeline) -> None:
     stages = ["ValidateInput", "Ingest", "RegisterPartitions", "Transform", "PublishArtifacts", "NotifySuccess"]
     assert [s for s in entered if s in stages] == stages
 
-    # Ingest: exactly the object of the event, with the lake, quarantine and archive roots.
+    # Ingest: exactly the object version of the event (pinned: a re-upload during the run is another
+    # version), with the lake, quarantine and archive roots.
+    event = s3_object_created_event(KEY)
     assert [run.arguments for run in pipeline.glue_runs] == [
         {
-            "--inputs": f"s3://{BUCKETS['landing']}/{KEY}",
+            "--inputs": json.dumps(
+                [{"uri": f"s3://{BUCKETS['landing']}/{KEY}", "version_id": event["detail"]["object"]["version-id"]}],
+                separators=(",", ":"),
+            ),
             "--lake_root": f"s3://{BUCKETS['lake']}/",
             "--quarantine_root": f"s3://{BUCKETS['quarantine']}/",
             "--archive_root": f"s3://{BUCKETS['archive']}/",
@@ -126,9 +132,10 @@ def test_request_overrides_the_dbt_command_and_vars(pipeline) -> None:
     execution = pipeline.run(request, name="backfill-green")
 
     assert execution.status == "SUCCEEDED", execution.cause
-    assert (
-        pipeline.glue_runs[0].arguments["--inputs"] == f"s3://{BUCKETS['landing']}/landing/green_tripdata_2023-12.csv"
-    )
+    # A request names no version: the job pins the one current when it starts.
+    assert glue_entry.parse_inputs(pipeline.glue_runs[0].arguments["--inputs"]) == [
+        glue_entry.PinnedInput(f"s3://{BUCKETS['landing']}/landing/green_tripdata_2023-12.csv", None)
+    ]
     [container] = pipeline.container_runs
     assert container.command == ["build", "--select", "fact_trips+"]
     assert json.loads(container.environment["DBT_VARS"]) == {"backfill_from": "2023-12"}

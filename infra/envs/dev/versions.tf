@@ -3,7 +3,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.60"
+      version = "~> 5.65"
     }
   }
   # State lives in S3; the bucket, key and lock table are given at init (see the README):

@@ -23,6 +23,12 @@ variable "access_log_bucket" {
   default     = null
 }
 
+variable "access_logs" {
+  description = "Whether to log access to access_log_bucket: a plan-time value (a bucket's name is only known after apply, and count cannot wait for it)."
+  type        = bool
+  default     = true
+}
+
 variable "noncurrent_version_days" {
   type    = number
   default = 30
@@ -88,7 +94,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 }
 
 resource "aws_s3_bucket_logging" "this" {
-  count         = var.access_log_bucket == null ? 0 : 1
+  count         = var.access_logs ? 1 : 0
   bucket        = aws_s3_bucket.this.id
   target_bucket = var.access_log_bucket
   target_prefix = "${var.bucket}/"
@@ -180,6 +186,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
 output "id" {
   value = aws_s3_bucket.this.id
+}
+
+output "id_once_policy_applied" {
+  description = "The bucket's name, known only once its policy is in place: S3 refuses a server access logging target whose policy does not yet let the logging service write (InvalidTargetBucketForLogging; found by the deploy rehearsal)."
+  value       = aws_s3_bucket.this.id
+  depends_on  = [aws_s3_bucket_policy.this]
 }
 
 output "arn" {

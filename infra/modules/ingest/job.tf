@@ -8,7 +8,18 @@ locals {
   tables_arn   = "arn:${data.aws_partition.current.partition}:glue:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:table/${aws_glue_catalog_database.lake.name}/*"
   script_key   = "glue/${var.name}/glue_entry.py"
   package_key  = "glue/${var.name}/ingestion.zip"
-  log_group    = "/aws-glue/jobs/${var.name}-ingest"
+  # Glue 5.0 always logs to CloudWatch, to "<prefix>/error" (Spark, Glue) and "<prefix>/output" (stdout,
+  # stderr); --custom-logGroup-prefix names the prefix ("Logging for AWS Glue jobs",
+  # https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html). The 4.0 flags
+  # --enable-continuous-cloudwatch-log / --continuous-log-logGroup are not Glue 5.0 arguments.
+  log_group_prefix = "/aws-glue/jobs/${var.name}-ingest"
+  log_groups       = toset(["error", "output"])
+  log_group_arn    = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_prefix}"
+  # Python modules the job needs beyond Glue 5.0's own, pinned to requirements.lock's versions
+  # (tests/infra/test_glue_job.py checks it). Installed by pip on the workers at job start, wheels only:
+  # Glue compiles no native code ("Using Python libraries with AWS Glue",
+  # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-python-libraries.html).
+  additional_python_modules = ["shapely==2.2.0"]
 }
 
 # The job's code, uploaded from ingestion/ on every apply that changed it.
@@ -16,16 +27,18 @@ resource "aws_s3_object" "glue_entry" {
   bucket     = var.buckets["artifacts"]
   key        = local.script_key
   source     = var.glue_entry_path
-  etag       = filemd5(var.glue_entry_path)
   kms_key_id = var.kms_key_arn
+  # Not etag: with SSE-KMS an object's ETag is not the MD5 of its content, and the provider refuses
+  # etag together with kms_key_id ("etag: conflicts with kms_key_id", found by the deploy rehearsal).
+  source_hash = filemd5(var.glue_entry_path)
 }
 
 resource "aws_s3_object" "ingestion_package" {
-  bucket     = var.buckets["artifacts"]
-  key        = local.package_key
-  source     = var.ingestion_package_path
-  etag       = filemd5(var.ingestion_package_path)
-  kms_key_id = var.kms_key_arn
+  bucket      = var.buckets["artifacts"]
+  key         = local.package_key
+  source      = var.ingestion_package_path
+  kms_key_id  = var.kms_key_arn
+  source_hash = filemd5(var.ingestion_package_path)
 }
 
 data "aws_iam_policy_document" "glue_assume" {
@@ -52,8 +65,12 @@ data "aws_iam_policy_document" "glue" {
     resources = ["${var.bucket_arns["artifacts"]}/glue/${var.name}/*"]
   }
   statement {
+    # The job reads, archives and deletes the version the upload event named: GetObject and CopyObject
+    # with a versionId need s3:GetObjectVersion, deleting that version s3:DeleteObjectVersion
+    # ("Retrieving object versions", https://docs.aws.amazon.com/AmazonS3/latest/userguide/RetrievingObjectVersions.html;
+    # "Deleting object versions", https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html).
     sid       = "TakeLandedFiles"
-    actions   = ["s3:GetObject", "s3:DeleteObject"]
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion"]
     resources = ["${var.bucket_arns["landing"]}/${var.landing_prefix}*"]
   }
   statement {
@@ -87,9 +104,12 @@ data "aws_iam_policy_document" "glue" {
     resources = [local.catalog_arn, local.database_arn, local.tables_arn]
   }
   statement {
+    # The job's two log groups (created below, so CreateLogGroup finds them there), encrypted with the
+    # key of the security configuration: Glue associates it with logs:AssociateKmsKey
+    # ("Encrypting data written by AWS Glue", https://docs.aws.amazon.com/glue/latest/dg/encryption-security-configuration.html).
     sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
-    resources = ["${aws_cloudwatch_log_group.glue.arn}:*", "${aws_cloudwatch_log_group.glue.arn}-*:*"]
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+    resources = flatten([for group in local.log_groups : ["${local.log_group_arn}/${group}", "${local.log_group_arn}/${group}:*"]])
   }
   statement {
     sid       = "Metrics"
@@ -110,7 +130,8 @@ resource "aws_iam_role_policy" "glue" {
 }
 
 resource "aws_cloudwatch_log_group" "glue" {
-  name              = local.log_group
+  for_each          = local.log_groups
+  name              = "${local.log_group_prefix}/${each.key}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
 }
@@ -154,19 +175,25 @@ resource "aws_glue_job" "ingest" {
     max_concurrent_runs = var.max_concurrent_runs
   }
 
+  # A backfill uploads many months at once: past max_concurrent_runs (or the account's Glue limits) a run
+  # waits in Glue's queue instead of failing with ConcurrentRunsExceededException
+  # (state WAITING in "AWS Glue job run statuses", https://docs.aws.amazon.com/glue/latest/dg/job-run-statuses.html).
+  job_run_queuing_enabled = true
+
   default_arguments = {
-    "--extra-py-files"                   = "s3://${var.buckets["artifacts"]}/${local.package_key}"
-    "--lake_root"                        = "s3://${var.buckets["lake"]}/"
-    "--quarantine_root"                  = "s3://${var.buckets["quarantine"]}/"
-    "--archive_root"                     = "s3://${var.buckets["archive"]}/"
-    "--TempDir"                          = "s3://${var.buckets["artifacts"]}/glue-temp/${var.name}/"
-    "--enable-metrics"                   = "true"
-    "--enable-continuous-cloudwatch-log" = "true"
-    "--continuous-log-logGroup"          = local.log_group
-    "--enable-spark-ui"                  = "true"
-    "--spark-event-logs-path"            = "s3://${var.buckets["artifacts"]}/glue-logs/${var.name}/"
-    "--job-language"                     = "python"
+    "--extra-py-files"                  = "s3://${var.buckets["artifacts"]}/${local.package_key}"
+    "--lake_root"                       = "s3://${var.buckets["lake"]}/"
+    "--quarantine_root"                 = "s3://${var.buckets["quarantine"]}/"
+    "--archive_root"                    = "s3://${var.buckets["archive"]}/"
+    "--TempDir"                         = "s3://${var.buckets["artifacts"]}/glue-temp/${var.name}/"
+    "--enable-metrics"                  = "true"
+    "--custom-logGroup-prefix"          = local.log_group_prefix
+    "--additional-python-modules"       = join(",", local.additional_python_modules)
+    "--python-modules-installer-option" = "--only-binary=:all:"
+    "--enable-spark-ui"                 = "true"
+    "--spark-event-logs-path"           = "s3://${var.buckets["artifacts"]}/glue-logs/${var.name}/"
+    "--job-language"                    = "python"
   }
 
-  depends_on = [aws_s3_object.glue_entry, aws_s3_object.ingestion_package]
+  depends_on = [aws_s3_object.glue_entry, aws_s3_object.ingestion_package, aws_cloudwatch_log_group.glue]
 }

@@ -55,6 +55,20 @@ data "aws_iam_policy_document" "state_machine" {
     }
   }
   statement {
+    # Transform propagates the task definition's tags to the task it starts: RunTask with tags also needs
+    # ecs:TagResource on the task ("Grant permission to tag resources on creation",
+    # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html),
+    # allowed here only as part of RunTask (ecs:CreateAction).
+    sid       = "TagTheDbtTaskItStarts"
+    actions   = ["ecs:TagResource"]
+    resources = ["arn:aws:ecs:${local.region}:${local.account_id}:task/${element(split("/", var.ecs_cluster_arn), 1)}/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RunTask"]
+    }
+  }
+  statement {
     sid       = "WatchAndStopDbtTask"
     actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
     resources = ["arn:aws:ecs:${local.region}:${local.account_id}:task/${element(split("/", var.ecs_cluster_arn), 1)}/*"]

@@ -20,7 +20,7 @@ resource "aws_cloudwatch_event_rule" "object_created" {
 
 resource "aws_cloudwatch_event_rule" "daily" {
   name                = "${var.name}-daily-dbt-build"
-  description         = "Daily dbt build (tests and freshness) on what is loaded; ingests nothing"
+  description         = "Daily dbt build (models and data tests) on what is loaded; ingests nothing"
   schedule_expression = var.daily_schedule
 }
 
@@ -44,10 +44,26 @@ resource "aws_iam_role" "events" {
   assume_role_policy = data.aws_iam_policy_document.events_assume.json
 }
 
+# Both targets (upload, daily) start executions with this role. The state machine is encrypted with the
+# customer key, so StartExecution also needs the caller to use that key, for this state machine only
+# ("Data at rest encryption in Step Functions",
+# https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html): without it the call
+# fails with KmsAccessDeniedException and no execution starts.
 data "aws_iam_policy_document" "events" {
   statement {
+    sid       = "StartPipeline"
     actions   = ["states:StartExecution"]
     resources = [aws_sfn_state_machine.pipeline.arn]
+  }
+  statement {
+    sid       = "EncryptExecutionInput"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:states:stateMachineArn"
+      values   = [aws_sfn_state_machine.pipeline.arn]
+    }
   }
 }
 

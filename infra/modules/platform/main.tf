@@ -33,20 +33,22 @@ module "ingest" {
 }
 
 module "warehouse" {
-  source                    = "../warehouse"
-  name                      = local.name
-  kms_key_arn               = module.storage.kms_key_arn
-  vpc_id                    = module.network.vpc_id
-  subnet_ids                = module.network.private_subnet_ids
-  client_security_group_ids = [module.dbt_runner.security_group_id]
-  bucket_arns               = module.storage.bucket_arns
-  glue_database_name        = module.ingest.database_name
-  glue_catalog_arn          = module.ingest.catalog_arn
-  glue_database_arn         = module.ingest.database_arn
-  glue_tables_arn           = module.ingest.tables_arn
-  base_capacity             = var.redshift_base_capacity
-  dbt_iam_role_name         = module.dbt_runner.task_role_name
-  log_retention_days        = var.log_retention_days
+  source                 = "../warehouse"
+  name                   = local.name
+  kms_key_arn            = module.storage.kms_key_arn
+  vpc_id                 = module.network.vpc_id
+  subnet_ids             = module.network.private_subnet_ids
+  vpc_cidr_block         = module.network.vpc_cidr_block
+  s3_prefix_list_id      = module.network.s3_prefix_list_id
+  client_security_groups = { dbt = module.dbt_runner.security_group_id }
+  bucket_arns            = module.storage.bucket_arns
+  glue_database_name     = module.ingest.database_name
+  glue_catalog_arn       = module.ingest.catalog_arn
+  glue_database_arn      = module.ingest.database_arn
+  glue_tables_arn        = module.ingest.tables_arn
+  base_capacity          = var.redshift_base_capacity
+  dbt_iam_role_name      = module.dbt_runner.task_role_name
+  log_retention_days     = var.log_retention_days
 }
 
 module "dbt_runner" {

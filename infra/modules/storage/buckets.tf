@@ -11,10 +11,12 @@ locals {
 }
 
 module "logs" {
-  source     = "../bucket"
-  bucket     = local.bucket_name["logs"]
-  purpose    = "S3 server access logs of the other buckets"
-  expiration = { prefix = "", days = 365 }
+  source  = "../bucket"
+  bucket  = local.bucket_name["logs"]
+  purpose = "S3 server access logs of the other buckets"
+  # S3 server access logs cannot go to the bucket itself
+  access_logs = false
+  expiration  = { prefix = "", days = 365 }
   extra_policy_statements = [{
     Sid       = "S3ServerAccessLogsDelivery"
     Effect    = "Allow"
@@ -30,7 +32,7 @@ module "landing" {
   bucket            = local.bucket_name["landing"]
   purpose           = "where TLC files are uploaded (the pipeline's trigger)"
   kms_key_arn       = aws_kms_key.data.arn
-  access_log_bucket = module.logs.id
+  access_log_bucket = module.logs.id_once_policy_applied
   # No expiration: the Glue job moves each file out (to archive, or to quarantine if refused) once it
   # is done with it, so what stays here still needs someone (a failed or rejected execution). A
   # deleted file's last version is kept as a noncurrent version for noncurrent_version_days.
@@ -41,7 +43,7 @@ module "lake" {
   bucket            = local.bucket_name["lake"]
   purpose           = "accepted rows, canonical Parquet, Spectrum's tables"
   kms_key_arn       = aws_kms_key.data.arn
-  access_log_bucket = module.logs.id
+  access_log_bucket = module.logs.id_once_policy_applied
   transitions       = [{ days = 0, storage_class = "INTELLIGENT_TIERING" }]
 }
 
@@ -50,7 +52,7 @@ module "quarantine" {
   bucket            = local.bucket_name["quarantine"]
   purpose           = "rejected rows and refused files"
   kms_key_arn       = aws_kms_key.data.arn
-  access_log_bucket = module.logs.id
+  access_log_bucket = module.logs.id_once_policy_applied
   transitions       = [{ days = 0, storage_class = "INTELLIGENT_TIERING" }]
 }
 
@@ -59,7 +61,7 @@ module "archive" {
   bucket            = local.bucket_name["archive"]
   purpose           = "every ingested TLC file as uploaded, moved here by the Glue job, in cold storage"
   kms_key_arn       = aws_kms_key.data.arn
-  access_log_bucket = module.logs.id
+  access_log_bucket = module.logs.id_once_policy_applied
   transitions = [
     { days = 30, storage_class = "GLACIER_IR" },
     { days = 180, storage_class = "DEEP_ARCHIVE" },
@@ -71,7 +73,7 @@ module "artifacts" {
   bucket                  = local.bucket_name["artifacts"]
   purpose                 = "Glue code, dbt run artifacts and docs"
   kms_key_arn             = aws_kms_key.data.arn
-  access_log_bucket       = module.logs.id
+  access_log_bucket       = module.logs.id_once_policy_applied
   noncurrent_version_days = var.artifacts_noncurrent_days
 }
 

@@ -10,8 +10,9 @@ locals {
 
 # One customer-managed key per environment encrypts the data at rest of every service here
 # (S3, SNS, DynamoDB, CloudWatch Logs, ECR, Secrets Manager, Redshift). Services reach it through
-# their IAM roles; the key policy only delegates to IAM and lets the two services that use the
-# key without a role of ours (CloudWatch Logs, EventBridge->SNS) do so for this account.
+# their IAM roles; the key policy only delegates to IAM and lets the services that use the key
+# without a role of ours (CloudWatch Logs and its log delivery, EventBridge and CloudWatch alarms
+# publishing to encrypted SNS/SQS) do so.
 data "aws_iam_policy_document" "key" {
   #checkov:skip=CKV_AWS_109:A key policy's Resource is always "*" (the key itself); access is scoped by principal.
   #checkov:skip=CKV_AWS_111:Same: "*" in a key policy means this key; the principal is this account's IAM.
@@ -38,6 +39,20 @@ data "aws_iam_policy_document" "key" {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
       values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+    }
+  }
+
+  # The state machine logs execution data (level ALL) to a log group encrypted with this key: CloudWatch
+  # Logs' delivery service, a principal of its own, must be able to decrypt for it
+  # ("Data at rest encryption in Step Functions",
+  # https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html).
+  statement {
+    sid       = "StepFunctionsLogDelivery"
+    actions   = ["kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["delivery.logs.amazonaws.com"]
     }
   }
 

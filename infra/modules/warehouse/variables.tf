@@ -15,9 +15,19 @@ variable "subnet_ids" {
   type = list(string)
 }
 
-variable "client_security_group_ids" {
-  description = "Security groups allowed to connect on 5439 (the dbt task)."
-  type        = list(string)
+variable "vpc_cidr_block" {
+  description = "The VPC's CIDR, where the interface endpoints (Glue) are."
+  type        = string
+}
+
+variable "s3_prefix_list_id" {
+  description = "The S3 gateway endpoint's prefix list (Spectrum's way to the lake with enhanced VPC routing)."
+  type        = string
+}
+
+variable "client_security_groups" {
+  description = "Security groups allowed to connect on 5439, by a name fixed in the configuration (for_each keys must be known at plan time; the group IDs are not until apply)."
+  type        = map(string)
 }
 
 variable "bucket_arns" {
