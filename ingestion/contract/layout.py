@@ -20,6 +20,8 @@ FILE_NAME = re.compile(
     + r")$"
 )
 FILE_NAME_HELP = "{" + "|".join(SERVICES) + "}_tripdata_YYYY-MM.{" + ",".join(FORMATS) + "}"
+# The same without braces, for text a Step Functions States.Format reads (braces are its placeholders).
+FILE_NAME_TEXT = "(" + "|".join(SERVICES) + ")_tripdata_YYYY-MM.(" + "|".join(FORMATS) + ")"
 
 
 def landing_key_patterns() -> list[str]:

@@ -18,6 +18,7 @@ from ingestion.contract.codes import CODE_TABLES, CodeTable
 from ingestion.contract.datasets import DATASETS, PARTITION_COLUMNS, Column
 from ingestion.contract.layout import (
     FILE_NAME_HELP,
+    FILE_NAME_TEXT,
     LOAD_LOG_COLUMNS,
     LOAD_LOG_TABLE,
     MANIFEST_DIR,
@@ -103,6 +104,7 @@ def infra_contract() -> str:
             "key_patterns": landing_key_patterns(),
             "suffixes": landing_suffixes(),
             "file_name_help": FILE_NAME_HELP,
+            "file_name_text": FILE_NAME_TEXT,
         },
     }
     return json.dumps(document, indent=2) + "\n"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "state_machine.asl.json"
+CONTRACT_PATH = Path(__file__).resolve().parents[2] / "infra" / "lake_contract.json"
 STAGES_PATH = Path(__file__).resolve().parents[1] / "stages.json"
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -47,6 +48,14 @@ def render(variables: dict[str, str], template: str | None = None) -> str:
         if not isinstance(value, str):
             raise TypeError(f"template variable {name} must be a string (jsonencode lists), got {type(value).__name__}")
     return _PLACEHOLDER.sub(lambda match: variables[match.group(1)], text)
+
+
+def contract_variables(landing_prefix: str) -> dict[str, str]:
+    """The template variables infra/modules/pipeline derives from the lake contract, derived the same
+    way: which landing keys are TLC files, and how to name them in an error."""
+    landing = json.loads(CONTRACT_PATH.read_text())["landing"]
+    rules = [{"Variable": "$.run.key", "StringMatches": f"{landing_prefix}{p}"} for p in landing["key_patterns"]]
+    return {"landing_key_rules": json.dumps(rules), "landing_file_names": landing["file_name_text"]}
 
 
 def render_definition(variables: dict[str, str]) -> dict[str, Any]:

@@ -71,3 +71,26 @@ def test_an_upload_to_landing_starts_one_execution_with_its_event(rehearsal: Reh
     assert event["detail"]["bucket"]["name"] == landing
     assert event["detail"]["object"]["key"] == "landing/yellow_tripdata_2024-01.parquet"
     assert event["detail"]["object"]["version-id"] == put["VersionId"], "the event pins the uploaded version"
+
+
+def test_every_file_ending_of_the_contract_starts_an_execution(rehearsal: Rehearsal) -> None:
+    """The rule's key wildcards come from the lake contract (infra/lake_contract.json): a for-hire file
+    and a gzip-compressed CSV start executions like a yellow Parquet file does."""
+    s3, sfn = _client(rehearsal, "s3"), _client(rehearsal, "stepfunctions")
+    landing = rehearsal.resource("module.platform.module.storage.module.landing.aws_s3_bucket.this")["bucket"]
+    machine = rehearsal.resource("module.platform.module.pipeline.aws_sfn_state_machine.pipeline")["arn"]
+    before = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
+    keys = [
+        "landing/fhvhv_tripdata_2024-02.parquet",
+        "landing/fhv_tripdata_2019-01.csv",
+        "landing/green_tripdata_2014-01.csv.gz",
+    ]
+    for key in keys:
+        s3.put_object(Bucket=landing, Key=key, Body=b"rehearsal")
+    started = [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["executionArn"] not in before]
+    inputs = [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in started]
+    assert sorted(event["detail"]["object"]["key"] for event in inputs) == sorted(keys)
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
+    rules = definition["States"]["ValidateObjectKey"]["Choices"][0]["And"][1]["Or"]
+    contract = json.loads((REPO_ROOT / "infra" / "lake_contract.json").read_text())
+    assert [rule["StringMatches"] for rule in rules] == [f"landing/{p}" for p in contract["landing"]["key_patterns"]]

@@ -22,7 +22,7 @@ from moto.ecs.models import EC2ContainerServiceBackend
 from moto.glue.models import FakeJob
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from orchestration.aws.definition import render_definition
+from orchestration.aws.definition import CONTRACT_PATH, contract_variables, render_definition
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -139,16 +139,22 @@ class Pipeline:
         for bucket in BUCKETS.values():
             self.s3.create_bucket(Bucket=bucket)
         self.glue.create_database(DatabaseInput={"Name": GLUE_DATABASE})
-        for table, keys in {
-            "yellow_trips": ["year", "month"],
-            "green_trips": ["year", "month"],
-            "quarantined_trips": ["service", "year", "month"],
-        }.items():
+        # The catalog as Terraform makes it (infra/modules/ingest/catalog.tf), from the lake contract.
+        contract = json.loads(CONTRACT_PATH.read_text())
+        parquet = {
+            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+        }
+        tables = {**contract["trip_tables"], contract["quarantine_table"]["name"]: contract["quarantine_table"]}
+        for table, spec in tables.items():
+            columns = [{"Name": c["name"], "Type": c["type"]} for c in spec["columns"]]
             self.glue.create_table(
                 DatabaseName=GLUE_DATABASE,
                 TableInput={
                     "Name": table,
-                    "PartitionKeys": [{"Name": k, "Type": "string" if k == "service" else "int"} for k in keys],
+                    "PartitionKeys": [{"Name": k["name"], "Type": k["type"]} for k in spec["partition_keys"]],
+                    "StorageDescriptor": {"Columns": columns, "Location": f"s3://{table}/", **parquet},
                 },
             )
         self.glue.create_job(
@@ -211,6 +217,7 @@ class Pipeline:
             "security_group_ids": json.dumps([self.security_group]),
             "success_topic_arn": self.topics["success"],
             "failure_topic_arn": self.topics["failure"],
+            **contract_variables(LANDING_PREFIX),
         }
         self.definition = render_definition(self.variables)
         self.state_machine_arn = self.sfn.create_state_machine(

@@ -12,6 +12,7 @@ import pytest
 
 from orchestration.aws.definition import (
     TEMPLATE_PATH,
+    contract_variables,
     render,
     render_definition,
     stage_names,
@@ -38,6 +39,7 @@ SAMPLE_VARIABLES = {
     "security_group_ids": json.dumps(["sg-0123456789abcdef0"]),
     "success_topic_arn": "arn:aws:sns:us-east-1:123456789012:tlc-dev-run-succeeded",
     "failure_topic_arn": "arn:aws:sns:us-east-1:123456789012:tlc-dev-run-failed",
+    **contract_variables("landing/"),
 }
 
 # Errors that say "try again later"; a failed job, a failed dbt build or a bad input is not one of them.

@@ -13,6 +13,9 @@ import pytest
 from moto.glue.exceptions import ConcurrentRunsExceededException
 
 from ingestion import glue_entry
+from ingestion.contract import partition_values
+from ingestion.raw_files import parse_raw_file
+from orchestration.aws.definition import CONTRACT_PATH
 from tests.orchestration.sfn_harness import (
     BUCKETS,
     GLUE_DATABASE,
@@ -51,13 +54,15 @@ def test_s3_event_runs_every_stage_and_notifies_success(pipeline) -> None:
     ]
     # RegisterPartitions: Spectrum sees the month in the lake and in quarantine.
     lake = pipeline.glue.get_partition(
-        DatabaseName=GLUE_DATABASE, TableName="yellow_trips", PartitionValues=["2024", "01"]
+        DatabaseName=GLUE_DATABASE, TableName="yellow_trips", PartitionValues=partition_values(2024, 1)
     )
     assert (
         lake["Partition"]["StorageDescriptor"]["Location"] == f"s3://{BUCKETS['lake']}/yellow_trips/year=2024/month=01/"
     )
     quarantine = pipeline.glue.get_partition(
-        DatabaseName=GLUE_DATABASE, TableName="quarantined_trips", PartitionValues=["yellow", "2024", "01"]
+        DatabaseName=GLUE_DATABASE,
+        TableName="quarantined_trips",
+        PartitionValues=["yellow", *partition_values(2024, 1)],
     )
     assert quarantine["Partition"]["StorageDescriptor"]["Location"] == (
         f"s3://{BUCKETS['quarantine']}/yellow_trips/year=2024/month=01/"
@@ -102,6 +107,38 @@ def test_s3_event_runs_every_stage_and_notifies_success(pipeline) -> None:
     assert pipeline.retry_waits == []
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "landing/fhvhv_tripdata_2024-10.parquet",
+        "landing/fhv_tripdata_2015-01.csv",
+        "landing/yellow_tripdata_2019-12.csv.gz",
+        "landing/green_tripdata_2013-08.csv",
+    ],
+)
+def test_every_dataset_and_format_of_the_contract_routes_end_to_end(pipeline, key) -> None:
+    """Issue 14 / 11: the for-hire datasets and gzip CSV are accepted keys; the partitions registered
+    carry the contract's values (the month as the integer the int key holds) and the table's columns."""
+    execution = pipeline.run(s3_object_created_event(key), name=key.split("/")[-1].replace(".", "-"))
+    assert execution.status == "SUCCEEDED", execution.cause
+    raw = parse_raw_file(key)
+    contract = json.loads(CONTRACT_PATH.read_text())
+    lake = pipeline.glue.get_partition(
+        DatabaseName=GLUE_DATABASE,
+        TableName=raw.service + "_trips",
+        PartitionValues=partition_values(raw.year, raw.month),
+    )["Partition"]["StorageDescriptor"]
+    assert lake["Location"] == f"s3://{BUCKETS['lake']}/{raw.partition}/"
+    expected = [c["name"] for c in contract["trip_tables"][f"{raw.service}_trips"]["columns"]]
+    assert [c["Name"] for c in lake["Columns"]] == expected
+    quarantine = pipeline.glue.get_partition(
+        DatabaseName=GLUE_DATABASE,
+        TableName="quarantined_trips",
+        PartitionValues=[raw.service, *partition_values(raw.year, raw.month)],
+    )["Partition"]["StorageDescriptor"]
+    assert quarantine["Location"] == f"s3://{BUCKETS['quarantine']}/{raw.partition}/"
+
+
 def test_a_reload_of_a_registered_month_succeeds(pipeline) -> None:
     """Registering a partition that already exists is not an error: a reload rewrites the same place."""
     assert pipeline.run(s3_object_created_event(KEY), name="first").status == "SUCCEEDED"
@@ -127,7 +164,7 @@ def test_request_overrides_the_dbt_command_and_vars(pipeline) -> None:
     request = {
         "bucket": BUCKETS["landing"],
         "key": "landing/green_tripdata_2023-12.csv",
-        "dbt": {"command": ["build", "--select", "fact_trips+"], "vars": {"backfill_from": "2023-12"}},
+        "dbt": {"command": ["build", "--select", "fact_trips+"], "vars": {"rebuild_months": ["2023-12"]}},
     }
     execution = pipeline.run(request, name="backfill-green")
 
@@ -138,15 +175,18 @@ def test_request_overrides_the_dbt_command_and_vars(pipeline) -> None:
     ]
     [container] = pipeline.container_runs
     assert container.command == ["build", "--select", "fact_trips+"]
-    assert json.loads(container.environment["DBT_VARS"]) == {"backfill_from": "2023-12"}
-    pipeline.glue.get_partition(DatabaseName=GLUE_DATABASE, TableName="green_trips", PartitionValues=["2023", "12"])
+    assert json.loads(container.environment["DBT_VARS"]) == {"rebuild_months": ["2023-12"]}
+    pipeline.glue.get_partition(
+        DatabaseName=GLUE_DATABASE, TableName="green_trips", PartitionValues=partition_values(2023, 12)
+    )
 
 
 @pytest.mark.parametrize(
     ("execution_input", "why"),
     [
         (s3_object_created_event(KEY, bucket="someone-elses-bucket"), "another bucket"),
-        (s3_object_created_event("landing/fhv_tripdata_2024-01.parquet"), "not a yellow/green file"),
+        (s3_object_created_event("landing/taxi_zone_lookup.csv"), "not a TLC trip file name"),
+        (s3_object_created_event("landing/fhv_tripdata_2024-01.zip"), "not a format of the contract"),
         (s3_object_created_event("elsewhere/yellow_tripdata_2024-01.parquet"), "outside the landing prefix"),
         (s3_object_created_event("landing/yellow_tripdata_2024-01.parquet.tmp"), "not parquet/csv"),
         ({"detail-type": "Object Deleted", "source": "aws.s3", "detail": {}}, "another event"),

@@ -154,6 +154,10 @@ resource "aws_sfn_state_machine" "pipeline" {
     security_group_ids  = jsonencode(var.dbt_security_group_ids)
     success_topic_arn   = aws_sns_topic.success.arn
     failure_topic_arn   = aws_sns_topic.failure.arn
+    # Which keys are TLC files: the lake contract's name patterns (orchestration/aws/definition.py
+    # renders the same for the tests).
+    landing_key_rules  = jsonencode([for pattern in local.contract.landing.key_patterns : { Variable = "$.run.key", StringMatches = "${var.landing_prefix}${pattern}" }])
+    landing_file_names = local.contract.landing.file_name_text
   })
 
   logging_configuration {

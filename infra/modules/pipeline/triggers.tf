@@ -1,18 +1,21 @@
+locals {
+  # The lake contract (ingestion/contract/, rendered by `python -m ingestion.contract`): file-name patterns.
+  contract = jsondecode(file("${path.module}/../../lake_contract.json"))
+}
+
 # Upload -> one execution for exactly that object. EventBridge hands the S3 event to the state
 # machine unchanged; its ValidateInput checks the bucket, prefix and file name.
 resource "aws_cloudwatch_event_rule" "object_created" {
   name        = "${var.name}-landing-object-created"
-  description = "A TLC file (.parquet or .csv) landed in s3://${var.buckets["landing"]}/${var.landing_prefix}"
+  description = "A TLC file (${join(", ", local.contract.landing.suffixes)}) landed in s3://${var.buckets["landing"]}/${var.landing_prefix}"
   event_pattern = jsonencode({
     source        = ["aws.s3"]
     "detail-type" = ["Object Created"]
     detail = {
       bucket = { name = [var.buckets["landing"]] }
       object = {
-        key = [
-          { wildcard = "${var.landing_prefix}*.parquet" },
-          { wildcard = "${var.landing_prefix}*.csv" },
-        ]
+        # the endings of every file name the lake contract accepts; the state machine checks the whole name
+        key = [for suffix in local.contract.landing.suffixes : { wildcard = "${var.landing_prefix}*${suffix}" }]
       }
     }
   })
