@@ -129,7 +129,7 @@ def _stream(inspection: Inspection, by_line: bool, writers, say: Progress) -> _T
         values = [rows.columns[f.name] for f in item.fields]
         if item.key_includes_position:
             values.append(pa.array(rows.source_row, pa.int64()))
-        first, second = key_hashes([service, *values])
+        first, second = key_hashes([pa.scalar(raw.service), *values], rows.num_rows)
         earlier = seen.first_rows(first, second, rows.source_row)
         reason = rules.classify(rows, ctx, earlier)
         keep = reason == rules.ACCEPTED
