@@ -13,6 +13,7 @@ data-quality warning, never a failed value).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ class Canonical:
     failed: np.ndarray  # uint64 per row: bit i <=> field i failed to cast; SHAPE_BIT: wrong field count
     unmapped: dict[str, pa.Array]  # code field -> the text of codes no table knows (null elsewhere)
     source_row: np.ndarray
+    derived: dict = dataclasses.field(default_factory=dict)  # values the rules compute once per batch (rules.py)
 
     @property
     def num_rows(self) -> int:

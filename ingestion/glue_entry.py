@@ -95,7 +95,7 @@ def split_inputs(text: str) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> list:
     """Run the ingestion for the job's arguments; raise if any file was refused or failed.
 
-    The files are hashed inside the Spark tasks (one per file), not on the driver: a backfill of
+    The files are hashed inside the Spark tasks, not on the driver: a backfill of
     hundreds of months reads each file once, in parallel on the workers.
     """
     from ingestion.job import run_ingestion

@@ -6,9 +6,11 @@ Two phases, each file touched once:
    inspect each file (Parquet footer or CSV header, column mapping), and optionally hash it to find
    the files the lake already holds. A file refused here gets its report at
    ``<quarantine>/_rejected_files/<name>.error.json`` at once.
-2. `execute`: one Spark job with one task per file to ingest (`file_ingest.ingest_file`: read,
-   validate, classify and write in one streaming pass, then publish), biggest files first; each task
-   returns a typed `FileResult`. No Spark session is started when nothing is left to ingest.
+2. `execute`: one Spark job whose tasks ingest the files (`file_ingest.ingest_file`: read, validate,
+   classify and write in one streaming pass, then publish), one task per core at most: the files
+   are dealt to the tasks biggest first, each to the task with the fewest bytes so far, because a
+   Spark task costs ~0.1 s of scheduling however small its file (BENCHMARKS.md, "many files"). Each
+   file yields a typed `FileResult`. No Spark session is started when nothing is left to ingest.
 
 With an archive root (production: the Glue job), each raw file leaves its landing place once the job
 is done with it: an ingested or skipped file is copied to ``<archive>/<service>/<sha256>/<name>``, a
@@ -136,32 +138,55 @@ def plan(
     return result
 
 
-def _ingest_task(work: tuple[Inspection, str | None, str, str]) -> dict:
-    """One Spark task: one file. Returns the FileResult as a dict (what Spark sends back)."""
-    import sys as _sys
+Unit = tuple[int, Inspection, str | None, str, str]  # (position in the plan, file, sha256, lake, quarantine)
 
-    inspection, sha256, lake_root, quarantine_root = work
+
+def _ingest_task(units: list[Unit]) -> list[tuple[int, dict]]:
+    """One Spark task: its files one after the other. Returns (position, FileResult as a dict) per
+    file (what Spark sends back)."""
+    import sys as _sys
 
     def progress(message: str) -> None:  # the executor's log (locally: this terminal)
         print(f"  {message}", file=_sys.stderr, flush=True)
 
-    return ingest_file(inspection, lake_root, quarantine_root, sha256, progress).to_dict()
+    return [
+        (position, ingest_file(inspection, lake_root, quarantine_root, sha256, progress).to_dict())
+        for position, inspection, sha256, lake_root, quarantine_root in units
+    ]
+
+
+def deal(sizes: Sequence[int], tasks: int) -> list[list[int]]:
+    """Indexes of `sizes` dealt to at most `tasks` lists: biggest first, each to the list with the
+    smallest total so far (within 4/3 of the best split; each list keeps the biggest-first order)."""
+    tasks = max(1, min(tasks, len(sizes)))
+    lists: list[list[int]] = [[] for _ in range(tasks)]
+    totals = [0] * tasks
+    for index in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        lightest = min(range(tasks), key=lambda t: (totals[t], t))
+        lists[lightest].append(index)
+        totals[lightest] += sizes[index]
+    return lists
 
 
 def execute(plan_: Plan, spark_factory: Callable[[], object] | None = None) -> list[FileResult]:
     """Ingest every planned file that is not unchanged, in one Spark job; results in input order."""
-    work = sorted(plan_.to_ingest, key=lambda item: -item.inspection.size)  # biggest first
+    work = [
+        (position, item)
+        for position, item in enumerate(plan_.items)
+        if isinstance(item, Planned) and item.unchanged is None
+    ]
     done: dict[int, FileResult] = {}
     if work:
         from ingestion.spark_session import get_spark
 
         spark = (spark_factory or get_spark)()
-        units = [(item.inspection, item.sha256, plan_.lake_root, plan_.quarantine_root) for item in work]
-        outcomes = spark.sparkContext.parallelize(units, len(units)).map(_ingest_task).collect()
-        for item, outcome in zip(work, outcomes, strict=True):
-            done[id(item)] = FileResult.from_dict(outcome)
+        units = [(pos, item.inspection, item.sha256, plan_.lake_root, plan_.quarantine_root) for pos, item in work]
+        tasks = deal([item.inspection.size for _, item in work], spark.sparkContext.defaultParallelism)
+        batches = [[units[i] for i in task] for task in tasks]
+        for position, outcome in spark.sparkContext.parallelize(batches, len(batches)).flatMap(_ingest_task).collect():
+            done[position] = FileResult.from_dict(outcome)
     results = []
-    for item in plan_.items:
+    for position, item in enumerate(plan_.items):
         if isinstance(item, FileResult):
             results.append(item)
         elif item.unchanged is not None:
@@ -170,7 +195,7 @@ def execute(plan_: Plan, spark_factory: Callable[[], object] | None = None) -> l
                 FileResult(raw.name, raw.path, SKIPPED, manifest=item.unchanged, source_version=raw.version_id)
             )
         else:
-            results.append(done[id(item)])
+            results.append(done[position])
     return results
 
 

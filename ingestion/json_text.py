@@ -51,9 +51,9 @@ def _values(array: pa.Array) -> pa.Array:
     elif pa.types.is_floating(kind):
         finite = pc.is_finite(array)
         text = array.cast(pa.string())
-        out = pc.if_else(finite, text, _quoted(text))
-    elif pa.types.is_temporal(kind):
-        out = _quoted(array.cast(pa.string()))
+        out = pc.if_else(finite, text, pc.binary_join_element_wise('"', text, '"', ""))  # nan, inf, -inf
+    elif pa.types.is_temporal(kind):  # digits, '-', ':', '.', ' ' and 'T' only: nothing to escape
+        out = pc.binary_join_element_wise('"', array.cast(pa.string()), '"', "")
     else:  # nested or exotic types: rare in TLC files
         out = pa.array([json.dumps(v, default=str) for v in array.to_pylist()], pa.string())
     return pc.fill_null(out, _NULL)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import queue
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -66,6 +68,49 @@ def read_batches(inspection: Inspection, by_line: bool = False) -> Iterator[RawB
         yield from _csv_by_line(inspection, _header_and_width(inspection)[0])
     else:
         yield from _csv_batches(inspection)
+
+
+def read_ahead(batches: Iterator[RawBatch], depth: int = 1) -> Iterator[RawBatch]:
+    """`batches`, each read on a thread of its own while the caller works on the previous one (Parquet
+    decoding and CSV parsing release the GIL, so this uses a core the caller leaves idle). At most
+    `depth` batches wait. The reader's exceptions reach the caller where they happened in the
+    stream; a caller that stops early stops the reader."""
+    done = object()
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+            put(done)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            put(exc)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None and stop.is_set():
+                close()
+
+    reader = threading.Thread(target=read, name="read ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := handoff.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 # ---------- Parquet

@@ -107,9 +107,12 @@ def _outside_month(rows: Canonical, ctx: Context) -> np.ndarray:
 
 
 def _seconds(rows: Canonical) -> np.ndarray:
-    pickup, dropoff = rows.columns["pickup_at"], rows.columns["dropoff_at"]
-    both = _flags(pc.and_(pc.is_valid(pickup), pc.is_valid(dropoff)))
-    return np.where(both, (_micros(dropoff) - _micros(pickup)) // 1_000_000, 0)
+    """Whole seconds from pickup to dropoff (0 where either is missing); computed once per batch."""
+    if "seconds" not in rows.derived:
+        pickup, dropoff = rows.columns["pickup_at"], rows.columns["dropoff_at"]
+        both = _flags(pc.and_(pc.is_valid(pickup), pc.is_valid(dropoff)))
+        rows.derived["seconds"] = np.where(both, (_micros(dropoff) - _micros(pickup)) // 1_000_000, 0)
+    return rows.derived["seconds"]
 
 
 def _dropoff_before_pickup(rows: Canonical, ctx: Context) -> np.ndarray:

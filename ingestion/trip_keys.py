@@ -70,26 +70,50 @@ def _words(array: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
     return words, valid
 
 
-def key_hashes(columns: Sequence[pa.Array]) -> tuple[np.ndarray, np.ndarray]:
-    """The two 64-bit halves of trip_key for each row of `columns` (all of one length)."""
-    n = len(columns[0])
+def _constant(array: pa.Array | pa.Scalar) -> tuple[np.ndarray, bool] | None:
+    """(the one word, valid) of a column whose rows all hold the same value (a scalar, or only nulls),
+    so it is mixed once instead of once per row (the same arithmetic: the same keys); else None."""
+    if isinstance(array, pa.Scalar):
+        words, valid = _words(pa.array([array.as_py()], array.type))
+        return words, valid is None or bool(valid[0])
+    if array.null_count == len(array):
+        return np.zeros(1, dtype=np.uint64), False
+    return None
+
+
+def key_hashes(columns: Sequence[pa.Array | pa.Scalar], rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The two 64-bit halves of trip_key for each row of `columns` (all of one length, `rows`; a
+    scalar stands for a column holding that value on every row)."""
+    n = rows if rows is not None else len(columns[0])
     first = np.full(n, _SEED1, dtype=np.uint64)
     second = np.full(n, _SEED2, dtype=np.uint64)
     nulls = np.zeros(n, dtype=np.uint64)
     value = np.empty(n, dtype=np.uint64)
     scratch = np.empty(n, dtype=np.uint64)
+    one, one_scratch = np.empty(1, dtype=np.uint64), np.empty(1, dtype=np.uint64)
     for position, array in enumerate((*columns, None)):
-        if array is None:
-            words = nulls
+        salt = np.uint64((position + 1) * _GOLDEN % 2**64)
+        constant = None if array is None else _constant(array)
+        if constant is not None:
+            word, valid = constant
+            if not valid:
+                nulls |= np.uint64(1) << np.uint64(position)
+            np.bitwise_xor(word, salt, out=one)
+            _fmix(one, one_scratch)
+            mixed = one[0]
         else:
-            words, valid = _words(array)
-            if valid is not None:
-                nulls |= (~valid).astype(np.uint64) << np.uint64(position)
-        np.bitwise_xor(words, np.uint64((position + 1) * _GOLDEN % 2**64), out=value)
-        _fmix(value, scratch)
-        first ^= value
+            if array is None:
+                words = nulls
+            else:
+                words, valid = _words(array)
+                if valid is not None:
+                    nulls |= (~valid).astype(np.uint64) << np.uint64(position)
+            np.bitwise_xor(words, salt, out=value)
+            _fmix(value, scratch)
+            mixed = value
+        first ^= mixed
         first *= _P1
-        second += value
+        second += mixed
         np.left_shift(second, _31, out=scratch)
         np.right_shift(second, _33, out=second)
         second |= scratch
@@ -99,18 +123,16 @@ def key_hashes(columns: Sequence[pa.Array]) -> tuple[np.ndarray, np.ndarray]:
     return first, second
 
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+# The two hex digits of every byte value, as one 2-byte unit each: one lookup per byte of the key.
+_HEX_PAIRS = np.frombuffer("".join(f"{value:02x}" for value in range(256)).encode("ascii"), dtype=np.uint16)
 
 
 def key_text(first: np.ndarray, second: np.ndarray) -> pa.Array:
     """trip_key as 32 lower-case hex digits (first half, then second), one string per row."""
     n = len(first)
-    raw = np.empty((n, 2), dtype=">u8")
+    raw = np.empty((n, 2), dtype=">u8")  # big-endian: the bytes in the order they are written
     raw[:, 0] = first
     raw[:, 1] = second
-    octets = raw.view(np.uint8).reshape(n, 16)
-    digits = np.empty((n, 32), dtype=np.uint8)
-    digits[:, 0::2] = _HEX[octets >> 4]
-    digits[:, 1::2] = _HEX[octets & 15]
+    digits = _HEX_PAIRS[raw.view(np.uint8)]
     offsets = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
     return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(digits)])

@@ -220,7 +220,7 @@ def ingest(state: RunState) -> StageReport:
         return session
 
     if state.plan.to_ingest:
-        say(f"  ingesting {len(state.plan.to_ingest)} file(s) on Spark (one task per file)")
+        say(f"  ingesting {len(state.plan.to_ingest)} file(s) on Spark (one job, one task per core)")
     results = execute(state.plan, spark)
     for result in results:
         say(f"  {describe(result)}")

@@ -11,13 +11,30 @@ import os
 import statistics
 from pathlib import Path
 
-SECTION_TITLES = ("Summary", "Ingest", "Load", "dbt", "Peak memory", "Environment")
+SECTION_TITLES = (
+    "Summary",
+    "Targets (issue 15)",
+    "Ingest",
+    "Load",
+    "dbt",
+    "Many files",
+    "HVFHV",
+    "Zone assignment",
+    "First impression",
+    "Peak memory",
+    "Environment",
+)
 TARGETS = {
     "ingest": 3.0,  # Spark (incl. JVM start) / DuckDB floor, at most
     "load": 0.70,  # loader throughput / raw COPY throughput, at least
     "history": 1.3,  # incremental(12) / incremental(1), at most
     "refresh": 8.0,  # full refresh(12) / incremental(12), at least
+    "many_files": 3.0,  # job minus session start / floor, same files, at most
+    "hvfhv": 3.0,  # Spark (incl. JVM start) / floor on the HVFHV month, at most
+    "hvfhv_memory_mb": 6 * 1024,  # the job's process tree (JVM + Python workers), at most
+    "first_run_seconds": 45.0,  # `make run` on a fresh clone to its summary, at most
 }
+REAL_YELLOW_ROWS, REAL_HVFHV_ROWS = 3_000_000, 20_000_000
 RESULTS_MARKER = "<!-- bench:results -->"
 
 
@@ -106,7 +123,337 @@ def summary_rows(results: dict) -> list[list[str]]:
                 _met(dbt["ratio_refresh"] >= TARGETS["refresh"]),
             ]
         )
+    many, hvfhv, first = results.get("many_files"), results.get("hvfhv"), results.get("first_run")
+    if many:
+        rows.append(_many_row(many))
+    if hvfhv:
+        rows += [_hvfhv_row(hvfhv), _hvfhv_memory_row(hvfhv)]
+        load = hvfhv["load"]
+        rows.append(
+            [
+                f"HVFHV load {load['rows']:,} rows",
+                f"{_s(_median(load['loader']['seconds']))} ({_n(load['loader']['rows_per_second'])} rows/s)",
+                f"COPY {load['floor']['best_format']} {_s(_median(load['floor']['seconds']))}",
+                f"{load['throughput_share']:.0%} of COPY",
+                f">= {TARGETS['load']:.0%}",
+                _met(load["throughput_share"] >= TARGETS["load"]),
+            ]
+        )
+        fd = hvfhv["dbt"]
+        h = fd["history"]
+        inc = fd["incremental_fact_seconds"]
+        rows.append(
+            [
+                f"dbt fact_fhv_trips +1 month ({fd['rows_per_month']:,} rows/month): {h[-1]} vs {h[0]} month(s)",
+                f"{_s(inc[str(h[-1])])} vs {_s(inc[str(h[0])])}",
+                "",
+                f"{fd['ratio_history']:.2f}x (wall {fd['ratio_history_wall']:.2f}x)",
+                f"<= {TARGETS['history']}x",
+                _met(fd["ratio_history"] <= TARGETS["history"]),
+            ]
+        )
+    if first and not first.get("skipped"):
+        rows.append(_first_run_row(first))
     return rows
+
+
+def _range(values) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    low, high = min(values), max(values)
+    return f"{low:.1f}" if round(low, 1) == round(high, 1) else f"{low:.1f}-{high:.1f}"
+
+
+def _many_row(many: dict) -> list[str]:
+    spark, floor = many["spark"], many["floor"]
+    return [
+        f"Many files: {many['files']} files of {many['rows_per_file']:,} rows, job without session start",
+        f"{_s(_median(spark['cold_seconds']))} (plan {_s(_median(spark['plan_seconds']))}"
+        f" + Spark job {_s(_median(spark['execute_seconds']))})",
+        f"DuckDB {_s(_median(floor['seconds']))}",
+        f"{many['ratio_cold']:.1f}x",
+        f"<= {TARGETS['many_files']:.0f}x",
+        _met(many["ratio_cold"] <= TARGETS["many_files"]),
+    ]
+
+
+def _hvfhv_row(hvfhv: dict) -> list[str]:
+    ingest = hvfhv["ingest"]
+    spark, floor = ingest["spark"], ingest["floor"]
+    return [
+        f"HVFHV ingest {ingest['rows']:,} rows, cold (JVM start + job)",
+        f"{_s(_median(spark['total_seconds']))} (start {_s(_median(spark['session_seconds']))}"
+        f" + job {_s(_median(spark['cold_seconds']))})",
+        f"DuckDB {_s(_median(floor['seconds']))}",
+        f"{ingest['ratio_total']:.1f}x",
+        f"<= {TARGETS['hvfhv']:.0f}x",
+        _met(ingest["ratio_total"] <= TARGETS["hvfhv"]),
+    ]
+
+
+def _hvfhv_memory_row(hvfhv: dict) -> list[str]:
+    ingest = hvfhv["ingest"]
+    peak = ingest["spark"]["peak_rss_mb"]
+    return [
+        f"HVFHV ingest {ingest['rows']:,} rows: peak memory of the job (JVM + Python workers)",
+        f"{_n(peak)} MiB",
+        f"DuckDB {_n(ingest['floor']['peak_rss_mb'])} MiB",
+        "",
+        f"<= {TARGETS['hvfhv_memory_mb'] / 1024:.0f} GiB",
+        _met(peak <= TARGETS["hvfhv_memory_mb"]),
+    ]
+
+
+def _first_run_row(first: dict) -> list[str]:
+    seconds = first["seconds"]
+    return [
+        f"`make run` on a fresh clone ({len(seconds)} runs), to its summary",
+        f"{_s(_median(seconds))} (runs {_all(seconds)})",
+        "",
+        f"max {max(seconds):.1f} s",
+        f"<= {TARGETS['first_run_seconds']:.0f} s",
+        _met(_median(seconds) <= TARGETS["first_run_seconds"]),
+    ]
+
+
+def _ingest_rows(series: dict) -> list[list[str]]:
+    """The rows of an ingest table: Spark's phases and the floor, medians and every run."""
+    spark, floor = series["spark"], series["floor"]
+    rows = [
+        ["Spark session start (JVM)", _s(_median(spark["session_seconds"])), _all(spark["session_seconds"])],
+        ["Spark job, cold (first run of the process)", _s(_median(spark["cold_seconds"])), _all(spark["cold_seconds"])],
+        ["  of which `plan` (inspect, sha256)", _s(_median(spark["plan_seconds"])), _all(spark["plan_seconds"])],
+        ["  of which `execute` (the Spark job)", _s(_median(spark["execute_seconds"])), _all(spark["execute_seconds"])],
+        [
+            "  the files' own time inside their tasks (sum)",
+            _s(_median(spark["file_seconds_sum"])),
+            _all(spark["file_seconds_sum"]),
+        ],
+    ]
+    if spark.get("warm_seconds"):
+        rows.append(
+            ["Spark job, warm (second run, same JVM)", _s(_median(spark["warm_seconds"])), _all(spark["warm_seconds"])]
+        )
+    rows += [
+        ["Spark start + cold job", _s(_median(spark["total_seconds"])), _all(spark["total_seconds"])],
+        ["DuckDB floor", _s(_median(floor["seconds"])), _all(floor["seconds"])],
+    ]
+    return rows
+
+
+def _ingest_ratios(series: dict) -> str:
+    text = (
+        f"Ratios to the floor (medians): start + cold job {series['ratio_total']:.1f}x, cold job alone "
+        f"{series['ratio_cold']:.1f}x"
+    )
+    if series.get("ratio_warm") is not None:
+        text += f", warm job {series['ratio_warm']:.1f}x"
+    text += (
+        f"; per repetition, start + cold job over the floor just before it: {_all(series['ratios_total'])}."
+        f" Load average (1 min) at the start of each repetition: {_all(series['load_average'])}."
+    )
+    return text
+
+
+def _counts_line(series: dict) -> str:
+    exp = series["expected"]
+    exp = exp if isinstance(exp, list) else [exp]
+    accepted = sum(e["rows_accepted"] for e in exp)
+    quarantined = sum(e["rows_quarantined"] for e in exp)
+    return (
+        "Accepted/quarantined rows per reason and warnings per code identical to the generator's expectation"
+        f" in every run: **{'yes' if series['counts_identical'] else 'NO'}** ({accepted:,} accepted,"
+        f" {quarantined:,} quarantined)."
+    )
+
+
+def _dbt_table(dbt: dict) -> str:
+    model = dbt.get("model", "fact_trips")
+    rows = [
+        [
+            "full `dbt build` (seeds, all models, tests), 1 month loaded",
+            _s(dbt["full_build"]["fact_seconds"]),
+            _s(dbt["full_build"]["wall_seconds"]),
+            "",
+        ]
+    ]
+    for h in dbt["history"]:
+        runs = dbt["incremental"][str(h)]
+        rows.append(
+            [
+                f"`dbt run -s {model}`, +1 month on {h} month(s)",
+                _s(dbt["incremental_fact_seconds"][str(h)]),
+                _s(dbt["incremental_wall_seconds"][str(h)]),
+                _all([r["fact_seconds"] for r in runs]),
+            ]
+        )
+    rows.append(
+        [
+            f"`dbt run -s {model} --full-refresh`, {dbt['history'][-1]} months",
+            _s(dbt["full_refresh_fact_seconds"]),
+            _s(dbt["full_refresh_wall_seconds"]),
+            _all([r["fact_seconds"] for r in dbt["full_refresh"]]),
+        ]
+    )
+    return _table(["", f"{model} (median)", "wall (median)", f"{model}, all runs (s)"], rows)
+
+
+def _profile(series: dict) -> str:
+    """Where a cold run's time went (medians)."""
+    spark = series["spark"]
+    return (
+        f"session {_s(_median(spark['session_seconds']))}, plan {_s(_median(spark['plan_seconds']))},"
+        f" Spark job {_s(_median(spark['execute_seconds']))} (files inside their tasks"
+        f" {_s(_median(spark['file_seconds_sum']))} summed over both cores)"
+    )
+
+
+def targets_table(results: dict) -> str:
+    """The four targets of issue 15 as measured in this run."""
+    rows = []
+    many = results.get("many_files")
+    if many:
+        rows.append(
+            [
+                f"1. Many files ({many['files']} x {many['rows_per_file']:,} rows): job minus session start / floor",
+                f"{many['ratio_cold']:.2f}x",
+                f"<= {TARGETS['many_files']:.0f}x",
+                _met(many["ratio_cold"] <= TARGETS["many_files"]),
+                _range(many["load_average"]),
+                _profile(many),
+            ]
+        )
+    ingest = results.get("ingest")
+    if ingest:
+        real = ingest["rows"] >= REAL_YELLOW_ROWS
+        rows.append(
+            [
+                f"2. A real month: {ingest['rows']:,} yellow rows, cold, JVM start included / floor",
+                f"{ingest['ratio_total']:.2f}x",
+                f"<= {TARGETS['ingest']:.0f}x" + ("" if real else " (at 3,000,000 rows)"),
+                _met(ingest["ratio_total"] <= TARGETS["ingest"]) if real else "(smaller month)",
+                _range(ingest["load_average"]),
+                _profile(ingest),
+            ]
+        )
+    hvfhv = results.get("hvfhv")
+    if hvfhv:
+        series = hvfhv["ingest"]
+        real = series["rows"] >= REAL_HVFHV_ROWS
+        peak = series["spark"]["peak_rss_mb"]
+        ok = series["ratio_total"] <= TARGETS["hvfhv"] and peak <= TARGETS["hvfhv_memory_mb"]
+        rows.append(
+            [
+                f"3. A big month: {series['rows']:,} HVFHV rows, cold / floor; peak memory",
+                f"{series['ratio_total']:.2f}x; {_n(peak)} MiB",
+                f"<= {TARGETS['hvfhv']:.0f}x; <= 6 GiB" + ("" if real else " (at 20,000,000 rows)"),
+                _met(ok) if real else "(smaller month)",
+                _range(series["load_average"]),
+                _profile(series),
+            ]
+        )
+    first = results.get("first_run")
+    if first and not first.get("skipped"):
+        stages = {}
+        for run in first["runs"]:
+            for name, sec in run["stages"].items():
+                stages.setdefault(name, []).append(sec)
+        parts = [f"{name} {_s(_median(v))}" for name, v in stages.items() if _median(v) >= 0.5]
+        spark = [r["spark_start_seconds"] for r in first["runs"] if r.get("spark_start_seconds") is not None]
+        if spark:
+            parts.append(f"(Spark start {_s(_median(spark))} of Ingest)")
+        parts.append(f"outside the stages {_s(_median([r['outside_stages_seconds'] for r in first['runs']]))}")
+        rows.append(
+            [
+                "4. First impression: `make run` on a fresh clone, to its summary (median; every run)",
+                f"{_s(first['median_seconds'])} ({_all(first['seconds'])})",
+                f"<= {TARGETS['first_run_seconds']:.0f} s",
+                _met(first["median_seconds"] <= TARGETS["first_run_seconds"]),
+                _range([r["load_average"] for r in first["runs"]]),
+                ", ".join(parts),
+            ]
+        )
+    elif first:
+        rows.append(["4. First impression: `make run` on a fresh clone", "", "<= 45 s", first["skipped"], "", ""])
+    return _table(["target", "measured", "target", "status", "load average", "where the time goes (medians)"], rows)
+
+
+def _load_section(load: dict, title: str) -> list[str]:
+    floor = load["floor"]
+    by_format = floor["seconds_by_format"]
+    variants = load.get("variants") or {"loader": {**load["loader"], "label": "loader"}}
+    average = load.get("load_average")
+    return [
+        title,
+        "",
+        f"The month's lake partition ({load['rows']:,} rows: accepted + quarantined) swapped into PostgreSQL by "
+        "`orchestration/local/load_postgres.py` (one transaction: child table truncate + COPY, quarantine "
+        "rows, load log, ANALYZE), each repetition a real reload."
+        + (
+            " The other variants (`tests/bench/load_variants.py`) do the same transaction with another way of"
+            " turning Arrow batches into binary COPY."
+            if len(variants) > 1
+            else ""
+        )
+        + " Floor: the same rows, rendered beforehand by PostgreSQL itself (`COPY ... TO`), streamed with"
+        f" `COPY ... FROM STDIN` into fresh plain tables in one transaction ({' and '.join(by_format)});"
+        " the faster is the floor. Every variant and the floor run once per repetition (the variants' order "
+        "rotates), after one untimed first load; every variant loaded exactly the first load's rows. "
+        "Client CPU: user + system time of the loading process (Parquet read, encoding, sending), median."
+        + (
+            f" Load average (1 min) at the start of each repetition: {', '.join(f'{a:.1f}' for a in average)}."
+            if average
+            else ""
+        ),
+        "",
+        _table(
+            ["", "median", "rows/s", "share of floor", "vs loader (per rep, median)", "client CPU", "all runs (s)"],
+            [
+                *(
+                    [
+                        v["label"],
+                        _s(_median(v["seconds"])),
+                        _n(v["rows_per_second"]),
+                        f"{v['share_of_floor']:.0%}" if "share_of_floor" in v else "",
+                        f"{_median(v['ratio_to_loader']):.2f}x" if name != "loader" else "",
+                        _s(_median(v["client_cpu_seconds"])) if v.get("client_cpu_seconds") else "",
+                        _all(v["seconds"]),
+                    ]
+                    for name, v in variants.items()
+                ),
+                *(
+                    [f"raw COPY ({fmt})", _s(_median(v)), _n(load["rows"] / _median(v)), "", "", "", _all(v)]
+                    for fmt, v in by_format.items()
+                ),
+            ],
+        ),
+        "",
+        f"Loader throughput: {load['throughput_share']:.0%} of raw COPY ({floor['best_format']}).",
+        "",
+    ]
+
+
+def _dbt_text(dbt: dict, smaller: str) -> str:
+    model = dbt.get("model", "fact_trips")
+    service = dbt.get("service", "yellow")
+    return (
+        f"{dbt['rows_per_month']:,} synthetic {service} rows per month{smaller}, "
+        f"{dbt['months_loaded']} months generated and ingested into a lake with the DuckDB floor (same rules, same "
+        f"accepted rows), loaded with the loader; `{model}` ends with "
+        f"{dbt['fact_rows']:,} rows in {dbt['fact_months']} months. +1 month: the first repetition is a new month; "
+        "later ones re-trigger it by bumping its `raw.partition_loads.loaded_at` (a reload); "
+        f"`VACUUM ANALYZE {model}` before each timed run. {model} time is the model's `execution_time` "
+        "in run_results.json; wall is the whole dbt process (start-up, parse, connection, model)."
+    )
+
+
+def _dbt_ratios(dbt: dict) -> str:
+    return (
+        f"Incremental with {dbt['history'][-1]} vs {dbt['history'][0]} month(s) of history: "
+        f"{dbt['ratio_history']:.2f}x (wall {dbt['ratio_history_wall']:.2f}x); full refresh / incremental at "
+        f"{dbt['history'][-1]} months: {dbt['ratio_refresh']:.1f}x (wall {dbt['ratio_refresh_wall']:.1f}x)."
+    )
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -136,10 +483,20 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
         rel = os.path.relpath(chart, out.parent)
         parts += [f"![time per stage and incremental time vs history]({rel})", ""]
     parts += ["### Summary", "", summary_table(results), ""]
+    if any(results.get(key) for key in ("many_files", "hvfhv", "first_run")):
+        parts += [
+            "### Targets (issue 15)",
+            "",
+            "Ratios of figures measured side by side in this run (medians); a target set for a real month is"
+            " judged only when this run measured one (`make bench SCALE=3000000`: 3,000,000 yellow rows and"
+            " 20,000,000 HVFHV rows).",
+            "",
+            targets_table(results),
+            "",
+        ]
 
     ingest = results.get("ingest")
     if ingest:
-        spark, floor = ingest["spark"], ingest["floor"]
         exp = ingest["expected"]
         parts += [
             "### Ingest",
@@ -147,135 +504,145 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
             f"One synthetic yellow month, `{ingest['source_file']}` ({ingest['rows']:,} rows, "
             f"{ingest['source_mb']:.0f} MiB Parquet, {exp['rows_quarantined']:,} rows with anomalies at known counts). "
             "Spark: each repetition is a fresh process: session start (JVM launch included), then the job "
-            "(`ingestion.job.run_ingestion`: sha256, read, classify, both partition writes, manifest) on the month "
-            "(cold), then again into another lake (warm). Floor: `tests/bench/floor_ingest.py`, the same read -> "
-            "validate -> partition writes in DuckDB, a fresh process per repetition. Floor and Spark repetitions "
-            "alternate, so load from other users of the machine falls on both.",
+            "(`ingestion.job.plan`: inspect, sha256; `execute`: read, classify, both partition writes, manifest) on "
+            "the month (cold), then again into another lake (warm). Floor: `tests/bench/floor_ingest.py`, the same "
+            "read -> validate -> partition writes in DuckDB, a fresh process per repetition. Floor and Spark "
+            "repetitions alternate, so load from other users of the machine falls on both.",
             "",
-            _table(
-                ["", "median", "all runs (s)"],
-                [
-                    [
-                        "Spark session start (JVM)",
-                        _s(_median(spark["session_seconds"])),
-                        _all(spark["session_seconds"]),
-                    ],
-                    ["Spark job, cold (first file)", _s(_median(spark["cold_seconds"])), _all(spark["cold_seconds"])],
-                    ["Spark job, warm (second file)", _s(_median(spark["warm_seconds"])), _all(spark["warm_seconds"])],
-                    ["Spark start + cold job", _s(_median(spark["total_seconds"])), _all(spark["total_seconds"])],
-                    ["DuckDB floor", _s(_median(floor["seconds"])), _all(floor["seconds"])],
-                ],
-            ),
+            _table(["", "median", "all runs (s)"], _ingest_rows(ingest)),
             "",
-            f"Ratios to the floor: start + cold job {ingest['ratio_total']:.1f}x, cold job alone "
-            f"{ingest['ratio_cold']:.1f}x, warm job {ingest['ratio_warm']:.1f}x. "
-            f"Accepted/quarantined rows per reason identical to the generator's expectation in every run: "
-            f"**{'yes' if ingest['counts_identical'] else 'NO'}** "
-            f"({exp['rows_accepted']:,} accepted, {exp['rows_quarantined']:,} quarantined).",
+            _ingest_ratios(ingest),
+            _counts_line(ingest),
             "",
         ]
     load = results.get("load")
     if load:
-        floor = load["floor"]
-        by_format = floor["seconds_by_format"]
-        variants = load.get("variants") or {"loader": {**load["loader"], "label": "loader"}}
-        average = load.get("load_average")
-        parts += [
-            "### Load",
-            "",
-            f"The month's lake partition ({load['rows']:,} rows: accepted + quarantined) swapped into PostgreSQL by "
-            "`orchestration/local/load_postgres.py` (one transaction: child table truncate + COPY, quarantine "
-            "rows, load log, ANALYZE), each repetition a real reload. The other variants "
-            "(`tests/bench/load_variants.py`) do the same transaction with another way of turning Arrow batches "
-            "into binary COPY. Floor: the same rows, rendered beforehand by PostgreSQL itself (`COPY ... TO`), "
-            "streamed with `COPY ... FROM STDIN` into fresh plain tables in one transaction, in both formats; the "
-            "faster is the floor. Every variant and the floor run once per repetition (the variants' order "
-            "rotates), after one untimed first load; every variant loaded exactly the first load's rows. "
-            "Client CPU: user + system time of the loading process (Parquet read, encoding, sending), median."
-            + (
-                f" Load average (1 min) at the start of each repetition: {', '.join(f'{a:.1f}' for a in average)}."
-                if average
-                else ""
-            ),
-            "",
-            _table(
-                ["", "median", "rows/s", "share of floor", "vs loader (per rep, median)", "client CPU", "all runs (s)"],
-                [
-                    *(
-                        [
-                            v["label"],
-                            _s(_median(v["seconds"])),
-                            _n(v["rows_per_second"]),
-                            f"{v['share_of_floor']:.0%}" if "share_of_floor" in v else "",
-                            f"{_median(v['ratio_to_loader']):.2f}x" if name != "loader" else "",
-                            _s(_median(v["client_cpu_seconds"])) if v.get("client_cpu_seconds") else "",
-                            _all(v["seconds"]),
-                        ]
-                        for name, v in variants.items()
-                    ),
-                    *(
-                        [f"raw COPY ({fmt})", _s(_median(v)), _n(load["rows"] / _median(v)), "", "", "", _all(v)]
-                        for fmt, v in by_format.items()
-                    ),
-                ],
-            ),
-            "",
-            f"Loader throughput: {load['throughput_share']:.0%} of raw COPY ({floor['best_format']}).",
-            "",
-        ]
+        parts += _load_section(load, "### Load")
     dbt = results.get("dbt")
     if dbt:
-        rows = []
-        fb = dbt["full_build"]
         smaller = (
             " (smaller than the ingest month, to keep the run short)"
             if dbt["rows_per_month"] < results["scale"]
             else ""
         )
-        rows.append(
-            [
-                "full `dbt build` (seeds, all models, tests), 1 month loaded",
-                _s(fb["fact_seconds"]),
-                _s(fb["wall_seconds"]),
-                "",
-            ]
-        )
-        for h in dbt["history"]:
-            runs = dbt["incremental"][str(h)]
-            rows.append(
-                [
-                    f"`dbt run -s fact_trips`, +1 month on {h} month(s)",
-                    _s(dbt["incremental_fact_seconds"][str(h)]),
-                    _s(dbt["incremental_wall_seconds"][str(h)]),
-                    _all([r["fact_seconds"] for r in runs]),
-                ]
-            )
-        rows.append(
-            [
-                f"`dbt run -s fact_trips --full-refresh`, {dbt['history'][-1]} months",
-                _s(dbt["full_refresh_fact_seconds"]),
-                _s(dbt["full_refresh_wall_seconds"]),
-                _all([r["fact_seconds"] for r in dbt["full_refresh"]]),
-            ]
-        )
+        parts += ["### dbt", "", _dbt_text(dbt, smaller), "", _dbt_table(dbt), "", _dbt_ratios(dbt), ""]
+    many = results.get("many_files")
+    if many:
         parts += [
-            "### dbt",
+            "### Many files",
             "",
-            f"{dbt['rows_per_month']:,} synthetic rows per month{smaller}, "
-            f"{dbt['months_loaded']} months generated and ingested into a lake with the DuckDB floor (same rules, same "
-            "accepted rows), loaded with the loader; the fact ends with "
-            f"{dbt['fact_rows']:,} rows in {dbt['fact_months']} months. +1 month: the first repetition is a new month; "
-            "later ones re-trigger it by bumping its `raw.partition_loads.loaded_at` (a reload); "
-            "`VACUUM ANALYZE fact_trips` before each timed run. fact_trips time is the model's `execution_time` "
-            "in run_results.json; wall is the whole dbt process (start-up, parse, connection, model).",
+            f"One run over {many['files']} synthetic yellow months of {many['rows_per_file']:,} rows each (from"
+            f" {many['first_month']}, {many['source_mb']:.1f} MiB of Parquet in all), the same at every scale. Spark:"
+            " a fresh process per repetition; the target compares the job without the session start (the"
+            " `plan` of the 36 files and one Spark job over them) to the floor. Floor: the same 36 files in one"
+            " DuckDB process (`floor_ingest.ingest_files`: one connection, each file its own two partition"
+            " writes and manifest, as the job writes them). Alternated as above.",
             "",
-            _table(["", "fact_trips (median)", "wall (median)", "fact_trips, all runs (s)"], rows),
+            _table(["", "median", "all runs (s)"], _ingest_rows(many)),
             "",
-            f"Incremental with {dbt['history'][-1]} vs {dbt['history'][0]} month(s) of history: "
-            f"{dbt['ratio_history']:.2f}x (wall {dbt['ratio_history_wall']:.2f}x); full refresh / incremental at "
-            f"{dbt['history'][-1]} months: {dbt['ratio_refresh']:.1f}x (wall {dbt['ratio_refresh_wall']:.1f}x).",
+            _ingest_ratios(many),
+            _counts_line(many),
             "",
         ]
+    hvfhv = results.get("hvfhv")
+    if hvfhv:
+        series = hvfhv["ingest"]
+        exp = series["expected"]
+        fd = hvfhv["dbt"]
+        parts += [
+            "### HVFHV",
+            "",
+            f"One synthetic High Volume FHV month, `{series['source_file']}` ({series['rows']:,} rows,"
+            f" {series['source_mb']:.0f} MiB Parquet in TLC's current layout, {exp['rows_quarantined']:,} rows with"
+            " anomalies of every fhvhv rule at known counts): the scale x 20/3, TLC's own proportion (about"
+            " 20,000,000 HVFHV vs 3,000,000 yellow trips a month), at most 20,000,000. Ingest as above (a"
+            " fresh process per repetition, one cold run each), against the floor doing the fhvhv rules."
+            " Peak memory: RSS of the whole process tree (the Python driver, the JVM, the Python workers),"
+            " sampled every 0.1 s.",
+            "",
+            _table(["", "median", "all runs (s)"], _ingest_rows(series)),
+            "",
+            _ingest_ratios(series),
+            _counts_line(series),
+            f"Peak memory: job {_n(series['spark']['peak_rss_mb'])} MiB (target <= 6 GiB), floor"
+            f" {_n(series['floor']['peak_rss_mb'])} MiB.",
+            "",
+            *_load_section(hvfhv["load"], "#### HVFHV load"),
+            "#### HVFHV dbt: `fact_fhv_trips`",
+            "",
+            _dbt_text(
+                fd, " (at most 1,000,000, to keep the run short)" if fd["rows_per_month"] < series["rows"] else ""
+            ),
+            "",
+            _dbt_table(fd),
+            "",
+            _dbt_ratios(fd),
+            "",
+        ]
+    zones = results.get("zones")
+    if zones:
+        rows = []
+        for kind, label in (
+            ("uniform_nyc_bbox", "uniform over the zones' bounding box"),
+            ("real_sample_distribution", "real distribution (tests/fixtures/tlc_samples fixes, ~10 m jitter)"),
+        ):
+            z = zones[kind]
+            rows.append(
+                [
+                    label,
+                    _s(z["seconds"]),
+                    _n(z["points_per_s"]),
+                    f"{z['exact_test_share']:.1%}",
+                    f"{z['share_in_zones_1_263']:.1%}",
+                    _all(z["all_runs_s"]),
+                ]
+            )
+        parts += [
+            "### Zone assignment",
+            "",
+            f"`ingestion.zones.assign_zones` on {zones['points']:,} points of each kind, in a fresh process"
+            f" (`tests/bench/zones_bench.py`): loading the polygons and building the grid took"
+            f" {zones['load_and_grid_s']:.2f} s once; then the median of {zones['reps']} call(s). Points in a cell"
+            " that a zone boundary crosses get the exact point-in-polygon test; the others are answered by the"
+            f" grid. Load average at the start: {zones['load_average']:.1f}.",
+            "",
+            _table(["points", "median", "points/s", "exact test", "in zones 1-263", "all runs (s)"], rows),
+            "",
+        ]
+    first = results.get("first_run")
+    if first:
+        parts += ["### First impression", ""]
+        if first.get("skipped"):
+            parts += [f"`make run` on a fresh clone: {first['skipped']}.", ""]
+        else:
+            stage_names = list(first["runs"][0]["stages"])
+            rows = [
+                [
+                    str(i + 1),
+                    f"{r['load_average']:.1f}",
+                    _s(r["seconds"]),
+                    *(_s(r["stages"].get(name)) for name in stage_names),
+                    _s(r.get("spark_start_seconds")),
+                    _s(r["outside_stages_seconds"]),
+                    _n(r["peak_rss_mb"]),
+                ]
+                for i, r in enumerate(first["runs"])
+            ]
+            parts += [
+                f"`make run` (default sample: yellow 3 x 100,000 rows, green, fhv and fhvhv 30,000 each) on a fresh"
+                f" `git clone` of `{first['commit'][:7]}` in the system temp dir, {len(first['runs'])} times, one"
+                " after the other; `.venv` is present (links to this checkout's venv, with the install stamp of the"
+                " clone's requirements, so `make` installs nothing); the clone's own embedded PostgreSQL is created"
+                " (initdb) by the run. Time: from `make run` to the last line of its summary. Stage times from"
+                ' the run\'s report (`.local/runs/latest.json`); "outside" is make, Python start, PostgreSQL'
+                " initdb/start and the summary. Target: <= 45 s.",
+                "",
+                _table(["run", "load average", "to summary", *stage_names, "Spark start", "outside", "peak MiB"], rows),
+                "",
+                f"Median {_s(first['median_seconds'])}, min {_s(min(first['seconds']))}, max"
+                f" {_s(max(first['seconds']))}.",
+                "",
+            ]
     mem_rows = []
     if ingest:
         mem_rows.append(["Ingest: Spark (Python driver + JVM)", _n(ingest["spark"]["peak_rss_mb"]), ""])
@@ -285,6 +652,7 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
             mem_rows.append([f"Load: {name}", _n(v["peak_rss_mb"]), _n(v["peak_server_mb"])])
         mem_rows.append(["Load: raw COPY", _n(load["floor"]["peak_rss_mb"]), _n(load["floor"]["peak_server_mb"])])
     if dbt:
+        fb = dbt["full_build"]
         peak = lambda runs, key: max(r[key] for r in runs)  # noqa: E731
         mem_rows.append(["dbt full build", _n(fb["peak_rss_mb"]), _n(fb["peak_server_mb"])])
         every_inc = [r for runs in dbt["incremental"].values() for r in runs]
@@ -294,6 +662,25 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
                 "dbt full refresh",
                 _n(peak(dbt["full_refresh"], "peak_rss_mb")),
                 _n(peak(dbt["full_refresh"], "peak_server_mb")),
+            ]
+        )
+    if many:
+        mem_rows.append(["Many files: Spark", _n(many["spark"]["peak_rss_mb"]), ""])
+        mem_rows.append(["Many files: DuckDB floor", _n(many["floor"]["peak_rss_mb"]), ""])
+    if hvfhv:
+        mem_rows.append(["HVFHV ingest: Spark (Python driver + JVM + workers)", _n(series["spark"]["peak_rss_mb"]), ""])
+        mem_rows.append(["HVFHV ingest: DuckDB floor", _n(series["floor"]["peak_rss_mb"]), ""])
+        hl = hvfhv["load"]
+        mem_rows.append(["HVFHV load: loader", _n(hl["loader"]["peak_rss_mb"]), _n(hl["loader"]["peak_server_mb"])])
+        mem_rows.append(["HVFHV load: raw COPY", _n(hl["floor"]["peak_rss_mb"]), _n(hl["floor"]["peak_server_mb"])])
+    if zones:
+        mem_rows.append(["Zone assignment", _n(zones["peak_rss_mb"]), ""])
+    if first and not first.get("skipped"):
+        mem_rows.append(
+            [
+                "`make run`, fresh clone (make + Python + JVM + workers)",
+                _n(max(r["peak_rss_mb"] for r in first["runs"])),
+                "",
             ]
         )
     parts += [
@@ -352,7 +739,7 @@ def write_chart(results: dict, path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1.35, 1]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6.5), gridspec_kw={"width_ratios": [1.35, 1]})
     labels, starts, works, colors = [], [], [], []
     ingest, load, dbt = results.get("ingest"), results.get("load"), results.get("dbt")
     pipeline_color, floor_color, start_color, variant_color = "#4C72B0", "#55A868", "#C44E52", "#8C8C8C"
@@ -367,6 +754,28 @@ def write_chart(results: dict, path: Path) -> Path | None:
         starts += [0] * (len(variants) + 1)
         works += [_median(v["seconds"]) for v in variants.values()] + [_median(load["floor"]["seconds"])]
         colors += [pipeline_color] + [variant_color] * (len(variants) - 1) + [floor_color]
+    many, hvfhv = results.get("many_files"), results.get("hvfhv")
+    if many:
+        labels += [f"{many['files']} files: Spark job", f"{many['files']} files: DuckDB floor"]
+        starts += [_median(many["spark"]["session_seconds"]), 0]
+        works += [_median(many["spark"]["cold_seconds"]), _median(many["floor"]["seconds"])]
+        colors += [pipeline_color, floor_color]
+    if hvfhv:
+        series, hl = hvfhv["ingest"], hvfhv["load"]
+        labels += [
+            "HVFHV ingest: Spark job",
+            "HVFHV ingest: DuckDB floor",
+            "HVFHV load: loader",
+            "HVFHV load: raw COPY",
+        ]
+        starts += [_median(series["spark"]["session_seconds"]), 0, 0, 0]
+        works += [
+            _median(series["spark"]["cold_seconds"]),
+            _median(series["floor"]["seconds"]),
+            _median(hl["loader"]["seconds"]),
+            _median(hl["floor"]["seconds"]),
+        ]
+        colors += [pipeline_color, floor_color, pipeline_color, floor_color]
     if dbt:
         h = dbt["history"]
         labels += ["dbt: full build (1 month)", f"dbt: +1 month on {h[-1]}", f"dbt: full refresh ({h[-1]} months)"]

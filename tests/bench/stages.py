@@ -21,35 +21,53 @@ for extra in (REPO_ROOT, Path(__file__).resolve().parent):
         sys.path.insert(0, str(extra))
 
 
+def _file_counts(manifest: dict | None, status: str | None = None) -> dict:
+    manifest = manifest or {}
+    return {
+        "source_file": manifest.get("source_file"),
+        "status": status,
+        "rows_read": manifest.get("rows_read"),
+        "rows_accepted": manifest.get("rows_accepted"),
+        "rows_quarantined": manifest.get("rows_quarantined"),
+        "quarantined_by_reason": manifest.get("quarantined_by_reason"),
+        "warnings_by_code": manifest.get("warnings_by_code"),
+    }
+
+
+def _files(args: dict) -> list[str]:
+    return list(args.get("files") or [args["file"]])
+
+
 def spark_ingest(args: dict) -> dict:
-    """A cold process: session start (JVM launch included), then the job on the month, `runs` times
-    (run 1 is what a user's `make run` pays; later runs show the warm-JVM cost)."""
+    """A cold process: session start (JVM launch included), then the job on the files, `runs` times
+    (run 1 is what a user's `make run` pays; later runs show the warm-JVM cost). The job is
+    `plan` + `execute` (what `run_ingestion` does without an archive), each timed, and every file's
+    own time inside its Spark task (`FileResult.seconds`)."""
     started = time.perf_counter()
     from ingestion.spark_session import get_spark
 
     spark = get_spark()
     session_seconds = time.perf_counter() - started
-    from ingestion.job import run_ingestion
+    from ingestion.job import execute, plan
 
     runs = []
     for index in range(int(args.get("runs", 1))):
         out = Path(args["work_dir"]) / f"spark-{index}"
         shutil.rmtree(out, ignore_errors=True)
         began = time.perf_counter()
-        [result] = run_ingestion(
-            [args["file"]], str(out / "lake"), str(out / "quarantine"), spark_factory=lambda: spark
-        )
-        manifest = result.manifest or {}
+        planned = plan(_files(args), str(out / "lake"), str(out / "quarantine"))
+        planned_at = time.perf_counter()
+        results = execute(planned, lambda: spark)
+        done = time.perf_counter()
         runs.append(
             {
-                "seconds": time.perf_counter() - began,
+                "seconds": done - began,
+                "plan_seconds": planned_at - began,
+                "execute_seconds": done - planned_at,
+                "file_seconds": [r.seconds for r in results],
                 "lake_root": str(out / "lake"),
                 "quarantine_root": str(out / "quarantine"),
-                "rows_read": manifest.get("rows_read"),
-                "rows_accepted": manifest.get("rows_accepted"),
-                "rows_quarantined": manifest.get("rows_quarantined"),
-                "quarantined_by_reason": manifest.get("quarantined_by_reason"),
-                "status": result.status,
+                "files": [_file_counts(r.manifest, r.status) for r in results],
             }
         )
     spark.stop()
@@ -57,7 +75,7 @@ def spark_ingest(args: dict) -> dict:
 
 
 def floor_ingest(args: dict) -> dict:
-    """The DuckDB floor on the same file, `runs` times in one process."""
+    """The DuckDB floor on the same files (one connection, each file in turn), `runs` times in one process."""
     started = time.perf_counter()
     import duckdb  # noqa: F401 - import cost reported as the floor's "start"
     import floor_ingest as floor
@@ -67,19 +85,23 @@ def floor_ingest(args: dict) -> dict:
     for index in range(int(args.get("runs", 1))):
         out = Path(args["work_dir"]) / f"floor-{index}"
         shutil.rmtree(out, ignore_errors=True)
-        result = floor.ingest_file(args["file"], str(out / "lake"), str(out / "quarantine"), args.get("threads"))
+        result = floor.ingest_files(_files(args), str(out / "lake"), str(out / "quarantine"), args.get("threads"))
         runs.append(
             {
                 "seconds": result["seconds"],
                 "lake_root": str(out / "lake"),
                 "quarantine_root": str(out / "quarantine"),
-                "rows_read": result["rows_read"],
-                "rows_accepted": result["rows_accepted"],
-                "rows_quarantined": result["rows_quarantined"],
-                "quarantined_by_reason": result["quarantined_by_reason"],
+                "files": [_file_counts(m, "ingested") for m in result["manifests"]],
             }
         )
     return {"start_seconds": start_seconds, "runs": runs}
+
+
+def zones(args: dict) -> dict:
+    """Throughput of ingestion.zones.assign_zones (tests/bench/zones_bench.py) in a fresh process."""
+    import zones_bench
+
+    return zones_bench.measure(int(args["points"]), int(args.get("reps", 3)))
 
 
 def _cpu_seconds() -> float:
@@ -148,6 +170,7 @@ def copy_floor(args: dict) -> dict:
 STAGES = {
     "spark-ingest": spark_ingest,
     "floor-ingest": floor_ingest,
+    "zones": zones,
     "load": load,
     "copy-floor": copy_floor,
 }

@@ -25,16 +25,26 @@ def test_bench_runs_at_the_smallest_scale_and_reports_every_section(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     text = out.read_text()
-    for heading in ("## SCALE=5,000 rows per month", "### Summary", "### Ingest", "### Load", "### dbt",
+    for heading in ("## SCALE=5,000 rows per month", "### Summary", "### Targets (issue 15)", "### Ingest",
+                    "### Load", "### dbt", "### Many files", "### HVFHV", "#### HVFHV load",
+                    "#### HVFHV dbt: `fact_fhv_trips`", "### Zone assignment", "### First impression",
                     "### Peak memory", "### Environment"):  # fmt: skip
         assert heading in text, heading
     for measure in ("Ingest 5,000 rows, cold (JVM start + job)", "Load 5,000 rows", "dbt +1 month",
-                    "dbt full refresh vs +1 month", "Spark session start (JVM)", "raw COPY (binary)"):  # fmt: skip
+                    "dbt full refresh vs +1 month", "Spark session start (JVM)", "raw COPY (binary)",
+                    "Many files: 36 files of 10,000 rows, job without session start",
+                    "HVFHV ingest 33,333 rows, cold (JVM start + job)", "peak memory of the job",
+                    "HVFHV load 33,333 rows", "dbt fact_fhv_trips +1 month"):  # fmt: skip
         assert measure in text, measure
-    assert "identical to the generator's expectation in every run: **yes**" in text
+    # every ingest series (yellow month, many files, HVFHV month) counted exactly what the generator planted
+    assert text.count("identical to the generator's expectation in every run: **yes**") == 3
+    assert "`make run` on a fresh clone: skipped at SCALE=5,000" in text  # with the reason
     assert (charts / "bench-5000.png").stat().st_size > 10_000
     results = json.loads((charts / "results-5000.json").read_text())
-    assert set(results) >= {"ingest", "load", "dbt", "environment"}
+    assert set(results) >= {"ingest", "load", "dbt", "many_files", "hvfhv", "zones", "first_run", "environment"}
     assert results["dbt"]["fact_months"] == 3
+    assert results["hvfhv"]["dbt"]["fact_months"] == 4
+    assert results["many_files"]["files"] == 36
+    assert results["zones"]["points"] == 5000
     # the repository's own BENCHMARKS.md is not touched by the smoke run
     assert str(out) != str(REPO_ROOT / "BENCHMARKS.md")

@@ -1,5 +1,5 @@
-"""The job end to end on real local Spark (one task per file): several files in one job, results in
-input order, exact counts, the contract's columns, reruns that skip by sha256, refusals that stop only
+"""The job end to end on real local Spark (files dealt to one task per core): several files in one job,
+results in input order, exact counts, the contract's columns, reruns that skip by sha256, refusals that stop only
 their file; and the publish step's crash safety, on `ingest_file` itself."""
 
 from __future__ import annotations
@@ -324,11 +324,17 @@ def test_check_reconciliation_rejects_reasons_that_do_not_add_up():
         manifest.check_reconciliation({**good, "quarantined_by_reason": {"unparseable": 1}})
 
 
-def test_get_spark_reuses_the_session_and_applies_runtime_settings(spark):
-    from ingestion.spark_session import RUNTIME_CONF, get_spark
+def test_get_spark_reuses_the_active_session(spark):
+    from ingestion.spark_session import get_spark
 
-    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
     assert get_spark() is spark
-    for key, value in RUNTIME_CONF.items():
-        assert spark.conf.get(key) == value
     assert spark.sparkContext.master.startswith("local")
+
+
+def test_files_are_dealt_biggest_first_to_the_lightest_task():
+    sizes = [5, 100, 40, 60, 1, 30]
+    tasks = job.deal(sizes, 2)
+    assert tasks == [[1, 5], [3, 2, 0, 4]]  # 100+30 vs 60+40+5+1
+    assert sorted(i for task in tasks for i in task) == list(range(len(sizes)))
+    assert job.deal(sizes, 10) == [[1], [3], [2], [5], [0], [4]]  # never more tasks than files
+    assert job.deal([7], 0) == [[0]]
