@@ -89,17 +89,24 @@ def _as_double(array: pa.Array) -> pa.Array:
     return pc.cast(array, pa.float64(), safe=False)
 
 
+def _doubles(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(the values as float64, which of them are present and finite), for the numeric casts below."""
+    values = pc.cast(array, pa.float64()) if pa.types.is_integer(array.type) else _as_double(array)
+    doubles = values.to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        return doubles, np.isfinite(doubles) & _valid(values)
+
+
 def _integers(array: pa.Array, target: pa.DataType) -> pa.Array:
     """Whole numbers that fit `target`; fractions, out-of-range and non-numbers are null."""
     if pa.types.is_integer(array.type):
         wide = pc.cast(array, pa.int64())
     else:
-        values = _as_double(array)
-        doubles = values.to_numpy(zero_copy_only=False)
+        doubles, ok = _doubles(array)
         with np.errstate(invalid="ignore"):
-            whole = np.isfinite(doubles) & (np.floor(doubles) == doubles) & (np.abs(doubles) < 2.0**62)
+            whole = ok & (np.floor(doubles) == doubles) & (np.abs(doubles) < 2.0**62)
         ints = np.where(whole, doubles, 0).astype(np.int64)
-        wide = pa.array(ints, pa.int64(), mask=~(whole & _valid(values)))
+        wide = pa.array(ints, pa.int64(), mask=~whole)
     bound = 2**31 if target == pa.int32() else 2**62
     fits = pc.and_(pc.greater(wide, -bound), pc.less(wide, bound))
     return pc.cast(pc.if_else(fits, wide, pa.scalar(None, pa.int64())), target)
@@ -140,13 +147,9 @@ def _amounts(array: pa.Array, data_type: pa.DataType) -> pa.Array:
         # ties away from zero, like the double path below; a value that rounds past decimal(12,2) is null
         rounded = _decimal_fits(pc.round(array, 2, round_mode="half_towards_infinity"), data_type)
         return pc.cast(rounded, pa.decimal128(38, 2)).cast(data_type, safe=False)
-    if pa.types.is_integer(array.type):
-        values = pc.cast(array, pa.float64())
-    else:
-        values = _as_double(array)
-    doubles = values.to_numpy(zero_copy_only=False)
+    doubles, ok = _doubles(array)
     with np.errstate(invalid="ignore"):
-        ok = np.isfinite(doubles) & (np.abs(doubles) < _AMOUNT_LIMIT) & _valid(values)
+        ok &= np.abs(doubles) < _AMOUNT_LIMIT
         magnitude = np.floor(np.abs(np.where(ok, doubles, 0.0)) * 100 + 0.5 + 1e-6)
         ok &= magnitude < 10.0**AMOUNT_PRECISION  # 9999999999.995 rounds up past decimal(12,2)
     cents = np.copysign(np.where(ok, magnitude, 0.0), np.where(ok, doubles, 0.0)).astype(np.int64)

@@ -14,49 +14,30 @@ from ingestion.synthetic.common import AIRPORT_ZONES, Chunk, csv_text, month_sta
 # Codes the reference tables lack, planted on clean trips (kept, counted as warnings).
 WARNING_CODES = (("vendor_id", "vendor", 4), ("payment_type", "payment", 9))
 
-_YELLOW_FIELDS: list[tuple[str, pa.DataType]] = [
-    ("VendorID", pa.int32()),
-    ("tpep_pickup_datetime", pa.timestamp("us")),
-    ("tpep_dropoff_datetime", pa.timestamp("us")),
-    ("passenger_count", pa.int64()),
-    ("trip_distance", pa.float64()),
-    ("RatecodeID", pa.int64()),
-    ("store_and_fwd_flag", pa.string()),
-    ("PULocationID", pa.int32()),
-    ("DOLocationID", pa.int32()),
-    ("payment_type", pa.int64()),
-    ("fare_amount", pa.float64()),
-    ("extra", pa.float64()),
-    ("mta_tax", pa.float64()),
-    ("tip_amount", pa.float64()),
-    ("tolls_amount", pa.float64()),
-    ("improvement_surcharge", pa.float64()),
-    ("total_amount", pa.float64()),
-    ("congestion_surcharge", pa.float64()),
-    ("Airport_fee", pa.float64()),
-]
-_GREEN_FIELDS: list[tuple[str, pa.DataType]] = [
-    ("VendorID", pa.int32()),
-    ("lpep_pickup_datetime", pa.timestamp("us")),
-    ("lpep_dropoff_datetime", pa.timestamp("us")),
-    ("store_and_fwd_flag", pa.string()),
-    ("RatecodeID", pa.float64()),
-    ("PULocationID", pa.int32()),
-    ("DOLocationID", pa.int32()),
-    ("passenger_count", pa.float64()),
-    ("trip_distance", pa.float64()),
-    ("fare_amount", pa.float64()),
-    ("extra", pa.float64()),
-    ("mta_tax", pa.float64()),
-    ("tip_amount", pa.float64()),
-    ("tolls_amount", pa.float64()),
-    ("ehail_fee", pa.float64()),
-    ("improvement_surcharge", pa.float64()),
-    ("total_amount", pa.float64()),
-    ("payment_type", pa.float64()),
-    ("trip_type", pa.float64()),
-    ("congestion_surcharge", pa.float64()),
-]
+_ARROW = {"int32": pa.int32(), "int64": pa.int64(), "double": pa.float64(), "string": pa.string()}
+_ARROW["timestamp"] = pa.timestamp("us")
+
+
+def _fields(declaration: str) -> list[tuple[str, pa.DataType]]:
+    """`name type, name type, ...` (as TLC's files declare them) -> (name, Arrow type) pairs."""
+    return [(name, _ARROW[kind]) for name, kind in (item.split() for item in declaration.split(","))]
+
+
+# TLC's 2024 Parquet layouts, column for column (green keeps its counts and codes as doubles).
+_YELLOW_FIELDS = _fields(
+    "VendorID int32, tpep_pickup_datetime timestamp, tpep_dropoff_datetime timestamp, passenger_count int64,"
+    " trip_distance double, RatecodeID int64, store_and_fwd_flag string, PULocationID int32, DOLocationID int32,"
+    " payment_type int64, fare_amount double, extra double, mta_tax double, tip_amount double,"
+    " tolls_amount double, improvement_surcharge double, total_amount double, congestion_surcharge double,"
+    " Airport_fee double"
+)
+_GREEN_FIELDS = _fields(
+    "VendorID int32, lpep_pickup_datetime timestamp, lpep_dropoff_datetime timestamp, store_and_fwd_flag string,"
+    " RatecodeID double, PULocationID int32, DOLocationID int32, passenger_count double, trip_distance double,"
+    " fare_amount double, extra double, mta_tax double, tip_amount double, tolls_amount double, ehail_fee double,"
+    " improvement_surcharge double, total_amount double, payment_type double, trip_type double,"
+    " congestion_surcharge double"
+)
 
 
 def schema(service: str, year: int, month: int = 1) -> pa.Schema:

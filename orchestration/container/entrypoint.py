@@ -59,13 +59,9 @@ class Settings:
     run_id: str
     artifacts_uri: str
 
-    @property
-    def target_path(self) -> Path:
-        return self.scratch_dir / "target"
-
-    @property
-    def log_path(self) -> Path:
-        return self.scratch_dir / "logs"
+    def scratch(self, name: str) -> Path:
+        """dbt's `target` and `logs` folders, under the container's writable scratch directory."""
+        return self.scratch_dir / name
 
 
 # The project's vars and the shape each value must have: exactly the names under `vars:` in
@@ -194,9 +190,9 @@ def dbt_command(settings: Settings, *args: str) -> list[str]:
         "--profiles-dir",
         str(settings.profiles_dir),
         "--target-path",
-        str(settings.target_path),
+        str(settings.scratch("target")),
         "--log-path",
-        str(settings.log_path),
+        str(settings.scratch("logs")),
     ]
 
 
@@ -232,7 +228,7 @@ def upload_artifacts(settings: Settings, succeeded: bool, s3_client=None) -> lis
     content_types = {".json": "application/json", ".html": "text/html"}
     uploaded = []
     for name in names:
-        path = settings.target_path / name
+        path = settings.scratch("target") / name
         if not path.is_file():
             LOG.warning("no %s to upload (dbt did not write it)", name)
             continue
