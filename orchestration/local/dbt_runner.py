@@ -14,7 +14,6 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 PROFILES_DIR = REPO_ROOT / ".local" / "dbt"
-FACT_RELATION = "analytics.fact_trips"
 
 
 @dataclass
@@ -116,18 +115,25 @@ def run_dbt_build(
     outcome = _summarise(res.result)
     outcome.success = bool(res.success)
     if outcome.success or outcome.models_ok:
-        outcome.fact_rows = _count_rows(connection, FACT_RELATION)
+        outcome.fact_rows = _count_fact_rows(connection)
     return outcome
 
 
-def _count_rows(connection, relation: str) -> int | None:
+def _count_fact_rows(connection) -> int | None:
+    """Trips in every fact together (taxi and for-hire): what Transform turned the accepted rows into."""
     import psycopg2
+    from psycopg2 import sql
+
+    from orchestration.local.reconcile import FACTS, fact_schema
 
     conn = psycopg2.connect(connection.dsn())
     try:
         with conn.cursor() as cur:
-            cur.execute(f"select count(*) from {relation}")  # relation is a constant above, not input
-            return int(cur.fetchone()[0])
+            total = 0
+            for fact in sorted(set(FACTS.values())):
+                cur.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(fact_schema(), fact)))
+                total += int(cur.fetchone()[0])
+            return total
     except psycopg2.Error:
         return None
     finally:

@@ -8,6 +8,7 @@ partitions reconciles the same way as a first run.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,11 @@ from ingestion.contract import DATASETS, QUARANTINE_TABLE
 
 # Which fact holds which dataset's trips (dbt_project/models/marts/core), per service.
 FACTS = {"yellow": "fact_trips", "green": "fact_trips", "fhv": "fact_fhv_trips", "fhvhv": "fact_fhv_trips"}
+
+
+def fact_schema() -> str:
+    """Where dbt builds the facts: the schema profiles.yml.example gives the dev target."""
+    return os.environ.get("DBT_SCHEMA", "analytics")
 
 
 @dataclass
@@ -79,9 +85,10 @@ def _rows(cur, query: str) -> list[tuple]:
 
 
 def reconcile(
-    dsn: str, lake_root: Path, raw_schema: str = "raw", analytics_schema: str = "analytics"
+    dsn: str, lake_root: Path, raw_schema: str = "raw", analytics_schema: str | None = None
 ) -> Reconciliation:
     """Counts per dataset and month in the lake, the raw layer and the facts."""
+    analytics_schema = analytics_schema or fact_schema()
     import psycopg2
 
     from orchestration.local.load_postgres import read_manifests

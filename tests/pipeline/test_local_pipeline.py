@@ -176,9 +176,11 @@ def test_a_real_tlc_folder_runs_from_source(first_run, warehouse, tmp_path):
     assert validate["detail"].endswith("not data, not read: PROVENANCE.md")
 
 
-def test_source_folder_with_green_csv_and_yellow_parquet(tmp_path):
-    """`make run SOURCE=dir` on both of TLC's layouts: Parquet (2022 on) and the older CSV."""
+def test_source_folder_with_taxi_and_for_hire_files(tmp_path):
+    """`make run SOURCE=dir` on both of TLC's layouts, Parquet (2022 on) and the older CSV, and on a for-hire
+    dataset: every accepted trip reaches its fact, and Transform's rows out counts both facts."""
     from ingestion import synthetic
+    from orchestration.local.reconcile import FACTS
 
     database = "tlc_pytest_pipeline_source"
     info = embedded_postgres.start(database="postgres")
@@ -191,21 +193,28 @@ def test_source_folder_with_green_csv_and_yellow_parquet(tmp_path):
     source = tmp_path / "tlc"
     green = synthetic.generate_month(source, service="green", year=2019, month=6, rows=1_500, fmt="csv")
     yellow = synthetic.generate_month(source, service="yellow", year=2023, month=11, rows=1_500)
+    fhvhv = synthetic.generate_month(source, service="fhvhv", year=2023, month=11, rows=1_500)
     code = run_pipeline(["--source", str(source), "--work-dir", str(tmp_path / "work"), "--database", database])
     assert code == 0
     summary = _latest_summary(tmp_path / "work")
     by_file = {f["source_file"]: f for f in summary["files"]}
-    assert set(by_file) == {"green_tripdata_2019-06.csv", "yellow_tripdata_2023-11.parquet"}
+    assert set(by_file) == {
+        "green_tripdata_2019-06.csv",
+        "yellow_tripdata_2023-11.parquet",
+        "fhvhv_tripdata_2023-11.parquet",
+    }
+    [transform] = [s for s in summary["stages"] if s["name"] == "Transform"]
+    assert transform["rows_out"] == summary["reconciliation"]["rows_accepted"]
 
     conn = psycopg2.connect(embedded_postgres.start(database=database).dsn())
     conn.autocommit = True
     try:
-        for service, expected in (("green", green), ("yellow", yellow)):
+        for service, expected in (("green", green), ("yellow", yellow), ("fhvhv", fhvhv)):
             manifest = next(f["manifest"] for f in summary["files"] if f["manifest"]["service"] == service)
             planted = {code: n for code, n in expected["quarantined_by_reason"].items() if n}
             assert manifest["quarantined_by_reason"] == planted
             assert _scalar(conn, f"select count(*) from raw.{service}_trips") == manifest["rows_accepted"]
-            fact = _scalar(conn, f"select count(*) from analytics.fact_trips where service = '{service}'")
+            fact = _scalar(conn, f"select count(*) from analytics.{FACTS[service]} where service = '{service}'")
             assert fact == manifest["rows_accepted"]
     finally:
         conn.close()
