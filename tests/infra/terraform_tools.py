@@ -36,7 +36,7 @@ def missing(message: str) -> None:
 def terraform_binary() -> str:
     found = shutil.which("terraform")
     if not found:
-        missing("terraform not found on PATH: install Terraform >= 1.6 to validate infra/")
+        missing("terraform not found on PATH: install Terraform >= 1.10 to validate infra/")
     return found
 
 

@@ -117,7 +117,9 @@ def test_deploy_instructions_match_the_code() -> None:
         return set(re.findall(rf'^{kind} "(\w+)"', path.read_text(), re.MULTILINE))
 
     platform = INFRA / "modules" / "platform"
-    used_outputs = [*re.findall(r"output -raw (\w+)", readme), *re.findall(r"terraform output (\w+) (\w+)", readme)[0]]
+    used_outputs = re.findall(r"output -raw (\w+)", readme)
+    assert {"success_topic_arn", "failure_topic_arn"} <= set(used_outputs)
+    assert not re.search(r"output (-raw )?\w+ \w+`", readme), "terraform output takes one name"
     used_variables = re.findall(r'-var [\'"](\w+)=', readme)
     for env in ENVS:
         outputs = names("output", INFRA / "envs" / env / "outputs.tf")

@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.6"
+  required_version = ">= 1.10" # the backend's use_lockfile
   required_providers {
     aws = {
       source  = "hashicorp/aws"
