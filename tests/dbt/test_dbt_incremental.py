@@ -6,47 +6,30 @@ models into `incremental` / `incremental_full`, so this module never disturbs th
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
+from tests.dbt.incremental import IncrementalSchemas, checksum, rows_inserted
+
 RAW = "raw_incremental"
 INCREMENTAL = "incremental"
 FULL_REFRESH = "incremental_full"
+SCHEMAS = IncrementalSchemas(RAW, INCREMENTAL, FULL_REFRESH)
 RUN_FACT = ("build", "--select", "+fact_trips", "--resource-type", "model", "--resource-type", "seed")
-
-
-def _vars(**extra) -> tuple[str, str]:
-    return ("--vars", json.dumps({"raw_schema": RAW, **extra}))
+_vars = SCHEMAS.vars
 
 
 def _rows_inserted(result) -> int:
-    (fact,) = [r for r in result.run_results["results"] if r["unique_id"] == "model.tlc_warehouse.fact_trips"]
-    return fact["adapter_response"]["rows_affected"]
+    return rows_inserted(result, "model.tlc_warehouse.fact_trips")
 
 
 def _checksum(sql, schema: str) -> tuple[int, str]:
-    return sql(
-        f"""
-        select count(*), md5(string_agg(fact::text, '|' order by fact.trip_id))
-        from {schema}.fact_trips as fact
-        """
-    )[0]
+    return checksum(sql, f"{schema}.fact_trips", "trip_id")
 
 
 def _log_load(sql, service: str, month: int, loaded_at: str) -> None:
-    """What the loader does after swapping a partition in: upsert its load-log row."""
-    sql(
-        f"""
-        insert into {RAW}.partition_loads
-            (service, year, month, source_file, sha256, lake_version, row_count, quarantined_count, loaded_at)
-        select %s, 2024, %s, %s, 'sha', 'v', count(*), 0, %s::timestamptz
-        from {RAW}.{service}_trips where year = 2024 and month = %s
-        on conflict (service, year, month) do update set loaded_at = excluded.loaded_at
-        """,
-        (service, month, f"{service}_tripdata_2024-{month:02d}.parquet", loaded_at, month),
-    )
+    SCHEMAS.log_load(sql, service, 2024, month, loaded_at)
 
 
 def _month_rows(sql, month: int) -> int:
@@ -60,11 +43,7 @@ def _month_rows(sql, month: int) -> int:
 @pytest.fixture(scope="module")
 def raw_months(load_raw_fixture, sql):
     """The fixture's trips in schema raw_incremental with an empty load log: nothing is loaded yet."""
-    load_raw_fixture(RAW)
-    sql(f"delete from {RAW}.partition_loads")
-    for schema in (INCREMENTAL, FULL_REFRESH):
-        for suffix in ("", "_staging", "_intermediate", "_seeds"):
-            sql(f"drop schema if exists {schema}{suffix} cascade")
+    SCHEMAS.reset(load_raw_fixture, sql)
 
 
 def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):

@@ -10,14 +10,16 @@ raw fixture goes into its own schema (`raw_incremental_fhv`) and the models into
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
+from tests.dbt.incremental import IncrementalSchemas, checksum, rows_inserted
+
 RAW = "raw_incremental_fhv"
 INCREMENTAL = "incremental_fhv"
 FULL_REFRESH = "incremental_fhv_full"
+SCHEMAS = IncrementalSchemas(RAW, INCREMENTAL, FULL_REFRESH)
 SELECT = ("--select", "+fact_fhv_trips", "+rpt_code_counts")
 BUILD = ("build", *SELECT, "--resource-type", "model", "--resource-type", "seed")
 RUN = ("run", *SELECT)
@@ -29,15 +31,12 @@ COMPARED = {
     "rpt_code_counts": "code_count_id",
     "int_base_months_aggregated": "base_month_id",
 }
-
-
-def _vars(**extra) -> tuple[str, str]:
-    return ("--vars", json.dumps({"raw_schema": RAW, **extra}))
+_vars = SCHEMAS.vars
+_log_load = SCHEMAS.log_load
 
 
 def _rows_inserted(result, unique_id: str = FACT) -> int:
-    (node,) = [r for r in result.run_results["results"] if r["unique_id"] == unique_id]
-    return node["adapter_response"]["rows_affected"]
+    return rows_inserted(result, unique_id)
 
 
 def _relation(schema: str, table: str) -> str:
@@ -45,24 +44,7 @@ def _relation(schema: str, table: str) -> str:
 
 
 def _checksum(sql, schema: str, table: str = "fact_fhv_trips") -> tuple[int, str]:
-    key = COMPARED[table]
-    return sql(f"select count(*), md5(string_agg(t::text, '|' order by t.{key})) from {_relation(schema, table)} as t")[
-        0
-    ]
-
-
-def _log_load(sql, service: str, year: int, month: int, loaded_at: str) -> None:
-    """What the loader does after swapping a partition in: upsert its load-log row."""
-    sql(
-        f"""
-        insert into {RAW}.partition_loads
-            (service, year, month, source_file, sha256, lake_version, row_count, quarantined_count, loaded_at)
-        select %s, %s, %s, %s, 'sha', 'v', count(*), 0, %s::timestamptz
-        from {RAW}.{service}_trips where year = %s and month = %s
-        on conflict (service, year, month) do update set loaded_at = excluded.loaded_at
-        """,
-        (service, year, month, f"{service}_tripdata_{year}-{month:02d}.parquet", loaded_at, year, month),
-    )
+    return checksum(sql, _relation(schema, table), COMPARED[table])
 
 
 def _month_rows(sql, month: int, year: int = 2024) -> int:
@@ -82,11 +64,7 @@ def _assert_equal_to_a_full_refresh(dbt, sql) -> None:
 @pytest.fixture(scope="module")
 def raw_months(load_raw_fixture, sql):
     """The fixture's trips in schema raw_incremental_fhv with an empty load log: nothing is loaded yet."""
-    load_raw_fixture(RAW)
-    sql(f"delete from {RAW}.partition_loads")
-    for schema in (INCREMENTAL, FULL_REFRESH):
-        for suffix in ("", "_staging", "_intermediate", "_seeds"):
-            sql(f"drop schema if exists {schema}{suffix} cascade")
+    SCHEMAS.reset(load_raw_fixture, sql)
 
 
 def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):
