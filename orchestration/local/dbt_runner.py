@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestration.local.reconcile import count_fact_rows
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 PROFILES_DIR = REPO_ROOT / ".local" / "dbt"
@@ -115,26 +117,5 @@ def run_dbt_build(
     outcome = _summarise(res.result)
     outcome.success = bool(res.success)
     if outcome.success or outcome.models_ok:
-        outcome.fact_rows = _count_fact_rows(connection)
+        outcome.fact_rows = count_fact_rows(connection.dsn())
     return outcome
-
-
-def _count_fact_rows(connection) -> int | None:
-    """Trips in every fact together (taxi and for-hire): what Transform turned the accepted rows into."""
-    import psycopg2
-    from psycopg2 import sql
-
-    from orchestration.local.reconcile import FACTS, fact_schema
-
-    conn = psycopg2.connect(connection.dsn())
-    try:
-        with conn.cursor() as cur:
-            total = 0
-            for fact in sorted(set(FACTS.values())):
-                cur.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(fact_schema(), fact)))
-                total += int(cur.fetchone()[0])
-            return total
-    except psycopg2.Error:
-        return None
-    finally:
-        conn.close()

@@ -24,6 +24,25 @@ def fact_schema() -> str:
     return os.environ.get("DBT_SCHEMA", "analytics")
 
 
+def count_fact_rows(dsn: str) -> int | None:
+    """Trips in every fact together (taxi and for-hire); None when a fact cannot be read."""
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            total = 0
+            for fact in sorted(set(FACTS.values())):
+                cur.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(fact_schema(), fact)))
+                total += int(cur.fetchone()[0])
+            return total
+    except psycopg2.Error:
+        return None
+    finally:
+        conn.close()
+
+
 @dataclass
 class MonthCounts:
     lake: int = 0
