@@ -162,31 +162,32 @@ def _unknown_location(rows: Canonical, ctx: Context) -> np.ndarray:
 
 
 _TAXI_AND_HV = frozenset({"yellow", "green", "fhvhv"})
-# The check of each rule (duplicate_row is found while the file streams: duplicates.SeenKeys) and the
-# datasets it applies to (None: every dataset).
-_CHECKS: tuple[tuple[Callable[[Canonical, Context], np.ndarray] | None, frozenset | None], ...] = (
-    (_unparseable, None),
-    (_outside_month, None),
-    (_dropoff_before_pickup, None),
-    (_too_long, None),
-    (_implausible_distance, _TAXI_AND_HV),
-    (_trip_time_mismatch, frozenset({"fhvhv"})),
-    (_negative_amounts, _TAXI_AND_HV),
-    (_unknown_location, None),
-    (None, None),
-)
-assert len(_CHECKS) == len(RULES)
+# Each rule's check and the datasets it applies to (None: every dataset). duplicate_row has none here:
+# it is found while the file streams (duplicates.SeenKeys), for datasets whose trip_key does not hash
+# the row's position.
+_CHECKS: dict[str, tuple[Callable[[Canonical, Context], np.ndarray], frozenset | None]] = {
+    "unparseable": (_unparseable, None),
+    "pickup_outside_file_month": (_outside_month, None),
+    "dropoff_before_pickup": (_dropoff_before_pickup, None),
+    "implausible_duration": (_too_long, None),
+    "implausible_distance": (_implausible_distance, _TAXI_AND_HV),
+    "trip_time_mismatch": (_trip_time_mismatch, frozenset({"fhvhv"})),
+    "negative_amount": (_negative_amounts, _TAXI_AND_HV),
+    "unknown_location": (_unknown_location, None),
+}
+assert {*_CHECKS, "duplicate_row"} == set(RULE_CODES)
+
+
+def _applies(code: str, item: Dataset) -> bool:
+    if code == "duplicate_row":
+        return not item.key_includes_position
+    datasets = _CHECKS[code][1]
+    return datasets is None or item.service in datasets
 
 
 def rules_for(item: Dataset) -> tuple[str, ...]:
-    """The reason codes a dataset's rows are checked for, in RULES order (no duplicates for a dataset
-    whose trip_key hashes the row's position)."""
-    return tuple(
-        rule.code
-        for rule, (_, datasets) in zip(RULES, _CHECKS, strict=True)
-        if (datasets is None or item.service in datasets)
-        and not (rule.code == "duplicate_row" and item.key_includes_position)
-    )
+    """The reason codes a dataset's rows are checked for, in RULES order."""
+    return tuple(code for code in RULE_CODES if _applies(code, item))
 
 
 def classify(rows: Canonical, ctx: Context, earlier_row: np.ndarray) -> np.ndarray:
@@ -194,10 +195,7 @@ def classify(rows: Canonical, ctx: Context, earlier_row: np.ndarray) -> np.ndarr
     earlier duplicate (0: none), from `duplicates.SeenKeys`."""
     reason = np.full(rows.num_rows, ACCEPTED, dtype=np.int8)
     for code in rules_for(ctx.dataset):
-        if code == "duplicate_row":
-            failing = earlier_row > 0
-        else:
-            failing = _CHECKS[RULE_CODES.index(code)][0](rows, ctx)
+        failing = earlier_row > 0 if code == "duplicate_row" else _CHECKS[code][0](rows, ctx)
         reason[(reason == ACCEPTED) & failing] = RULE_CODES.index(code)
     return reason
 
