@@ -271,3 +271,54 @@
         from {{ arg_dict['temp_relation'] }}
     )
 {%- endmacro %}
+
+
+{#
+    The CTEs an incremental model over the lake joins its trips to (from_loaded_partitions): each
+    partition's newest load as `latest_loads`, and, when the months are resolved in SQL (`months` is
+    'query': unit tests and offline compiles), the months to build as `months_to_build`. Both end with
+    a comma: the model's next CTE follows.
+
+    Args:
+        partition_loads: the load log (the name of the model's CTE over it).
+        services: the datasets the model holds.
+        months: what months_to_rebuild returned.
+#}
+{% macro partition_load_ctes(partition_loads, services, months) -%}
+latest_loads as (
+
+    {{ latest_partition_loads_sql(partition_loads) }}
+
+),
+{%- if months == 'query' %}
+
+-- Unit tests and offline compiles only: the same month resolution as months_to_rebuild, in SQL.
+months_to_build as (
+
+    {{ months_to_rebuild_sql(ref('stg_tlc__partition_loads'), this, services) }}
+
+),
+{%- endif %}
+{%- endmacro %}
+
+
+{#
+    FROM `trips` joined to its partition's newest load (`latest_loads.loaded_at` is what the model
+    stamps on the rows it builds), limited to `months_to_build` when the months are resolved in SQL.
+    Inner join on purpose: a partition counts as loaded once its load-log row exists (the loader writes
+    both in one transaction); every_partition_has_a_load on the intermediate views guards the contract.
+
+    Args:
+        trips: the name of the model's CTE of trips (service, pickup_month).
+        months: what months_to_rebuild returned.
+#}
+{% macro from_loaded_partitions(trips, months) -%}
+    from {{ trips }}
+    inner join latest_loads
+        on
+            {{ trips }}.service = latest_loads.service
+            and {{ trips }}.pickup_month = latest_loads.pickup_month
+    {%- if months == 'query' %}
+    where {{ trips }}.pickup_month in (select months_to_build.pickup_month from months_to_build)
+    {%- endif %}
+{%- endmacro %}

@@ -40,20 +40,7 @@ partition_loads as (
 
 ),
 
-latest_loads as (
-
-    {{ latest_partition_loads_sql('partition_loads') }}
-
-),
-{%- if months == 'query' %}
-
--- Unit tests and offline compiles only: the same month resolution as months_to_rebuild, in SQL.
-months_to_build as (
-
-    {{ months_to_rebuild_sql(ref('stg_tlc__partition_loads'), this, services) }}
-
-),
-{%- endif %}
+{{ partition_load_ctes('partition_loads', services, months) }}
 
 -- One pass over the trips: how many carry each combination of bases, per month.
 base_combinations as (
@@ -67,14 +54,7 @@ base_combinations as (
         trips.affiliated_base_num,
         latest_loads.loaded_at as partition_loaded_at,
         count(*) as trips
-    from trips
-    inner join latest_loads
-        on
-            trips.service = latest_loads.service
-            and trips.pickup_month = latest_loads.pickup_month
-    {%- if months == 'query' %}
-    where trips.pickup_month in (select months_to_build.pickup_month from months_to_build)
-    {%- endif %}
+    {{ from_loaded_partitions('trips', months) }}
     group by 1, 2, 3, 4, 5, 6, 7
 
 ),

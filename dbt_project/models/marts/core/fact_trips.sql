@@ -98,36 +98,14 @@ trip_types as (
 
 ),
 
-latest_loads as (
+{{ partition_load_ctes('partition_loads', services, months) }}
 
-    {{ latest_partition_loads_sql('partition_loads') }}
-
-),
-{%- if months == 'query' %}
-
--- Unit tests and offline compiles only: the same month resolution as months_to_rebuild, in SQL.
-months_to_build as (
-
-    {{ months_to_rebuild_sql(ref('stg_tlc__partition_loads'), this, services) }}
-
-),
-{%- endif %}
-
--- Inner join on purpose: a partition counts as loaded once its load-log row exists (the loader writes
--- both in one transaction); every_partition_has_a_load on the intermediate view guards the contract.
 trips_to_build as (
 
     select
         trips.*,
         latest_loads.loaded_at as partition_loaded_at
-    from trips
-    inner join latest_loads
-        on
-            trips.service = latest_loads.service
-            and trips.pickup_month = latest_loads.pickup_month
-    {%- if months == 'query' %}
-    where trips.pickup_month in (select months_to_build.pickup_month from months_to_build)
-    {%- endif %}
+    {{ from_loaded_partitions('trips', months) }}
 
 ),
 

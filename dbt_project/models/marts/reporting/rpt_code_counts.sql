@@ -82,20 +82,7 @@ known_codes as (
 
 ),
 
-latest_loads as (
-
-    {{ latest_partition_loads_sql('partition_loads') }}
-
-),
-{%- if months == 'query' %}
-
--- Unit tests and offline compiles only: the same month resolution as months_to_rebuild, in SQL.
-months_to_build as (
-
-    {{ months_to_rebuild_sql(ref('stg_tlc__partition_loads'), this, services) }}
-
-),
-{%- endif %}
+{{ partition_load_ctes('partition_loads', services, months) }}
 {%- for service in services %}
 
 -- One pass over the dataset's trips: how many carry each combination of its codes, per month.
@@ -109,14 +96,7 @@ months_to_build as (
         {%- endfor %}
         latest_loads.loaded_at as partition_loaded_at,
         count(*) as trips
-    from {{ service }}_trips
-    inner join latest_loads
-        on
-            {{ service }}_trips.service = latest_loads.service
-            and {{ service }}_trips.pickup_month = latest_loads.pickup_month
-    {%- if months == 'query' %}
-    where {{ service }}_trips.pickup_month in (select months_to_build.pickup_month from months_to_build)
-    {%- endif %}
+    {{ from_loaded_partitions(service ~ '_trips', months) }}
     group by {{ range(1, coded_columns[service] | length + 4) | join(', ') }}
 
 ),

@@ -23,39 +23,17 @@ locations as (
 
 ),
 
+service_trips as (
+
+    {{ service_trips_sql('taxi_trips', 'for_hire_trips') }}
+
+),
+
+-- a revenue per dataset that has one: every fhvhv trip, even one whose record lacks the fare
 trips as (
 
-    select
-        service,
-        pickup_month,
-        pickup_location_id,
-        trip_distance_miles as trip_miles,
-        fare_amount,
-        tip_amount,
-        tolls_amount,
-        congestion_surcharge_amount,
-        airport_fee_amount,
-        cbd_congestion_fee_amount,
-        total_amount as revenue_amount
-    from taxi_trips
-
-    union all
-
-    select
-        service,
-        pickup_month,
-        pickup_location_id,
-        trip_miles,
-        base_passenger_fare_amount as fare_amount,
-        tip_amount,
-        tolls_amount,
-        congestion_surcharge_amount,
-        airport_fee_amount,
-        cbd_congestion_fee_amount,
-        passenger_total_amount as revenue_amount
-    from for_hire_trips
-    -- a revenue per dataset that has one: every fhvhv trip, even one whose record lacks the fare
-    where service = 'fhvhv'
+    select * from service_trips
+    where service != 'fhv'
 
 ),
 

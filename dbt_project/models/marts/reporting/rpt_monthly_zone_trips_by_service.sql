@@ -1,6 +1,6 @@
 -- Trips per pickup month, pickup zone and service, all four TLC datasets side by side: the taxi fact
 -- and the for-hire fact share dim_location's zones, so yellow, green, fhv and fhvhv compare zone by zone.
--- Revenue is each dataset's own definition (rpt_monthly_zone_revenue_by_service): null for fhv.
+-- Revenue is each dataset's own definition (macro service_trips_sql): null for fhv.
 with
 
 taxi_trips as (
@@ -23,25 +23,7 @@ locations as (
 
 trips as (
 
-    select
-        service,
-        pickup_month,
-        pickup_location_id,
-        trip_distance_miles as trip_miles,
-        trip_duration_minutes,
-        total_amount as revenue_amount
-    from taxi_trips
-
-    union all
-
-    select
-        service,
-        pickup_month,
-        pickup_location_id,
-        trip_miles,
-        trip_duration_minutes,
-        passenger_total_amount as revenue_amount
-    from for_hire_trips
+    {{ service_trips_sql('taxi_trips', 'for_hire_trips') }}
 
 ),
 
