@@ -31,6 +31,7 @@ from ingestion.contract import (
     DATASETS,
     LOAD_LOG_COLUMNS,
     LOAD_LOG_TABLE,
+    MANIFEST_DIR,
     PARTITION_COLUMNS,
     QUARANTINE_COLUMNS,
     QUARANTINE_TABLE,
@@ -367,7 +368,7 @@ def load_partition(conn, manifest: dict, lake_root: Path, quarantine_root: Path)
 
 def read_manifests(lake_root: Path) -> list[dict]:
     """Every manifest in the lake, oldest partition first."""
-    manifests = [json.loads(p.read_text()) for p in sorted((lake_root / "_manifests").glob("*.json"))]
+    manifests = [json.loads(p.read_text()) for p in sorted((lake_root / MANIFEST_DIR).glob("*.json"))]
     return sorted(manifests, key=lambda m: (m["service"], m["year"], m["month"]))
 
 

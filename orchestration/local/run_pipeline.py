@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion.contract import FILE_NAME, FILE_NAME_HELP
+from ingestion.contract import FILE_NAME, FILE_NAME_HELP, landing_suffixes
 from orchestration.local import embedded_postgres
 from orchestration.local.summary import RunReport, StageReport
 
@@ -96,9 +96,10 @@ def say(message: str) -> None:
     sys.stdout.flush()
 
 
-# A file with one of these endings (or "tripdata" in its name) is meant as trip data: a name the job does
-# not know refuses the run. Other files (a README, provenance notes) are passed over, and listed.
-_DATA_ENDINGS = (".parquet", ".csv", ".gz", ".zip", ".json", ".jsonl")
+# A file with one of these endings (the contract's formats, or other ways data comes) or "tripdata" in its
+# name is meant as trip data: a name the job does not know refuses the run. Other files (a README,
+# provenance notes) are passed over, and listed.
+_DATA_ENDINGS = (*landing_suffixes(), ".gz", ".zip", ".json", ".jsonl")
 
 
 def _looks_like_data(name: str) -> bool:
@@ -206,7 +207,8 @@ def validate_input(state: RunState) -> StageReport:
 
 
 def ingest(state: RunState) -> StageReport:
-    from ingestion.job import describe, execute
+    from ingestion import storage
+    from ingestion.job import describe, execute, rejected_file_path
     from ingestion.results import FAILED, INGESTED, REFUSED
 
     timing: dict[str, float] = {}
@@ -227,7 +229,7 @@ def ingest(state: RunState) -> StageReport:
     state.report.files = [r.to_dict() for r in results]
     fresh = [r for r in results if r.status == INGESTED]
     for result in fresh:  # a file refused earlier and now ingested: drop the stale copy
-        (state.config.quarantine_root / "_rejected_files" / result.source_file).unlink(missing_ok=True)
+        storage.delete_file(rejected_file_path(str(state.config.quarantine_root), result.source_file))
     failed = [r for r in results if r.status == FAILED]
     if failed:
         raise RuntimeError("; ".join(r.error for r in failed))
