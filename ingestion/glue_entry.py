@@ -87,11 +87,6 @@ def parse_inputs(text: str) -> list[PinnedInput]:
     return inputs
 
 
-def split_inputs(text: str) -> list[str]:
-    """The URIs of ``--inputs``, without their versions."""
-    return [item.uri for item in parse_inputs(text)]
-
-
 def main(argv: Sequence[str] | None = None) -> list:
     """Run the ingestion for the job's arguments; raise if any file was refused or failed.
 

@@ -6,7 +6,7 @@ writing Parquet from executor tasks with pyarrow (`open_output_stream`), writing
 rejection reports, listing / moving / deleting objects for the partition swap, and archiving (or
 quarantining) the raw file once the job is done with it.
 
-A raw file's S3 object version can be pinned (issue 13, item 9): `stat_size`, `open_binary`,
+A raw file's S3 object version can be pinned: `stat_size`, `open_binary`,
 `iter_chunks`, `copy_file` and `delete_file` take ``version_id`` (None: the current version), and
 `current_version` says which version is current, so a job reads, hashes, archives and deletes one
 version even when the same key is uploaded again during its run.

@@ -161,8 +161,11 @@ def test_glue_entry_parses_arguments_without_awsglue():
             "--quarantine_root", "s3://q/"]  # fmt: skip
     args = glue_entry.resolve_arguments(argv)
     assert args == {"inputs": "s3://b/a.parquet, s3://b/c.csv", "lake_root": "s3://l/", "quarantine_root": "s3://q/"}
-    assert glue_entry.split_inputs(args["inputs"]) == ["s3://b/a.parquet", "s3://b/c.csv"]
-    assert glue_entry.split_inputs('["s3://b/a.parquet"]') == ["s3://b/a.parquet"]
+    assert glue_entry.parse_inputs(args["inputs"]) == [
+        glue_entry.PinnedInput("s3://b/a.parquet"),
+        glue_entry.PinnedInput("s3://b/c.csv"),
+    ]
+    assert glue_entry.parse_inputs('["s3://b/a.parquet"]') == [glue_entry.PinnedInput("s3://b/a.parquet")]
 
 
 def test_glue_entry_uses_get_resolved_options_and_fails_on_refusal(monkeypatch, tmp_path):
