@@ -59,9 +59,13 @@ class Settings:
     run_id: str
     artifacts_uri: str
 
-    def scratch(self, name: str) -> Path:
-        """dbt's `target` and `logs` folders, under the container's writable scratch directory."""
-        return self.scratch_dir / name
+    @property
+    def target_path(self) -> Path:
+        return self.scratch_dir / "target"
+
+    @property
+    def log_path(self) -> Path:
+        return self.scratch_dir / "logs"
 
 
 # The project's vars and the shape each value must have: exactly the names under `vars:` in
@@ -190,9 +194,9 @@ def dbt_command(settings: Settings, *args: str) -> list[str]:
         "--profiles-dir",
         str(settings.profiles_dir),
         "--target-path",
-        str(settings.scratch("target")),
+        str(settings.target_path),
         "--log-path",
-        str(settings.scratch("logs")),
+        str(settings.log_path),
     ]
 
 
@@ -228,7 +232,7 @@ def upload_artifacts(settings: Settings, succeeded: bool, s3_client=None) -> lis
     content_types = {".json": "application/json", ".html": "text/html"}
     uploaded = []
     for name in names:
-        path = settings.scratch("target") / name
+        path = settings.target_path / name
         if not path.is_file():
             LOG.warning("no %s to upload (dbt did not write it)", name)
             continue
