@@ -55,6 +55,7 @@ run: setup ## run the whole pipeline (SOURCE=dir for real TLC files; default: a 
 test: setup ## set up and run every test, then lint
 	@bash tools/setup_validators.sh
 	@bash tools/setup_browser.sh
+	@bash tools/setup_podman.sh
 	@$(VENV)/bin/ruff check ingestion orchestration tests   # sqlfluff runs inside pytest (tests/dbt/test_dbt_sqlfluff.py)
 	@$(VENV)/bin/ruff format --check ingestion orchestration tests
 	@set +e; $(PY) -m pytest $(PYTEST_ARGS); code=$$?; set -e; \
