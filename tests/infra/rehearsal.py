@@ -26,12 +26,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestration.aws import glue_package
 from tests.orchestration.tools import REPO_ROOT
 
 REGION = "us-east-1"
@@ -109,11 +109,7 @@ def copy_repository(work: Path, source: Path = REPO_ROOT) -> Path:
     (work / "orchestration" / "aws").mkdir(parents=True)
     shutil.copy(source / "orchestration" / "aws" / "state_machine.asl.json", work / "orchestration" / "aws")
     shutil.copytree(source / "ingestion", work / "ingestion", ignore=shutil.ignore_patterns("__pycache__"))
-    build = work / ".local" / "build"
-    build.mkdir(parents=True)
-    with zipfile.ZipFile(build / "ingestion.zip", "w") as archive:  # README step 2
-        for path in sorted((work / "ingestion").rglob("*.py")):
-            archive.write(path, path.relative_to(work).as_posix())
+    glue_package.build(work / glue_package.DEFAULT_OUTPUT, source_root=work)  # README step 2
     return work / "infra" / "envs" / ENV
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.aws import glue_package
 from tests.infra.terraform_tools import ENVS, INFRA, aws_provider_mirror, terraform_binary, terraform_env
 from tests.orchestration.tools import CHECKOV, REPO_ROOT, require
 
@@ -137,6 +138,6 @@ def test_deploy_instructions_match_the_code() -> None:
     assert (REPO_ROOT / "orchestration" / "container" / "Dockerfile").is_file()
     assert "-f orchestration/container/Dockerfile" in readme
     # The package path is relative to the root module's folder; every env is at infra/envs/<env>.
-    assert '"../../../.local/build/ingestion.zip"' in (platform / "variables.tf").read_text()
-    assert ".local/build/ingestion.zip ingestion/" in readme
+    assert f'"../../../{glue_package.DEFAULT_OUTPUT}"' in (platform / "variables.tf").read_text()
+    assert "python3 -m orchestration.aws.glue_package" in readme
     assert sorted(p.name for p in (INFRA / "envs").iterdir() if p.is_dir()) == sorted(ENVS)

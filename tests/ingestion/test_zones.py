@@ -15,6 +15,7 @@ import pytest
 import shapely
 
 from ingestion.zones import CELL, OUTSIDE_NYC_ZONE, UNKNOWN_ZONE, assign_zones, zone_polygons
+from orchestration.aws import glue_package
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOOKUP = REPO_ROOT / "dbt_project" / "seeds" / "taxi_zone_lookup.csv"
@@ -179,9 +180,8 @@ def test_the_grid_shortcut_gives_the_exact_answer():
 
 
 def test_loads_the_polygons_from_a_zip_as_the_glue_job_ships_the_package(tmp_path):
-    # built exactly as README.md / infra/README.md tell (python -m zipfile -c ... ingestion/)
-    archive = tmp_path / "ingestion.zip"
-    subprocess.run([sys.executable, "-m", "zipfile", "-c", str(archive), "ingestion/"], cwd=REPO_ROOT, check=True)
+    # built as README.md / infra/README.md tell (python3 -m orchestration.aws.glue_package)
+    archive = glue_package.build(tmp_path / "ingestion.zip")
     script = (
         "import numpy as np, ingestion.zones as z\n"
         "assert z.__file__.startswith(sys.argv[1]), z.__file__\n"
