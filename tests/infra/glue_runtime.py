@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -30,6 +31,10 @@ LOCK = Path(__file__).with_name("glue5_runtime.txt")
 STAND_IN = Path(__file__).with_name("glue_standin")
 CACHE = REPO_ROOT / ".local" / "glue5-runtime"
 INSTALLER_FIRST = ("pip", "setuptools")  # installed before the rest, at the lock's versions
+# Glue 5.0 runs on Amazon Linux 2023, glibc 2.34, Java 17 ("AWS Glue versions"; "Using Python libraries with
+# AWS Glue"): a wheel pip picks here (glibc 2.36) must also load there.
+GLUE_GLIBC = (2, 34)
+GLUE_JAVA = 17
 
 
 def _pip(python: Path, *args: str, log: Path) -> None:
@@ -65,6 +70,37 @@ def runtime(job_arguments: Mapping[str, str]) -> Path:
     _pip(python, "install", *modules, *options, log=log)
     (home / ".complete").touch()
     return python
+
+
+def wheel_tags(python: Path, distribution: str) -> list[str]:
+    """The platform tags of an installed distribution's wheel (the Tag lines of its .dist-info/WHEEL)."""
+    code = "import importlib.metadata as m, sys; print(m.distribution(sys.argv[1]).read_text('WHEEL'))"
+    out = subprocess.run([str(python), "-c", code, distribution], capture_output=True, text=True, check=True)
+    return [line.split(":", 1)[1].strip() for line in out.stdout.splitlines() if line.startswith("Tag:")]
+
+
+def loads_on_glue(tag: str) -> bool:
+    """A wheel tag's platform is pure or a manylinux no newer than Glue 5.0's glibc, on x86_64."""
+    platform = tag.split("-")[-1]
+    if platform == "any":
+        return True
+    match = re.fullmatch(r"manylinux_(\d+)_(\d+)_x86_64|manylinux(2014|2010|1)_x86_64", platform)
+    if not match:
+        return False
+    legacy = {"2014": (2, 17), "2010": (2, 12), "1": (2, 5)}
+    glibc = legacy[match.group(3)] if match.group(3) else (int(match.group(1)), int(match.group(2)))
+    return glibc <= GLUE_GLIBC
+
+
+def java_major() -> int | None:
+    """The major version of the `java` Spark will start (JAVA_HOME's, else the PATH's)."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java:
+        return None
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)', out)
+    return int(match.group(1)) if match else None
 
 
 def glue_argv(script: Path, default_arguments: Mapping[str, str], run_arguments: Mapping[str, str]) -> list[str]:

@@ -27,7 +27,7 @@ import pytest
 from tests.infra import fargate
 from tests.infra.podman import ARCHITECTURES, Podman, PodmanUnavailable, pip_build_mounts
 from tests.infra.rehearsal import Rehearsal, free_port
-from tests.orchestration.tools import REPO_ROOT
+from tests.orchestration.tools import REPO_ROOT, missing
 
 TASK_DEFINITION = "module.platform.module.dbt_runner.aws_ecs_task_definition.dbt"
 ARTIFACTS_BUCKET = "module.platform.module.storage.module.artifacts.aws_s3_bucket.this"
@@ -35,12 +35,6 @@ DOCUMENTED_BUILDS = (REPO_ROOT / "README.md", REPO_ROOT / "infra" / "README.md")
 IMAGE = "localhost/tlc-dbt:test"
 DATABASE = "tlc_image_test"
 HOST_ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def documented_builds() -> list[list[str]]:
@@ -103,10 +97,10 @@ def image(task_definition, tmp_path_factory) -> BuiltImage:
     try:
         podman.check_available()
     except PodmanUnavailable as exc:
-        unavailable(str(exc))
+        missing(str(exc))
     target = task_platform(task_definition)
     if HOST_ARCHITECTURES.get(platform.machine()) != target.split("/")[1]:
-        unavailable(f"the task runs on {target}; this machine is {platform.machine()} (no emulation here)")
+        missing(f"the task runs on {target}; this machine is {platform.machine()} (no emulation here)")
     command = documented_builds()[0]
     dockerfile = REPO_ROOT / option(command, "-f", "--file")
     base_images = re.findall(r"^FROM\s+(\S+)", dockerfile.read_text(), flags=re.MULTILINE)
@@ -114,7 +108,7 @@ def image(task_definition, tmp_path_factory) -> BuiltImage:
     try:
         base = {podman.ensure_base(name, target) for name in set(base_images)}
     except PodmanUnavailable as exc:
-        unavailable(str(exc))
+        missing(str(exc))
     conf_text, mounts = pip_build_mounts(str(REPO_ROOT / ".venv" / "bin" / "python"))
     conf = tmp_path_factory.mktemp("build") / "pip.conf"
     conf.write_text(conf_text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -17,7 +18,11 @@ def require(path: Path, what: str) -> Path:
     """The tool at `path`; under CI a missing tool fails the test, elsewhere it skips with the fix."""
     if path.is_file() and os.access(path, os.X_OK):
         return path
-    message = f"{what} not found at {path.relative_to(REPO_ROOT)}: run `bash tools/setup_validators.sh`"
+    missing(f"{what} not found at {path.relative_to(REPO_ROOT)}: run `bash tools/setup_validators.sh`")
+
+
+def missing(message: str) -> NoReturn:
+    """A test's tool or runtime is not here: under CI (CI=true) the test fails, elsewhere it skips."""
     if os.environ.get("CI", "").lower() in ("true", "1"):
         pytest.fail(message)
     pytest.skip(message)
