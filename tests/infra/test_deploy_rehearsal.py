@@ -19,6 +19,7 @@ from tests.infra.rehearsal import NOT_REHEARSED, NOT_REHEARSED_FILES, REGION, Re
 from tests.orchestration.tools import REPO_ROOT
 
 MODULES = REPO_ROOT / "infra" / "modules"
+INFRA_ENVS = REPO_ROOT / "infra" / "envs"
 # Resources with for_each over lists that are empty in dev (no e-mail subscribers are given).
 EMPTY_IN_DEV = {"aws_sns_topic_subscription.success_email", "aws_sns_topic_subscription.failure_email"}
 
@@ -94,3 +95,18 @@ def test_every_file_ending_of_the_contract_starts_an_execution(rehearsal: Rehear
     rules = definition["States"]["ValidateObjectKey"]["Choices"][0]["And"][1]["Or"]
     contract = json.loads((REPO_ROOT / "infra" / "lake_contract.json").read_text())
     assert [rule["StringMatches"] for rule in rules] == [f"landing/{p}" for p in contract["landing"]["key_patterns"]]
+
+
+def test_the_subnets_are_in_the_az_ids_the_environment_names(rehearsal: Rehearsal) -> None:
+    """infra/envs/dev places its subnets by AZ ID (a name is a different physical zone in each account):
+    moto's EC2 knows us-east-1's AZ IDs, and the subnets it made are in exactly those asked for."""
+    named = re.search(r"availability_zone_ids\s*=\s*(\[[^\]]*\])", (INFRA_ENVS / "dev" / "main.tf").read_text())
+    assert named, "infra/envs/dev/main.tf names no availability_zone_ids"
+    asked = json.loads(named.group(1))
+    subnets = sorted(
+        (r for r in rehearsal.resources() if r["type"] == "aws_subnet" and r["mode"] == "managed"),
+        key=lambda r: r["index"],
+    )
+    assert [s["values"]["availability_zone_id"] for s in subnets] == asked
+    described = _client(rehearsal, "ec2").describe_subnets(SubnetIds=[s["values"]["id"] for s in subnets])["Subnets"]
+    assert sorted(s["AvailabilityZoneId"] for s in described) == sorted(asked)

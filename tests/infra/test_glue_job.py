@@ -27,6 +27,25 @@ def test_glue_5_logging_goes_to_its_own_encrypted_groups(rehearsal: Rehearsal) -
     assert job["security_configuration"] == configuration["name"]
 
 
+def test_the_security_configuration_leaves_the_log_group_names_to_glue_5(rehearsal: Rehearsal) -> None:
+    """With CloudWatch encryption in a job's security configuration, Glue writes to log groups whose names carry
+    the configuration's name: "<group>-<security configuration>" ("Enabling continuous logging for AWS Glue
+    4.0 and earlier jobs", https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html),
+    "/aws-glue/jobs-<role>-<configuration>/" (the Glue API's JobRun.LogGroupName), and no page says what Glue
+    5.0's --custom-logGroup-prefix does then; the job role may write only <prefix>/error and <prefix>/output.
+    So the configuration encrypts no logs, and the two groups are encrypted by their own key (kms_key_id,
+    checked above; CloudWatch Logs encrypts a group's data with its key: "Encrypt log data in CloudWatch Logs
+    using AWS KMS", https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html)."""
+    configuration = rehearsal.resource(f"{INGEST}.aws_glue_security_configuration.this")
+    [encryption] = configuration["encryption_configuration"]
+    [cloudwatch] = encryption["cloudwatch_encryption"]
+    assert cloudwatch["cloudwatch_encryption_mode"] == "DISABLED", (
+        "the security configuration encrypts CloudWatch logs: Glue would name the groups after it"
+    )
+    [s3] = encryption["s3_encryption"]
+    assert s3["s3_encryption_mode"] == "SSE-KMS", "the configuration still encrypts what the job writes to S3"
+
+
 def test_a_backfill_queues_instead_of_failing() -> None:
     """Past max_concurrent_runs a run waits (WAITING) instead of failing with ConcurrentRunsExceeded.
     Read from the configuration: moto's Glue does not keep JobRunQueuingEnabled, so the rehearsal's state

@@ -173,10 +173,25 @@ def test_resource_policy_row(row: dict[str, Any], rehearsal: Rehearsal) -> None:
 def test_key_policy_row(row: dict[str, Any], rehearsal: Rehearsal) -> None:
     _, document = key_policy(rehearsal)
     context = resolve_context(row.get("context", {}), rehearsal)
+    # A list in the context: each value is one request (e.g. each rule whose target sends to the queue).
+    contexts = [{**context, k: v} for k, values in context.items() if isinstance(values, list) for v in values]
     for action in row["actions"]:
-        assert decide([document], action, "*", context, principal_of(row["principal"])) == "allow", (
-            f"the key policy does not let {row['principal']} {action} with {context}: {row['why']}"
-        )
+        for one in contexts or [context]:
+            assert decide([document], action, "*", one, principal_of(row["principal"])) == "allow", (
+                f"the key policy does not let {row['principal']} {action} with {one}: {row['why']}"
+            )
+
+
+def test_eventbridge_uses_the_key_for_the_pipeline_rules_only(rehearsal: Rehearsal) -> None:
+    """EventBridge's use of the key is scoped to the rules whose targets send to the encrypted dead-letter queue,
+    by aws:SourceArn, the key the SQS guide documents for AWS services (CloudWatch Events among them) sending
+    to an SSE-KMS queue; another rule of the same account may not use it."""
+    _, document = key_policy(rehearsal)
+    events = principal_of("EventBridge")
+    other_rule = f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/someone-elses-rule"
+    for context in ({"aws:SourceArn": other_rule, "aws:SourceAccount": ACCOUNT_ID}, {"aws:SourceAccount": ACCOUNT_ID}):
+        for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+            assert decide([document], action, "*", context, events) != "allow", f"{action} with {context}"
 
 
 # ---------- network paths

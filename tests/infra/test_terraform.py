@@ -141,3 +141,93 @@ def test_deploy_instructions_match_the_code() -> None:
     assert f'"../../../{glue_package.DEFAULT_OUTPUT}"' in (platform / "variables.tf").read_text()
     assert "python3 -m orchestration.aws.glue_package" in readme
     assert sorted(p.name for p in (INFRA / "envs").iterdir() if p.is_dir()) == sorted(ENVS)
+
+
+# Availability Zones by ID. A zone's name (us-east-1a) maps to a different physical zone in each account
+# created before November 2025; its AZ ID (use1-az1) is the same location in every account ("AWS
+# Availability Zones", https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-availability-zones.html).
+# Redshift Serverless takes subnets whose AZ IDs it supports, in three AZs with enhanced VPC routing
+# ("Considerations when using Amazon Redshift Serverless",
+# https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-usage-considerations.html).
+def test_subnets_are_placed_by_availability_zone_id() -> None:
+    blocks = [
+        (path, block)
+        for path in INFRA.rglob("*.tf")
+        for block in re.findall(r'^resource "aws_subnet" "\w+" \{.*?^\}', path.read_text(), re.S | re.M)
+    ]
+    assert blocks, "no aws_subnet in infra/"
+    for path, block in blocks:
+        assert not re.search(r"^\s*availability_zone\s*=", block, re.M), f"{path}: a subnet placed by AZ name"
+        assert re.search(r"^\s*availability_zone_id\s*=", block, re.M), f"{path}: a subnet without an AZ ID"
+
+
+NETWORK_TEST = """
+mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\\"Version\\": \\"2012-10-17\\", \\"Statement\\": []}"
+    }
+  }
+}
+
+variables {
+  name        = "tlc-test"
+  kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+}
+
+run "three_az_ids_place_three_subnets" {
+  command = plan
+  variables {
+    availability_zone_ids = ["use1-az1", "use1-az2", "use1-az4"]
+  }
+  assert {
+    condition     = aws_subnet.private[*].availability_zone_id == ["use1-az1", "use1-az2", "use1-az4"]
+    error_message = "the subnets are not in the AZ IDs asked for"
+  }
+}
+
+run "az_names_are_refused" {
+  command = plan
+  variables {
+    availability_zone_ids = ["us-east-1a", "us-east-1b", "us-east-1c"]
+  }
+  expect_failures = [var.availability_zone_ids]
+}
+
+run "two_az_ids_are_refused" {
+  command = plan
+  variables {
+    availability_zone_ids = ["use1-az1", "use1-az2"]
+  }
+  expect_failures = [var.availability_zone_ids]
+}
+
+run "a_repeated_az_id_is_refused" {
+  command = plan
+  variables {
+    availability_zone_ids = ["use1-az1", "use1-az2", "use1-az1"]
+  }
+  expect_failures = [var.availability_zone_ids]
+}
+"""
+
+
+def test_the_network_module_takes_three_distinct_az_ids_and_refuses_names(tmp_path) -> None:
+    """`terraform test` on a copy of infra/modules/network with a mocked provider: three distinct AZ IDs place
+    one subnet in each, AZ names, two zones and a repeated zone are refused by the variable's validation."""
+    terraform = terraform_binary()
+    mirror = aws_provider_mirror()
+    module = tmp_path / "network"
+    shutil.copytree(INFRA / "modules" / "network", module, ignore=shutil.ignore_patterns(".terraform*"))
+    (module / "tests").mkdir()
+    (module / "tests" / "availability_zones.tftest.hcl").write_text(NETWORK_TEST)
+    run_env = terraform_env(tmp_path)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([terraform, *args], cwd=module, capture_output=True, text=True, env=run_env, timeout=300)
+
+    init = run("init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}")
+    assert init.returncode == 0, init.stdout + init.stderr
+    tested = run("test", "-no-color")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "4 passed, 0 failed" in tested.stdout, tested.stdout

@@ -15,6 +15,7 @@ from tlc_samples import write_parquet, yellow_row
 
 from ingestion import file_ingest, glue_entry, job, manifest, spark_session, storage
 from ingestion.results import FileResult
+from tests.orchestration.tools import REPO_ROOT
 
 GOOD = "yellow_tripdata_2024-01.parquet"
 BAD = "yellow_tripdata_2024-02.parquet"
@@ -310,3 +311,35 @@ def test_s3_a_hand_started_run_pins_the_current_version_when_it_plans(s3, tmp_pa
     current = s3.head_object(Bucket=LANDING, Key=f"landing/{GOOD}")["VersionId"]
     [item] = job.plan([uri], *ROOTS).items
     assert item.inspection.raw.version_id == current and item.sha256 == _sha256(first)
+
+
+def _readme_bullet(title: str) -> str:
+    """One "- **title**: ..." bullet of infra/README.md, on one line."""
+    text = (REPO_ROOT / "infra" / "README.md").read_text()
+    start = text.index(f"- **{title}**")
+    end = text.find("\n- **", start + 1)
+    return " ".join(text[start : end if end > 0 else None].split())
+
+
+def test_s3_an_archived_upload_leaves_nothing_in_the_versioned_landing_bucket(s3, tmp_path):
+    """The landing bucket is versioned (infra/modules/bucket). Once the upload is archived, the job has deleted
+    the exact version it read (DeleteObject with its VersionId): S3 removes that version for good and adds no
+    delete marker ("Deleting object versions",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html), so no noncurrent copy
+    is left for the lifecycle rule to keep: the archive holds the only copy. infra/README.md must say so."""
+    s3.put_bucket_versioning(Bucket=LANDING, VersioningConfiguration={"Status": "Enabled"})
+    uri, body = _land(s3, tmp_path)
+    [result] = _run_in_process([uri], f"s3://{ARCHIVE}/")
+    assert result.status == "ingested" and result.source_version, "the job pinned the version it read"
+
+    left = s3.list_object_versions(Bucket=LANDING, Prefix="landing/")
+    assert left.get("Versions", []) == [] and left.get("DeleteMarkers", []) == [], left
+    [copy] = s3.list_object_versions(Bucket=ARCHIVE)["Versions"]
+    assert s3.get_object(Bucket=ARCHIVE, Key=copy["Key"])["Body"].read() == body
+
+    where_it_goes = _readme_bullet("Where an uploaded file goes")
+    assert "noncurrent version" not in where_it_goes.replace("no noncurrent version", ""), (
+        "infra/README.md says an ingested file stays in landing as a noncurrent version; the job deletes it for good"
+    )
+    assert "no noncurrent version and no delete marker" in where_it_goes
+    assert "only copy" in where_it_goes

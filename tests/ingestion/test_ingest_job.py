@@ -338,3 +338,42 @@ def test_files_are_dealt_biggest_first_to_the_lightest_task():
     assert sorted(i for task in tasks for i in task) == list(range(len(sizes)))
     assert job.deal(sizes, 10) == [[1], [3], [2], [5], [0], [4]]  # never more tasks than files
     assert job.deal([7], 0) == [[0]]
+
+
+def test_lake_timestamps_are_int64_microseconds_not_adjusted_to_utc(ingested):
+    """What Redshift Spectrum reads through the catalog's `timestamp` columns, pinned so a change of encoding
+    fails here. The lake holds NYC wall-clock times (the contract), so the files carry TIMESTAMP(MICROS) on
+    INT64 with isAdjustedToUTC=false: a timestamp without time zone at microsecond resolution, which is what
+    Redshift's TIMESTAMP is ("TIMESTAMP is an alias of TIMESTAMP WITHOUT TIME ZONE", resolution 1 microsecond:
+    "Datetime types", https://docs.aws.amazon.com/redshift/latest/dg/r_Datetime_types.html), and the Parquet
+    encoding of the only timestamp Spectrum documents reading from Iceberg tables ("timestamp without time
+    zone"; timestamptz unsupported: https://docs.aws.amazon.com/redshift/latest/dg/querying-iceberg-supported-data-types.html).
+    No AWS page states which Parquet timestamp encodings Spectrum reads from plain Parquet tables (infra/README.md,
+    "What cannot be verified"); not INT96, not nanoseconds, not UTC-adjusted values under a `timestamp` column."""
+    contract = json.loads((Path(__file__).resolve().parents[2] / "infra" / "lake_contract.json").read_text())
+    catalog = {name: table["columns"] for name, table in contract["trip_tables"].items()}
+    catalog["quarantined_trips"] = contract["quarantine_table"]["columns"]
+    files = {
+        "yellow_trips": ingested["lake"] / "yellow_trips/year=2024/month=01",
+        "green_trips": ingested["lake"] / "green_trips/year=2024/month=01",
+        "quarantined_trips": ingested["quarantine"] / "yellow_trips/year=2024/month=01",
+    }
+    checked = 0
+    for table, folder in files.items():
+        schema = pq.ParquetFile(next(folder.glob("part-*.parquet"))).schema
+        timestamps = {column["name"] for column in catalog[table] if column["type"] == "timestamp"}
+        assert timestamps, f"{table}: the catalog types no column as timestamp"
+        for column in (schema.column(i) for i in range(len(schema))):
+            logical = json.loads(column.logical_type.to_json())
+            if column.name in timestamps or logical["Type"] == "Timestamp":
+                assert column.name in timestamps, (
+                    f"{table}.{column.name}: a Parquet timestamp the catalog types otherwise"
+                )
+                assert column.physical_type == "INT64", f"{table}.{column.name}: {column.physical_type}"
+                assert (logical["Type"], logical["isAdjustedToUTC"], logical["timeUnit"]) == (
+                    "Timestamp",
+                    False,
+                    "microseconds",
+                ), f"{table}.{column.name}: {logical}"
+                checked += 1
+    assert checked >= 5

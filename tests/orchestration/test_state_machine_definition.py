@@ -45,6 +45,15 @@ SAMPLE_VARIABLES = {
 # Errors that say "try again later"; a failed job, a failed dbt build or a bad input is not one of them.
 NEVER_RETRIED = {"States.ALL", "States.TaskFailed", "States.Runtime", "States.Permissions", "States.Timeout"}
 FAILURE_HANDLERS = {"ReleaseLocksAfterFailure", "NotifyFailure", "PartitionBusy", "TransformBusy", "Failed"}
+# What one wait of a retrier is, on average, as a share of its computed backoff (IntervalSeconds x
+# BackoffRate^attempt, capped by MaxDelaySeconds). The JitterStrategy values as AWS documents them
+# ("JitterType", https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_stepfunctions.JitterType.html;
+# the retrier fields: https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html):
+# FULL "calculates the delay to be a random number between 0 and the computed backoff" (uniform: half on
+# average); NONE "calculates the delay to be the computed backoff", the default when the field is absent.
+JITTER_MEAN_SHARE = {"FULL": 0.5, "NONE": 1.0}
+LOCK_BUSY = "DynamoDB.ConditionalCheckFailedException"
+README = REPO_ROOT / "infra" / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +132,54 @@ def test_every_task_retries_only_transient_errors_with_backoff_and_jitter(defini
         assert state.get("Retry"), f"{name} has no Retry"
         for retrier in state["Retry"]:
             assert not NEVER_RETRIED & set(retrier["ErrorEquals"]), f"{name} retries a non-transient error"
-            assert retrier["JitterStrategy"] == "FULL", name
             assert retrier["MaxAttempts"] >= 2, name
-            if retrier["ErrorEquals"] != ["DynamoDB.ConditionalCheckFailedException"]:
+            if retrier["ErrorEquals"] == [LOCK_BUSY]:
+                # A lock wait, not a transient error: a fixed interval, so that its length is what the texts
+                # say (test_the_lock_wait_the_text_states_is_the_wait_the_retrier_makes).
+                assert retrier["JitterStrategy"] == "NONE" and retrier["BackoffRate"] == 1.0, name
+            else:
+                assert retrier["JitterStrategy"] == "FULL", name
                 assert retrier["BackoffRate"] >= 2.0, f"{name}: transient errors back off"
+
+
+def expected_total_wait_seconds(retrier: dict[str, Any]) -> float:
+    """The expected sum of a retrier's waits until its last attempt has failed (ASL defaults: IntervalSeconds
+    1, BackoffRate 2.0, MaxAttempts 3)."""
+    interval, rate = retrier.get("IntervalSeconds", 1), retrier.get("BackoffRate", 2.0)
+    cap = retrier.get("MaxDelaySeconds", float("inf"))
+    share = JITTER_MEAN_SHARE[retrier.get("JitterStrategy", "NONE")]
+    return sum(min(interval * rate**attempt, cap) * share for attempt in range(retrier.get("MaxAttempts", 3)))
+
+
+def stated_wait_minutes(text: str) -> set[int]:
+    """The waits a sentence states: "about 30 minutes", "about an hour" (60)."""
+    found = {int(n) for n in re.findall(r"about (\d+) minutes", text)}
+    return found | ({60} if re.search(r"about an hour", text) else set())
+
+
+@pytest.mark.parametrize("lock_state", ["AcquirePartitionLock", "AcquireTransformLock"])
+def test_the_lock_wait_the_text_states_is_the_wait_the_retrier_makes(definition, lock_state) -> None:
+    """A second execution waits for a held lock by retrying on the conditional write's failure: the wait the
+    state's Comment, its Busy state's Cause and infra/README.md promise is the one its Retry fields make."""
+    states = definition["States"]
+    state = states[lock_state]
+    [retrier] = [r for r in state["Retry"] if r["ErrorEquals"] == [LOCK_BUSY]]
+    [busy] = [c["Next"] for c in state["Catch"] if c["ErrorEquals"] == [LOCK_BUSY]]
+    cause = states[busy]["Parameters"].get("Cause") or states[busy]["Parameters"]["Cause.$"]
+    error = states[busy]["Parameters"]["Error"]
+    sentences = re.split(r"(?<=[.;])\s", " ".join(README.read_text().split()))
+    told = {
+        "the state's Comment": stated_wait_minutes(state["Comment"]),
+        f"{busy}'s Cause": stated_wait_minutes(cause),
+        f"infra/README.md on {error}": {m for s in sentences if error in s for m in stated_wait_minutes(s)},
+    }
+    expected_minutes = expected_total_wait_seconds(retrier) / 60
+    for where, minutes in told.items():
+        assert len(minutes) == 1, f"{where} should state the wait once, found {sorted(minutes)}"
+        [stated] = minutes
+        assert abs(expected_minutes - stated) <= 0.1 * stated, (
+            f"{where} says about {stated} minutes; the retrier ({retrier}) waits {expected_minutes:g} on average"
+        )
 
 
 def test_every_failure_is_caught_and_reaches_the_failure_topic(definition) -> None:

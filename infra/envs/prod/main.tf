@@ -25,4 +25,9 @@ module "platform" {
   dbt_image_tag          = var.dbt_image_tag
   success_subscribers    = var.success_subscribers
   failure_subscribers    = var.failure_subscribers
+
+  # By AZ ID, the same physical zones in every account (infra/modules/network). Before a first apply, check
+  # them against the supported AZ IDs the Redshift Serverless console shows under "Additional considerations"
+  # when creating a workgroup: no AWS page lists them.
+  availability_zone_ids = ["use1-az1", "use1-az2", "use1-az4"]
 }

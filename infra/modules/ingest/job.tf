@@ -104,11 +104,11 @@ data "aws_iam_policy_document" "glue" {
     resources = [local.catalog_arn, local.database_arn, local.tables_arn]
   }
   statement {
-    # The job's two log groups (created below, so CreateLogGroup finds them there), encrypted with the
-    # key of the security configuration: Glue associates it with logs:AssociateKmsKey
-    # ("Encrypting data written by AWS Glue", https://docs.aws.amazon.com/glue/latest/dg/encryption-security-configuration.html).
+    # The job's two log groups (created below, so CreateLogGroup finds them there), by the names Glue 5.0
+    # documents for --custom-logGroup-prefix. They are encrypted by their own kms_key_id, not by the
+    # security configuration, so Glue neither renames them nor needs logs:AssociateKmsKey (see below).
     sid       = "Logs"
-    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     resources = flatten([for group in local.log_groups : ["${local.log_group_arn}/${group}", "${local.log_group_arn}/${group}:*"]])
   }
   statement {
@@ -136,13 +136,21 @@ resource "aws_cloudwatch_log_group" "glue" {
   kms_key_id        = var.kms_key_arn
 }
 
+# CloudWatch encryption stays off here: with it on, Glue writes to log groups named after the security
+# configuration: "<group>-<security configuration>" ("Enabling continuous logging for AWS Glue 4.0 and
+# earlier jobs", https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html) or
+# "/aws-glue/jobs-<role>-<configuration>/" (the Glue API's JobRun.LogGroupName,
+# https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/glue/aws.sdk.kotlin.services.glue.model/-job-run/log-group-name.html),
+# and no page says how that combines with Glue 5.0's --custom-logGroup-prefix. The two log groups are
+# encrypted all the same, by their kms_key_id: CloudWatch Logs encrypts a group's data with the key
+# associated with it (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
 resource "aws_glue_security_configuration" "this" {
+  #checkov:skip=CKV_AWS_99:CloudWatch log encryption is the log groups' own (kms_key_id, the platform key): enabling it here would make Glue log to groups named after this configuration, which the job role may not write.
   name = "${var.name}-ingest"
 
   encryption_configuration {
     cloudwatch_encryption {
-      cloudwatch_encryption_mode = "SSE-KMS"
-      kms_key_arn                = var.kms_key_arn
+      cloudwatch_encryption_mode = "DISABLED"
     }
     job_bookmarks_encryption {
       job_bookmarks_encryption_mode = "CSE-KMS"

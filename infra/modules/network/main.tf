@@ -4,7 +4,7 @@
 data "aws_region" "current" {}
 
 locals {
-  azs = var.availability_zones
+  azs = var.availability_zone_ids
   interface_endpoints = toset([
     "glue",
     "secretsmanager",
@@ -32,7 +32,7 @@ resource "aws_default_security_group" "this" {
 resource "aws_subnet" "private" {
   count                   = length(local.azs)
   vpc_id                  = aws_vpc.this.id
-  availability_zone       = local.azs[count.index]
+  availability_zone_id    = local.azs[count.index]
   cidr_block              = cidrsubnet(var.cidr_block, 4, count.index)
   map_public_ip_on_launch = false
   tags                    = { Name = "${var.name}-private-${local.azs[count.index]}", Tier = "private" }

@@ -11,12 +11,12 @@ module "storage" {
 }
 
 module "network" {
-  source             = "../network"
-  name               = local.name
-  cidr_block         = var.vpc_cidr_block
-  availability_zones = var.availability_zones
-  kms_key_arn        = module.storage.kms_key_arn
-  log_retention_days = var.log_retention_days
+  source                = "../network"
+  name                  = local.name
+  cidr_block            = var.vpc_cidr_block
+  availability_zone_ids = var.availability_zone_ids
+  kms_key_arn           = module.storage.kms_key_arn
+  log_retention_days    = var.log_retention_days
 }
 
 module "ingest" {

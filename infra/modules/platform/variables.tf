@@ -8,6 +8,11 @@ variable "vpc_cidr_block" {
   type = string
 }
 
+variable "availability_zone_ids" {
+  description = "AZ IDs of the provider's region for the private subnets (infra/modules/network checks them: three or more, IDs not names)."
+  type        = list(string)
+}
+
 variable "glue_workers" {
   type = number
 }
@@ -25,12 +30,6 @@ variable "dbt_image_tag" {
 variable "landing_prefix" {
   type    = string
   default = "landing/"
-}
-
-variable "availability_zones" {
-  description = "Three zones of the provider's region (Redshift Serverless spans three)."
-  type        = list(string)
-  default     = ["us-east-1a", "us-east-1b", "us-east-1c"]
 }
 
 variable "glue_entry_path" {

@@ -34,8 +34,10 @@ module "landing" {
   kms_key_arn       = aws_kms_key.data.arn
   access_log_bucket = module.logs.id_once_policy_applied
   # No expiration: the Glue job moves each file out (to archive, or to quarantine if refused) once it
-  # is done with it, so what stays here still needs someone (a failed or rejected execution). A
-  # deleted file's last version is kept as a noncurrent version for noncurrent_version_days.
+  # is done with it, so what stays here still needs someone (a failed or rejected execution). The job
+  # deletes the exact version it read, which removes it for good (no noncurrent version, no delete
+  # marker: https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html);
+  # noncurrent_version_days only applies to versions replaced by a re-upload or hidden by a plain delete.
 }
 
 module "lake" {

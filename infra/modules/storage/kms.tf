@@ -11,8 +11,8 @@ locals {
 # One customer-managed key per environment encrypts the data at rest of every service here
 # (S3, SNS, DynamoDB, CloudWatch Logs, ECR, Secrets Manager, Redshift). Services reach it through
 # their IAM roles; the key policy only delegates to IAM and lets the services that use the key
-# without a role of ours (CloudWatch Logs and its log delivery, EventBridge and CloudWatch alarms
-# publishing to encrypted SNS/SQS) do so.
+# without a role of ours (CloudWatch Logs and its log delivery, EventBridge sending to the encrypted
+# dead-letter queue, CloudWatch alarms publishing to the encrypted failure topic) do so.
 data "aws_iam_policy_document" "key" {
   #checkov:skip=CKV_AWS_109:A key policy's Resource is always "*" (the key itself); access is scoped by principal.
   #checkov:skip=CKV_AWS_111:Same: "*" in a key policy means this key; the principal is this account's IAM.
@@ -56,13 +56,35 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # EventBridge sends the events its rules could not deliver to the pipeline's SQS dead-letter queue,
+  # encrypted with this key. For an AWS service sending to an SSE-KMS queue, SQS documents a key policy
+  # statement for the service principal (kms:GenerateDataKey, kms:Decrypt) and, against confused deputies,
+  # aws:SourceArn, listing CloudWatch Events among the services that support it with SSE queues
+  # ("Amazon SQS Key management",
+  # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
+  # The source is a rule of this environment (modules/pipeline names them "<name>-...").
   statement {
-    sid       = "EventBridgeAndCloudWatchPublishToEncryptedTopics"
+    sid       = "EventBridgeRulesSendToTheEncryptedDeadLetterQueue"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${var.name}-*"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsPublishToTheEncryptedFailureTopic"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"
