@@ -189,6 +189,12 @@ def test_request_overrides_the_dbt_command_and_vars(pipeline) -> None:
         (s3_object_created_event("landing/fhv_tripdata_2024-01.zip"), "not a format of the contract"),
         (s3_object_created_event("elsewhere/yellow_tripdata_2024-01.parquet"), "outside the landing prefix"),
         (s3_object_created_event("landing/yellow_tripdata_2024-01.parquet.tmp"), "not parquet/csv"),
+        # `*` matches any characters, '/' and '_' included: names the next states could not take apart.
+        (s3_object_created_event("landing/yellow_tripdata_2024-01/part-0.parquet"), "a folder below the prefix"),
+        (s3_object_created_event("landing/yellow_tripdata_2024_01-x.parquet"), "a third underscore"),
+        (s3_object_created_event("landing/yellow_tripdata_2024.01-x.parquet"), "the month's '-' after a '.'"),
+        (s3_object_created_event("landing/yellow_tripdata_-01.parquet"), "no year"),
+        (s3_object_created_event("landing/yellow_tripdata_2024-.parquet"), "no month"),
         ({"detail-type": "Object Deleted", "source": "aws.s3", "detail": {}}, "another event"),
         ({"bucket": BUCKETS["landing"], "key": KEY, "dbt": {"command": ["run-operation", "drop_all"]}}, "dbt command"),
         ({"hello": "world"}, "unknown shape"),
