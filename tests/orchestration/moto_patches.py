@@ -152,8 +152,9 @@ _AWS_SDK_SERVICE_ERROR_NAMES = {"glue": "Glue", "s3": "S3"}
 
 
 @contextlib.contextmanager
-def patched_moto_stepfunctions() -> Iterator[None]:
-    """Apply the patches above for the duration of the block."""
+def patched_moto_stepfunctions(ecs_sync_fails_on_exit_code: bool = True) -> Iterator[None]:
+    """Apply the patches above for the duration of the block. `ecs_sync_fails_on_exit_code=False` leaves
+    moto's own runTask.sync, which reports a stopped task as a success whatever its exit code."""
     assert "def _normalise_parameters" not in inspect.getsource(StateTaskServiceEcs), (
         "moto's ECS integration now normalises its parameters: drop bug 2's patch"
     )
@@ -172,13 +173,14 @@ def patched_moto_stepfunctions() -> Iterator[None]:
         stack.enter_context(
             mock.patch.object(StateTaskServiceEcs, "_normalise_response", _ecs_normalise_response, create=True)
         )
-        stack.enter_context(
-            mock.patch.object(
-                StateTaskServiceEcs,
-                "_build_sync_resolver",
-                _ecs_sync_resolver_failing_on_exit_code(StateTaskServiceEcs._build_sync_resolver),
+        if ecs_sync_fails_on_exit_code:
+            stack.enter_context(
+                mock.patch.object(
+                    StateTaskServiceEcs,
+                    "_build_sync_resolver",
+                    _ecs_sync_resolver_failing_on_exit_code(StateTaskServiceEcs._build_sync_resolver),
+                )
             )
-        )
         yield
 
 

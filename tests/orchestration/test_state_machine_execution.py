@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from moto import mock_aws
 from moto.glue.exceptions import ConcurrentRunsExceededException
 
 from ingestion import glue_entry
 from ingestion.contract import partition_values
 from ingestion.raw_files import parse_raw_file
 from orchestration.aws.definition import CONTRACT_PATH
+from tests.orchestration.moto_patches import patched_moto_stepfunctions
 from tests.orchestration.sfn_harness import (
     BUCKETS,
     GLUE_DATABASE,
@@ -23,6 +25,7 @@ from tests.orchestration.sfn_harness import (
     LOCK_TABLE,
     ContainerRun,
     GlueRun,
+    Pipeline,
     s3_object_created_event,
     scheduled_event,
 )
@@ -254,6 +257,32 @@ def test_failing_dbt_container_notifies_failure_and_publishes_nothing(pipeline) 
     assert "Contents" not in pipeline.s3.list_objects_v2(Bucket=BUCKETS["artifacts"], Prefix="dbt/latest/")
     assert pipeline.messages("success") == []
     assert pipeline.locks() == []
+
+
+def test_a_dbt_exit_code_the_sync_integration_lets_through_still_fails_the_run(aws_env) -> None:
+    """Whether runTask.sync itself fails on a non-zero exit code is not documented: with moto's own
+    integration, which reports the stopped task as a success, the run still fails at CheckDbtExitCode."""
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        patched_moto_stepfunctions(ecs_sync_fails_on_exit_code=False),
+    ):
+        pipeline = Pipeline()
+
+        def dbt_test_fails(run: ContainerRun, s3) -> None:
+            pipeline.container_uploading_artifacts(run, s3)
+            run.exit_code = 1
+
+        pipeline.dbt_container = dbt_test_fails
+        execution = pipeline.run(s3_object_created_event(KEY), name="dbt-exit-1")
+
+        assert execution.status == "FAILED"
+        assert "CheckDbtExitCode" in execution.entered_states()
+        [failure] = pipeline.messages("failure")
+        assert failure["message"]["error"] == "TransformFailed"
+        assert '"ExitCodes":"[1]"' in failure["message"]["cause"]
+        assert "Contents" not in pipeline.s3.list_objects_v2(Bucket=BUCKETS["artifacts"], Prefix="dbt/latest/")
+        assert pipeline.messages("success") == []
+        assert pipeline.locks() == []
 
 
 def test_glue_retries_exhausted_notifies_failure(pipeline) -> None:
