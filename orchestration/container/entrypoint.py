@@ -13,12 +13,15 @@ Environment (the state machine's Transform state sets the last three per executi
                          (REDSHIFT_AUTH_METHOD=iam, GetCredentials on REDSHIFT_WORKGROUP) as the
                          restricted user infra/modules/warehouse/sql/dbt_user.sql creates for its role.
     DBT_VARS             JSON object handed to dbt as --vars
+    DBT_TIMEOUT_SECONDS  optional: stop dbt (and the docs) after this long, exit 124. The task definition
+                         sets it below the state machine's Transform timeout: Step Functions does not stop
+                         a task whose state timed out, and its locks are released then.
     RUN_ID               names this run's artifact folder
     ARTIFACTS_URI        s3://bucket/prefix/ for run_results.json, manifest.json and the docs site
                          (index.html, catalog.json); empty: keep them local only
 
 Guarantees: the exit code is dbt's (non-zero when a model or test failed or dbt could not run),
-or 2 for bad input, or 3 when the artifacts could not be uploaded. run_results.json and
+or 2 for bad input, or 3 when the artifacts could not be uploaded, or 124 when dbt ran out of time. run_results.json and
 manifest.json are uploaded whether dbt succeeded or not; the docs site only after a success.
 """
 
@@ -31,6 +34,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +46,7 @@ ALWAYS_UPLOADED = ("run_results.json", "manifest.json")
 DOCS_SITE = ("index.html", "catalog.json")
 EXIT_BAD_INPUT = 2
 EXIT_UPLOAD_FAILED = 3
+EXIT_TIMED_OUT = 124  # as timeout(1)
 
 
 class InputError(ValueError):
@@ -58,6 +63,7 @@ class Settings:
     scratch_dir: Path
     run_id: str
     artifacts_uri: str
+    timeout_seconds: float | None = None
 
     @property
     def target_path(self) -> Path:
@@ -138,6 +144,9 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
     profiles_dir = Path(env.get("DBT_PROFILES_DIR", str(project_dir.parent))).resolve()
     if not (profiles_dir / "profiles.yml").is_file():
         raise InputError(f"no profiles.yml in {profiles_dir} (set DBT_PROFILES_DIR)")
+    timeout = env.get("DBT_TIMEOUT_SECONDS", "").strip()
+    if timeout and not (timeout.isdigit() and int(timeout) > 0):
+        raise InputError(f"DBT_TIMEOUT_SECONDS must be a whole number of seconds above 0, got {timeout!r}")
     scratch = env.get("SCRATCH_DIR") or tempfile.mkdtemp(prefix="dbt-")
     return Settings(
         command=command,
@@ -148,6 +157,7 @@ def parse_settings(argv: Sequence[str], env: Mapping[str, str]) -> Settings:
         scratch_dir=Path(scratch),
         run_id=env.get("RUN_ID", "").strip() or "manual",
         artifacts_uri=artifacts_uri,
+        timeout_seconds=float(timeout) if timeout else None,
     )
 
 
@@ -200,13 +210,32 @@ def dbt_command(settings: Settings, *args: str) -> list[str]:
     ]
 
 
+def _run(command: list[str], env: Mapping[str, str], deadline: float | None) -> int:
+    """One dbt command; past the deadline it is stopped (SIGTERM, then SIGKILL) and EXIT_TIMED_OUT returned."""
+    process = subprocess.Popen(command, env=dict(env))
+    try:
+        return process.wait(timeout=None if deadline is None else max(deadline - time.monotonic(), 0.001))
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        return EXIT_TIMED_OUT
+
+
 def run_dbt(settings: Settings, env: Mapping[str, str]) -> int:
-    """The dbt command, then (after a success) `dbt docs generate`; returns dbt's exit code."""
-    code = subprocess.run(dbt_command(settings, *settings.command), env=dict(env), check=False).returncode
+    """The dbt command, then (after a success) `dbt docs generate`; returns dbt's exit code, or
+    EXIT_TIMED_OUT when both together ran longer than settings.timeout_seconds."""
+    deadline = None if settings.timeout_seconds is None else time.monotonic() + settings.timeout_seconds
+    code = _run(dbt_command(settings, *settings.command), env, deadline)
+    if code == EXIT_TIMED_OUT:
+        LOG.error("dbt %s stopped after %ss (DBT_TIMEOUT_SECONDS)", settings.command[0], settings.timeout_seconds)
     if code != 0:
         LOG.error("dbt %s failed with exit code %s", settings.command[0], code)
         return code
-    docs = subprocess.run(dbt_command(settings, "docs", "generate"), env=dict(env), check=False).returncode
+    docs = _run(dbt_command(settings, "docs", "generate"), env, deadline)
     if docs != 0:
         LOG.error("dbt docs generate failed with exit code %s", docs)
     return docs

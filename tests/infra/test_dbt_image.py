@@ -78,6 +78,16 @@ def test_the_documented_build_targets_the_task_definitions_architecture(task_def
         assert command[-1] == "."
 
 
+def test_dbt_stops_itself_before_the_transform_state_times_out(task_definition, rehearsal: Rehearsal) -> None:
+    """Step Functions does not stop a task whose state timed out, and then releases the transform lock: the
+    container's own limit (DBT_TIMEOUT_SECONDS) must end dbt first, leaving time to start and upload."""
+    machine = rehearsal.resource("module.platform.module.pipeline.aws_sfn_state_machine.pipeline")
+    state_timeout = json.loads(machine["definition"])["States"]["Transform"]["TimeoutSeconds"]
+    environment = {e["name"]: e["value"] for e in fargate.container_definition(task_definition)["environment"]}
+    dbt_timeout = int(environment["DBT_TIMEOUT_SECONDS"])
+    assert dbt_timeout + 5 * 60 <= state_timeout, (dbt_timeout, state_timeout)
+
+
 # ---------- the image
 
 

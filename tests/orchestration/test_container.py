@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import boto3
@@ -160,6 +161,21 @@ def test_defaults_build_on_prod(tmp_path) -> None:
 
 def test_bad_input_exits_2(tmp_path) -> None:
     assert entrypoint.main(["seed", "--vars", "{}"], write_project(tmp_path)) == entrypoint.EXIT_BAD_INPUT
+
+
+def test_dbt_is_stopped_at_its_time_limit(tmp_path, monkeypatch) -> None:
+    """DBT_TIMEOUT_SECONDS ends a dbt that runs too long (exit 124, as timeout(1)) instead of leaving it to
+    outlive the Transform state and its lock."""
+    slow = tmp_path / "slow-dbt"
+    slow.write_text("#!/bin/sh\nsleep 60\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(entrypoint, "dbt_executable", lambda: str(slow))
+    project = write_project(tmp_path)
+    started = time.monotonic()
+    assert entrypoint.main(["build"], {**project, "DBT_TIMEOUT_SECONDS": "1"}) == entrypoint.EXIT_TIMED_OUT
+    assert time.monotonic() - started < 30
+    for bad in ("0", "-5", "1.5", "soon"):
+        assert entrypoint.main(["build"], {**project, "DBT_TIMEOUT_SECONDS": bad}) == entrypoint.EXIT_BAD_INPUT
 
 
 def test_redshift_password_comes_from_secrets_manager(aws_env) -> None:

@@ -194,6 +194,10 @@ resource "aws_ecs_task_definition" "dbt" {
       { name = "REDSHIFT_WORKGROUP", value = var.redshift_workgroup_name },
       { name = "DBT_SCHEMA", value = var.dbt_schema },
       { name = "SCRATCH_DIR", value = "/scratch" },
+      # dbt stops itself 10 minutes before the state machine's Transform state times out (7200 s): Step
+      # Functions does not stop a task whose state timed out, and the failure path then releases the
+      # transform lock. tests/infra/test_dbt_image.py checks the two against each other.
+      { name = "DBT_TIMEOUT_SECONDS", value = "6600" },
       { name = "AWS_REGION", value = data.aws_region.current.name },
     ]
     logConfiguration = {
