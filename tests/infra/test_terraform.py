@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,11 @@ def test_terraform_fmt(tmp_path) -> None:
     assert result.returncode == 0, "run `terraform fmt -recursive infra`:\n" + result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_terraform_validate(env: str, tmp_path) -> None:
+def _env_copy(env: str, tmp_path: Path) -> tuple[Path, Callable[..., subprocess.CompletedProcess]]:
+    """A copy of infra/ (so init's .terraform/ and lock file never land in the work tree; the state machine
+    template comes along because the pipeline module reads it by relative path) and a terraform runner in
+    its envs/<env>."""
     terraform = terraform_binary()
-    mirror = aws_provider_mirror()
-    # A copy, so init's .terraform/ and lock file never land in the work tree; the state machine
-    # template comes along because the pipeline module reads it by relative path.
     work = tmp_path / "repo"
     shutil.copytree(INFRA, work / "infra", ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl"))
     (work / "orchestration" / "aws").mkdir(parents=True)
@@ -48,6 +48,13 @@ def test_terraform_validate(env: str, tmp_path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([terraform, *args], cwd=env_dir, capture_output=True, text=True, env=run_env, timeout=300)
 
+    return env_dir, run
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_terraform_validate(env: str, tmp_path) -> None:
+    mirror = aws_provider_mirror()
+    env_dir, run = _env_copy(env, tmp_path)
     init = run("init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}")
     assert init.returncode == 0, init.stdout + init.stderr
     validate = run("validate", "-json", "-no-color")
@@ -64,6 +71,52 @@ def test_terraform_validate(env: str, tmp_path) -> None:
     graph = run("graph", "-type=plan", "-no-color")
     assert graph.returncode == 0, graph.stderr
     assert "aws_redshiftdata_statement.dbt_user" in graph.stdout
+
+
+# Redshift Serverless and ECS Container Insights write to log groups they name themselves, and create them
+# when they do not exist: no KMS key, no retention. "A log group with the specified name exists. Redshift
+# exports log data using the existing log group." ("Audit logging for Amazon Redshift Serverless",
+# https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-audit-logging.html). So Terraform creates ours
+# (tests/infra/test_log_groups.py) before the namespace and the cluster that would write to them.
+CREATED_AFTER_THEIR_LOG_GROUPS = {
+    "module.platform.module.warehouse.aws_redshiftserverless_namespace.this": (
+        "module.platform.module.warehouse.aws_cloudwatch_log_group.audit"
+    ),
+    "module.platform.module.dbt_runner.aws_ecs_cluster.this": (
+        "module.platform.module.dbt_runner.aws_cloudwatch_log_group.container_insights"
+    ),
+}
+# `"[root] A (expand)" -> "[root] B (expand)"`: A waits for B (a provider or a variable node may lack "(expand)").
+GRAPH_EDGE = re.compile(r'"\[root\] ([^"]+) \(expand\)" -> "\[root\] ([^"]+?)(?: \(expand\))?"')
+
+
+def test_services_that_name_their_own_log_groups_are_created_after_them(tmp_path) -> None:
+    """On the plan's dependency graph (`terraform graph -type=plan`, offline): an edge A -> B is A waiting for B."""
+    mirror = aws_provider_mirror()
+    env_dir, run = _env_copy("dev", tmp_path)
+    (env_dir / "zz_offline_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    init = run("init", "-input=false", "-no-color", f"-plugin-dir={mirror}")
+    assert init.returncode == 0, init.stdout + init.stderr
+    graph = run("graph", "-type=plan", "-no-color")
+    assert graph.returncode == 0, graph.stderr
+    waits_for: dict[str, set[str]] = {}
+    for node, dependency in GRAPH_EDGE.findall(graph.stdout):
+        waits_for.setdefault(node, set()).add(dependency)
+
+    def reaches(node: str, target: str) -> bool:
+        seen, todo = set(), [node]
+        while todo:
+            current = todo.pop()
+            if current == target:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo.extend(waits_for.get(current, ()))
+        return False
+
+    for resource, log_group in CREATED_AFTER_THEIR_LOG_GROUPS.items():
+        assert resource in waits_for, f"{resource} is not in the plan's graph"
+        assert reaches(resource, log_group), f"{resource} does not wait for {log_group}"
 
 
 def test_checkov_passes_with_every_skip_justified() -> None:
@@ -231,3 +284,74 @@ def test_the_network_module_takes_three_distinct_az_ids_and_refuses_names(tmp_pa
     tested = run("test", "-no-color")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "4 passed, 0 failed" in tested.stdout, tested.stdout
+
+
+WAREHOUSE_TEST = """
+mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\\"Version\\": \\"2012-10-17\\", \\"Statement\\": []}"
+    }
+  }
+}
+
+variables {
+  name                   = "tlc-test"
+  kms_key_arn            = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  vpc_id                 = "vpc-0123456789abcdef0"
+  subnet_ids             = ["subnet-0000000000000000a", "subnet-0000000000000000b", "subnet-0000000000000000c"]
+  vpc_cidr_block         = "10.40.0.0/16"
+  s3_prefix_list_id      = "pl-63a5400a"
+  client_security_groups = { dbt = "sg-0123456789abcdef0" }
+  bucket_arns            = { lake = "arn:aws:s3:::tlc-test-lake", quarantine = "arn:aws:s3:::tlc-test-quarantine" }
+  glue_database_name     = "tlc_test_lake"
+  glue_catalog_arn       = "arn:aws:glue:us-east-1:123456789012:catalog"
+  glue_database_arn      = "arn:aws:glue:us-east-1:123456789012:database/tlc_test_lake"
+  glue_tables_arn        = "arn:aws:glue:us-east-1:123456789012:table/tlc_test_lake/*"
+  dbt_iam_role_name      = "tlc-test-dbt-task"
+  log_retention_days     = 90
+}
+
+run "each_exported_audit_log_has_its_log_group_here" {
+  command = plan
+  assert {
+    condition     = length(aws_redshiftserverless_namespace.this.log_exports) == 3
+    error_message = "the namespace exports userlog, connectionlog and useractivitylog"
+  }
+  assert {
+    condition = toset([for log_type in aws_redshiftserverless_namespace.this.log_exports :
+      "/aws/redshift/${aws_redshiftserverless_namespace.this.namespace_name}/${log_type}"
+    ]) == toset([for group in aws_cloudwatch_log_group.audit : group.name])
+    error_message = "the log groups are not the /aws/redshift/<namespace>/<log_type> groups the namespace exports to"
+  }
+  assert {
+    condition = alltrue([for group in aws_cloudwatch_log_group.audit :
+      group.kms_key_id == var.kms_key_arn && group.retention_in_days == var.log_retention_days
+    ])
+    error_message = "an audit log group is not under the platform key or has no retention"
+  }
+}
+"""
+
+
+def test_the_warehouse_audit_log_groups_are_those_the_planned_namespace_exports_to(tmp_path) -> None:
+    """`terraform test` on a copy of infra/modules/warehouse with a mocked provider (the deploy rehearsal cannot
+    create a namespace): the namespace as planned, its name and log exports, against the module's log groups.
+    Names: "/aws/redshift/<namespace>/<log_type>" ("Audit logging for Amazon Redshift Serverless",
+    https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-audit-logging.html)."""
+    terraform = terraform_binary()
+    mirror = aws_provider_mirror()
+    module = tmp_path / "warehouse"
+    shutil.copytree(INFRA / "modules" / "warehouse", module, ignore=shutil.ignore_patterns(".terraform*"))
+    (module / "tests").mkdir()
+    (module / "tests" / "audit_logs.tftest.hcl").write_text(WAREHOUSE_TEST)
+    run_env = terraform_env(tmp_path)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([terraform, *args], cwd=module, capture_output=True, text=True, env=run_env, timeout=300)
+
+    init = run("init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}")
+    assert init.returncode == 0, init.stdout + init.stderr
+    tested = run("test", "-no-color")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "1 passed, 0 failed" in tested.stdout, tested.stdout
