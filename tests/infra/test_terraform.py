@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.aws import glue_package
+from tests.infra.iam_policy import decide
 from tests.infra.terraform_tools import ENVS, INFRA, aws_provider_mirror, terraform_binary, terraform_env
 from tests.orchestration.tools import CHECKOV, REPO_ROOT, require
 
@@ -194,6 +195,52 @@ def test_deploy_instructions_match_the_code() -> None:
     assert f'"../../../{glue_package.DEFAULT_OUTPUT}"' in (platform / "variables.tf").read_text()
     assert "python3 -m orchestration.aws.glue_package" in readme
     assert sorted(p.name for p in (INFRA / "envs").iterdir() if p.is_dir()) == sorted(ENVS)
+
+
+# The landing bucket's default encryption is SSE-KMS with the platform key: "To upload or download an object
+# encrypted with an AWS KMS key to or from Amazon S3, you need kms:GenerateDataKey and kms:Decrypt permissions
+# on the key." ("Using server-side encryption with AWS KMS keys (SSE-KMS)",
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html). The state machine is encrypted
+# with the same key: "If your state machine definition is encrypted with a KMS key, callers must have
+# kms:Decrypt permission" ("DescribeExecution", includedData,
+# https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html), and starting an
+# execution needs the key too (modules/pipeline/triggers.tf, the EventBridge role).
+def test_the_readme_gives_uploaders_and_operators_the_key_permissions() -> None:
+    readme = (INFRA / "README.md").read_text()
+    section = readme.split("\n## Trigger by upload\n", 1)[1].split("\n## ", 1)[0]
+    assert "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html" in section
+    assert "KEY=$(terraform -chdir=infra/envs/dev output -raw kms_key_arn)" in section
+    heredoc = re.search(r"<<JSON\n(.*?)\nJSON\n", section, re.S)
+    assert heredoc, "'Trigger by upload' gives no policy for whoever uploads and operates"
+    region, account = "us-east-1", "123456789012"
+    key = f"arn:aws:kms:{region}:{account}:key/00000000-0000-0000-0000-000000000000"
+    landing = "tlc-dev-landing-0123"
+    machine = f"arn:aws:states:{region}:{account}:stateMachine:tlc-dev-pipeline"
+    # The shell fills the heredoc: $LANDING, $KEY, $MACHINE, and ${MACHINE/:stateMachine:/:execution:}.
+    policy = (
+        heredoc.group(1)
+        .replace("${MACHINE/:stateMachine:/:execution:}", machine.replace(":stateMachine:", ":execution:"))
+        .replace("$LANDING", landing)
+        .replace("$KEY", key)
+        .replace("$MACHINE", machine)
+    )
+    json.loads(policy)
+    execution = f"arn:aws:states:{region}:{account}:execution:tlc-dev-pipeline:manual-1"
+    allowed = [
+        ("s3:PutObject", f"arn:aws:s3:::{landing}/landing/yellow_tripdata_2024-01.parquet"),
+        ("kms:GenerateDataKey", key),  # PutObject, CreateMultipartUpload; StartExecution
+        ("kms:Decrypt", key),  # UploadPart of a multipart upload; reading an execution
+        ("states:StartExecution", machine),
+        ("states:ListExecutions", machine),
+        ("states:DescribeExecution", execution),
+        ("states:GetExecutionHistory", execution),
+    ]
+    for action, resource in allowed:
+        assert decide([policy], action, resource) == "allow", (
+            f"the README's policy does not allow {action} on {resource}"
+        )
+    assert decide([policy], "s3:PutObject", f"arn:aws:s3:::{landing}/elsewhere/notes.txt") != "allow"
+    assert decide([policy], "kms:Decrypt", key.replace("00000000-", "11111111-")) != "allow"
 
 
 # Availability Zones by ID. A zone's name (us-east-1a) maps to a different physical zone in each account
