@@ -11,7 +11,7 @@ The copy gets two test-only files and loses three:
 - modules/warehouse: main.tf and dbt_user.tf (Redshift Serverless and the Redshift Data API statements
   run against it) are left out, and outputs.tf is replaced by placeholders for the outputs only Redshift
   Serverless knows (its endpoint and ARN). access.tf (Spectrum's role, the workgroup's security group and
-  its rules) is applied as it is.
+  its rules) and logs.tf (the audit logs' log groups) are applied as they are.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ the rehearsal's apply: every ARN, policy document and rule as AWS received them)
   role use the key (directly, or by delegating to the account's IAM);
 - a resource-policy row: the queue's or topic's policy allows the service principal;
 - a key-policy row: the key policy allows the service principal, with the row's context;
+- a trust-policy row: the role's trust policy lets the service assume it with the row's context (what the
+  service sends for this deployment), and refuses each of the row's `refused` contexts (another account's
+  resource naming the role: the confused deputy);
 - a network row: the endpoint exists in the subnets' route table or subnets, and the security groups let
   the traffic out (and, for an interface endpoint or another group, in).
 Plus: every Task state of the state machine has rows for its integration, so a new state without them fails.
@@ -102,11 +105,19 @@ def _row_id(row: dict[str, Any]) -> str:
 
 
 def test_every_row_names_a_known_principal_and_a_documentation_page() -> None:
-    rows = [*MATRIX["identity_policies"], *MATRIX["resource_policies"], *MATRIX["key_policy"]["rows"]]
+    rows = [
+        *MATRIX["identity_policies"],
+        *MATRIX["resource_policies"],
+        *MATRIX["key_policy"]["rows"],
+        *MATRIX["trust_policies"],
+    ]
     for row in rows:
         assert row["principal"] in MATRIX["principals"], row
         assert row["source"].startswith("https://docs.aws.amazon.com/"), row
         assert row["why"].strip(), row
+    for row in MATRIX["trust_policies"]:
+        assert "service" in MATRIX["principals"][row["principal"]], f"a trust row names a service: {row}"
+        assert row["role"] in MATRIX["refs"] and row["refused"], f"a trust row names a role and refuses someone: {row}"
     for row in MATRIX["network"]:
         assert row["source"].startswith("https://docs.aws.amazon.com/"), row
     named = {r["principal"] for r in rows}
@@ -179,6 +190,22 @@ def test_key_policy_row(row: dict[str, Any], rehearsal: Rehearsal) -> None:
         for one in contexts or [context]:
             assert decide([document], action, "*", one, principal_of(row["principal"])) == "allow", (
                 f"the key policy does not let {row['principal']} {action} with {one}: {row['why']}"
+            )
+
+
+@pytest.mark.parametrize("row", MATRIX["trust_policies"], ids=_row_id)
+def test_trust_policy_row(row: dict[str, Any], rehearsal: Rehearsal) -> None:
+    role = rehearsal.resource(MATRIX["refs"][row["role"]])
+    service = principal_of(row["principal"])
+    context = resolve_context(row["context"], rehearsal)
+    for action in row["actions"]:
+        assert decide([role["assume_role_policy"]], action, role["arn"], context, service) == "allow", (
+            f"{role['name']}'s trust policy does not let {service} {action} with {context}: {row['why']}"
+        )
+        for refused in row["refused"]:
+            deputy = resolve_context(refused, rehearsal)
+            assert decide([role["assume_role_policy"]], action, role["arn"], deputy, service) != "allow", (
+                f"{role['name']}'s trust policy lets {service} {action} for a confused deputy, {deputy}: {row['why']}"
             )
 
 

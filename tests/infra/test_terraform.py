@@ -11,11 +11,13 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from orchestration.aws import glue_package
+from tests.infra.iam_policy import decide
 from tests.infra.terraform_tools import ENVS, INFRA, aws_provider_mirror, terraform_binary, terraform_env
 from tests.orchestration.tools import CHECKOV, REPO_ROOT, require
 
@@ -32,12 +34,11 @@ def test_terraform_fmt(tmp_path) -> None:
     assert result.returncode == 0, "run `terraform fmt -recursive infra`:\n" + result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_terraform_validate(env: str, tmp_path) -> None:
+def _env_copy(env: str, tmp_path: Path) -> tuple[Path, Callable[..., subprocess.CompletedProcess]]:
+    """A copy of infra/ (so init's .terraform/ and lock file never land in the work tree; the state machine
+    template comes along because the pipeline module reads it by relative path) and a terraform runner in
+    its envs/<env>."""
     terraform = terraform_binary()
-    mirror = aws_provider_mirror()
-    # A copy, so init's .terraform/ and lock file never land in the work tree; the state machine
-    # template comes along because the pipeline module reads it by relative path.
     work = tmp_path / "repo"
     shutil.copytree(INFRA, work / "infra", ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl"))
     (work / "orchestration" / "aws").mkdir(parents=True)
@@ -48,6 +49,13 @@ def test_terraform_validate(env: str, tmp_path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([terraform, *args], cwd=env_dir, capture_output=True, text=True, env=run_env, timeout=300)
 
+    return env_dir, run
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_terraform_validate(env: str, tmp_path) -> None:
+    mirror = aws_provider_mirror()
+    env_dir, run = _env_copy(env, tmp_path)
     init = run("init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}")
     assert init.returncode == 0, init.stdout + init.stderr
     validate = run("validate", "-json", "-no-color")
@@ -64,6 +72,52 @@ def test_terraform_validate(env: str, tmp_path) -> None:
     graph = run("graph", "-type=plan", "-no-color")
     assert graph.returncode == 0, graph.stderr
     assert "aws_redshiftdata_statement.dbt_user" in graph.stdout
+
+
+# Redshift Serverless and ECS Container Insights write to log groups they name themselves, and create them
+# when they do not exist: no KMS key, no retention. "A log group with the specified name exists. Redshift
+# exports log data using the existing log group." ("Audit logging for Amazon Redshift Serverless",
+# https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-audit-logging.html). So Terraform creates ours
+# (tests/infra/test_log_groups.py) before the namespace and the cluster that would write to them.
+CREATED_AFTER_THEIR_LOG_GROUPS = {
+    "module.platform.module.warehouse.aws_redshiftserverless_namespace.this": (
+        "module.platform.module.warehouse.aws_cloudwatch_log_group.audit"
+    ),
+    "module.platform.module.dbt_runner.aws_ecs_cluster.this": (
+        "module.platform.module.dbt_runner.aws_cloudwatch_log_group.container_insights"
+    ),
+}
+# `"[root] A (expand)" -> "[root] B (expand)"`: A waits for B (a provider or a variable node may lack "(expand)").
+GRAPH_EDGE = re.compile(r'"\[root\] ([^"]+) \(expand\)" -> "\[root\] ([^"]+?)(?: \(expand\))?"')
+
+
+def test_services_that_name_their_own_log_groups_are_created_after_them(tmp_path) -> None:
+    """On the plan's dependency graph (`terraform graph -type=plan`, offline): an edge A -> B is A waiting for B."""
+    mirror = aws_provider_mirror()
+    env_dir, run = _env_copy("dev", tmp_path)
+    (env_dir / "zz_offline_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    init = run("init", "-input=false", "-no-color", f"-plugin-dir={mirror}")
+    assert init.returncode == 0, init.stdout + init.stderr
+    graph = run("graph", "-type=plan", "-no-color")
+    assert graph.returncode == 0, graph.stderr
+    waits_for: dict[str, set[str]] = {}
+    for node, dependency in GRAPH_EDGE.findall(graph.stdout):
+        waits_for.setdefault(node, set()).add(dependency)
+
+    def reaches(node: str, target: str) -> bool:
+        seen, todo = set(), [node]
+        while todo:
+            current = todo.pop()
+            if current == target:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo.extend(waits_for.get(current, ()))
+        return False
+
+    for resource, log_group in CREATED_AFTER_THEIR_LOG_GROUPS.items():
+        assert resource in waits_for, f"{resource} is not in the plan's graph"
+        assert reaches(resource, log_group), f"{resource} does not wait for {log_group}"
 
 
 def test_checkov_passes_with_every_skip_justified() -> None:
@@ -141,6 +195,52 @@ def test_deploy_instructions_match_the_code() -> None:
     assert f'"../../../{glue_package.DEFAULT_OUTPUT}"' in (platform / "variables.tf").read_text()
     assert "python3 -m orchestration.aws.glue_package" in readme
     assert sorted(p.name for p in (INFRA / "envs").iterdir() if p.is_dir()) == sorted(ENVS)
+
+
+# The landing bucket's default encryption is SSE-KMS with the platform key: "To upload or download an object
+# encrypted with an AWS KMS key to or from Amazon S3, you need kms:GenerateDataKey and kms:Decrypt permissions
+# on the key." ("Using server-side encryption with AWS KMS keys (SSE-KMS)",
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html). The state machine is encrypted
+# with the same key: "If your state machine definition is encrypted with a KMS key, callers must have
+# kms:Decrypt permission" ("DescribeExecution", includedData,
+# https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html), and starting an
+# execution needs the key too (modules/pipeline/triggers.tf, the EventBridge role).
+def test_the_readme_gives_uploaders_and_operators_the_key_permissions() -> None:
+    readme = (INFRA / "README.md").read_text()
+    section = readme.split("\n## Trigger by upload\n", 1)[1].split("\n## ", 1)[0]
+    assert "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html" in section
+    assert "KEY=$(terraform -chdir=infra/envs/dev output -raw kms_key_arn)" in section
+    heredoc = re.search(r"<<JSON\n(.*?)\nJSON\n", section, re.S)
+    assert heredoc, "'Trigger by upload' gives no policy for whoever uploads and operates"
+    region, account = "us-east-1", "123456789012"
+    key = f"arn:aws:kms:{region}:{account}:key/00000000-0000-0000-0000-000000000000"
+    landing = "tlc-dev-landing-0123"
+    machine = f"arn:aws:states:{region}:{account}:stateMachine:tlc-dev-pipeline"
+    # The shell fills the heredoc: $LANDING, $KEY, $MACHINE, and ${MACHINE/:stateMachine:/:execution:}.
+    policy = (
+        heredoc.group(1)
+        .replace("${MACHINE/:stateMachine:/:execution:}", machine.replace(":stateMachine:", ":execution:"))
+        .replace("$LANDING", landing)
+        .replace("$KEY", key)
+        .replace("$MACHINE", machine)
+    )
+    json.loads(policy)
+    execution = f"arn:aws:states:{region}:{account}:execution:tlc-dev-pipeline:manual-1"
+    allowed = [
+        ("s3:PutObject", f"arn:aws:s3:::{landing}/landing/yellow_tripdata_2024-01.parquet"),
+        ("kms:GenerateDataKey", key),  # PutObject, CreateMultipartUpload; StartExecution
+        ("kms:Decrypt", key),  # UploadPart of a multipart upload; reading an execution
+        ("states:StartExecution", machine),
+        ("states:ListExecutions", machine),
+        ("states:DescribeExecution", execution),
+        ("states:GetExecutionHistory", execution),
+    ]
+    for action, resource in allowed:
+        assert decide([policy], action, resource) == "allow", (
+            f"the README's policy does not allow {action} on {resource}"
+        )
+    assert decide([policy], "s3:PutObject", f"arn:aws:s3:::{landing}/elsewhere/notes.txt") != "allow"
+    assert decide([policy], "kms:Decrypt", key.replace("00000000-", "11111111-")) != "allow"
 
 
 # Availability Zones by ID. A zone's name (us-east-1a) maps to a different physical zone in each account
@@ -231,3 +331,74 @@ def test_the_network_module_takes_three_distinct_az_ids_and_refuses_names(tmp_pa
     tested = run("test", "-no-color")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "4 passed, 0 failed" in tested.stdout, tested.stdout
+
+
+WAREHOUSE_TEST = """
+mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\\"Version\\": \\"2012-10-17\\", \\"Statement\\": []}"
+    }
+  }
+}
+
+variables {
+  name                   = "tlc-test"
+  kms_key_arn            = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+  vpc_id                 = "vpc-0123456789abcdef0"
+  subnet_ids             = ["subnet-0000000000000000a", "subnet-0000000000000000b", "subnet-0000000000000000c"]
+  vpc_cidr_block         = "10.40.0.0/16"
+  s3_prefix_list_id      = "pl-63a5400a"
+  client_security_groups = { dbt = "sg-0123456789abcdef0" }
+  bucket_arns            = { lake = "arn:aws:s3:::tlc-test-lake", quarantine = "arn:aws:s3:::tlc-test-quarantine" }
+  glue_database_name     = "tlc_test_lake"
+  glue_catalog_arn       = "arn:aws:glue:us-east-1:123456789012:catalog"
+  glue_database_arn      = "arn:aws:glue:us-east-1:123456789012:database/tlc_test_lake"
+  glue_tables_arn        = "arn:aws:glue:us-east-1:123456789012:table/tlc_test_lake/*"
+  dbt_iam_role_name      = "tlc-test-dbt-task"
+  log_retention_days     = 90
+}
+
+run "each_exported_audit_log_has_its_log_group_here" {
+  command = plan
+  assert {
+    condition     = length(aws_redshiftserverless_namespace.this.log_exports) == 3
+    error_message = "the namespace exports userlog, connectionlog and useractivitylog"
+  }
+  assert {
+    condition = toset([for log_type in aws_redshiftserverless_namespace.this.log_exports :
+      "/aws/redshift/${aws_redshiftserverless_namespace.this.namespace_name}/${log_type}"
+    ]) == toset([for group in aws_cloudwatch_log_group.audit : group.name])
+    error_message = "the log groups are not the /aws/redshift/<namespace>/<log_type> groups the namespace exports to"
+  }
+  assert {
+    condition = alltrue([for group in aws_cloudwatch_log_group.audit :
+      group.kms_key_id == var.kms_key_arn && group.retention_in_days == var.log_retention_days
+    ])
+    error_message = "an audit log group is not under the platform key or has no retention"
+  }
+}
+"""
+
+
+def test_the_warehouse_audit_log_groups_are_those_the_planned_namespace_exports_to(tmp_path) -> None:
+    """`terraform test` on a copy of infra/modules/warehouse with a mocked provider (the deploy rehearsal cannot
+    create a namespace): the namespace as planned, its name and log exports, against the module's log groups.
+    Names: "/aws/redshift/<namespace>/<log_type>" ("Audit logging for Amazon Redshift Serverless",
+    https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-audit-logging.html)."""
+    terraform = terraform_binary()
+    mirror = aws_provider_mirror()
+    module = tmp_path / "warehouse"
+    shutil.copytree(INFRA / "modules" / "warehouse", module, ignore=shutil.ignore_patterns(".terraform*"))
+    (module / "tests").mkdir()
+    (module / "tests" / "audit_logs.tftest.hcl").write_text(WAREHOUSE_TEST)
+    run_env = terraform_env(tmp_path)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([terraform, *args], cwd=module, capture_output=True, text=True, env=run_env, timeout=300)
+
+    init = run("init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}")
+    assert init.returncode == 0, init.stdout + init.stderr
+    tested = run("test", "-no-color")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "1 passed, 0 failed" in tested.stdout, tested.stdout

@@ -38,6 +38,21 @@ resource "aws_ecs_cluster" "this" {
     name  = "containerInsights"
     value = "enabled"
   }
+
+  depends_on = [aws_cloudwatch_log_group.container_insights]
+}
+
+# Container Insights writes the cluster's performance log events to
+# "/aws/ecs/containerinsights/<cluster name>/performance" ("Container Insights performance log events for
+# Amazon ECS", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-reference-performance-logs-ECS.html)
+# and creates that group itself when it is missing ("When you deploy Container Insights, it automatically
+# creates a log group for the performance log events", "Container Insights performance log reference",
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-reference.html), with
+# no KMS key and no retention. Made here first, under the platform key, with the platform's retention.
+resource "aws_cloudwatch_log_group" "container_insights" {
+  name              = "/aws/ecs/containerinsights/${var.name}/performance"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
 }
 
 resource "aws_cloudwatch_log_group" "dbt" {

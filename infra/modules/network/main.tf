@@ -2,6 +2,8 @@
 # writes its logs, and the dbt container reaches Secrets Manager, STS and S3, through VPC endpoints;
 # Redshift Serverless sits in the same subnets and is not publicly accessible.
 data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   azs = var.availability_zone_ids
@@ -91,12 +93,26 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
   kms_key_id        = var.kms_key_arn
 }
 
+# The flow log publishes to CloudWatch Logs as this role ("IAM role for publishing flow logs to CloudWatch
+# Logs", https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html). Against the confused
+# deputy the page recommends aws:SourceAccount (the flow log's owner) and aws:SourceArn (the flow log's ARN,
+# its ID replaceable by a wildcard: the flow log names this role, so its ID is not known before it).
 data "aws_iam_policy_document" "flow_logs_assume" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
       identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:vpc-flow-log/*"]
     }
   }
 }
@@ -106,10 +122,23 @@ resource "aws_iam_role" "flow_logs" {
   assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
 }
 
+# "The IAM policy that's attached to your IAM role must include at least the following permissions":
+# logs:CreateLogGroup, CreateLogStream, PutLogEvents, DescribeLogGroups, DescribeLogStreams (same page).
+# All but DescribeLogGroups on this group only, as "<group ARN>:*" (the log group ARN form IAM policies use
+# for these actions, "Overview of managing access permissions to your CloudWatch Logs resources",
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html); Terraform
+# creates the group, CreateLogGroup is there because the page lists it. DescribeLogGroups on "*", as the
+# page grants it.
 data "aws_iam_policy_document" "flow_logs" {
   statement {
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    sid       = "PublishToTheFlowLogGroup"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
     resources = ["${aws_cloudwatch_log_group.flow_logs.arn}:*"]
+  }
+  statement {
+    sid       = "FindTheFlowLogGroup"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["*"]
   }
 }
 

@@ -120,3 +120,54 @@ resource "aws_cloudwatch_metric_alarm" "glue_job_failures" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.failure.arn]
 }
+
+# A trigger that cannot start an execution leaves no execution to fail: the file stays in landing and the
+# alarms above never fire. EventBridge retries a target (triggers.tf: an hour, ten attempts), then sends the
+# event to the dead-letter queue; "When an event delivery fails, EventBridge publishes an event to Amazon
+# CloudWatch metrics indicating that a target invocation failed" ("Event retry policy and using dead-letter
+# queues", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html): FailedInvocations,
+# dimension RuleName, in AWS/Events, sent only when it is not zero ("Monitoring Amazon EventBridge",
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
+resource "aws_cloudwatch_metric_alarm" "trigger_failed_invocations" {
+  for_each = {
+    upload = aws_cloudwatch_event_rule.object_created.name
+    daily  = aws_cloudwatch_event_rule.daily.name
+  }
+  alarm_name          = "${var.name}-pipeline-trigger-${each.key}-failed"
+  alarm_description   = "EventBridge rule ${each.value} could not start an execution (its event is in the trigger dead-letter queue, or lost if that failed too)."
+  namespace           = "AWS/Events"
+  metric_name         = "FailedInvocations"
+  dimensions          = { RuleName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.failure.arn]
+}
+
+# The dead-letter queue holds every event a trigger could not deliver, until someone reads it: in alarm as
+# long as it is not empty. ApproximateNumberOfMessagesVisible, dimension QueueName, in AWS/SQS ("Available
+# CloudWatch metrics for Amazon SQS",
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html),
+# reported while the queue is active ("CloudWatch considers a queue to be active for up to six hours if it
+# contains any messages or if any action accesses it", "Monitoring Amazon SQS queues using CloudWatch",
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-monitoring-using-cloudwatch.html).
+# Missing data keeps the alarm's state ("ignore", "Configuring how CloudWatch alarms treat missing data",
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html), so a queue left
+# untouched with messages in it does not turn the alarm back to OK.
+resource "aws_cloudwatch_metric_alarm" "trigger_dead_letters" {
+  alarm_name          = "${var.name}-pipeline-trigger-dead-letters"
+  alarm_description   = "Events the upload or daily rule could not deliver wait in ${aws_sqs_queue.trigger_dlq.name}: start their executions by hand, then delete the messages."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.trigger_dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "ignore"
+  alarm_actions       = [aws_sns_topic.failure.arn]
+}

@@ -25,3 +25,9 @@ output "failure_topic_arn" {
 output "success_topic_arn" {
   value = module.pipeline.success_topic_arn
 }
+
+# The key of every bucket, the state machine, the queues and topics: uploaders and operators need
+# kms:GenerateDataKey and kms:Decrypt on it (infra/README.md, "Trigger by upload").
+output "kms_key_arn" {
+  value = module.storage.kms_key_arn
+}

@@ -2,7 +2,7 @@
 # through the Glue Data Catalog with its own role.
 
 resource "aws_redshiftserverless_namespace" "this" {
-  namespace_name                   = var.name
+  namespace_name                   = local.namespace_name
   db_name                          = var.database_name
   admin_username                   = "tlc_admin"
   manage_admin_password            = true # Redshift keeps the password in Secrets Manager, rotated; nobody types it
@@ -10,7 +10,10 @@ resource "aws_redshiftserverless_namespace" "this" {
   kms_key_id                       = var.kms_key_arn
   iam_roles                        = [aws_iam_role.spectrum.arn]
   default_iam_role_arn             = aws_iam_role.spectrum.arn
-  log_exports                      = ["userlog", "connectionlog", "useractivitylog"]
+  log_exports                      = sort(local.audit_log_exports)
+
+  # Its audit logs find their groups (logs.tf) made, under the platform key, before it exports any.
+  depends_on = [aws_cloudwatch_log_group.audit]
 }
 
 resource "aws_redshiftserverless_workgroup" "this" {
