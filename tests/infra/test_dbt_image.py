@@ -24,6 +24,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.dbt.fixtures.raw_fixture import database_with_raw_fixture
 from tests.infra import fargate
 from tests.infra.podman import ARCHITECTURES, Podman, PodmanUnavailable, pip_build_mounts
 from tests.infra.rehearsal import Rehearsal, free_port
@@ -224,26 +225,7 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def warehouse() -> dict[str, str]:
-    import psycopg2
-
-    from orchestration.local import embedded_postgres
-    from tests.dbt.fixtures.raw_fixture import load
-
-    connection = embedded_postgres.connection_for_run(DATABASE)
-    embedded_postgres.ensure_database(connection)
-    conn = psycopg2.connect(connection.dsn())
-    try:
-        load(conn)
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "select nspname from pg_namespace where nspname not in ('raw', 'public', 'information_schema')"
-                " and nspname not like 'pg\\_%'"
-            )
-            for (schema,) in cur.fetchall():
-                cur.execute(f'drop schema "{schema}" cascade')
-    finally:
-        conn.close()
-    return connection.env()
+    return database_with_raw_fixture(DATABASE)
 
 
 def database_access(env: dict[str, str]) -> tuple[dict[str, str], list[str]]:

@@ -261,6 +261,26 @@ def test_subnets_are_placed_by_availability_zone_id() -> None:
         assert re.search(r"^\s*availability_zone_id\s*=", block, re.M), f"{path}: a subnet without an AZ ID"
 
 
+def terraform_test_of_module(module_name: str, test_file: str, tmp_path: Path) -> str:
+    """`terraform test` of a copy of infra/modules/<module_name> with `test_file` as its one test file (a mocked
+    provider, no apply); returns its output after asserting it passed."""
+    terraform = terraform_binary()
+    module = tmp_path / module_name
+    shutil.copytree(INFRA / "modules" / module_name, module, ignore=shutil.ignore_patterns(".terraform*"))
+    (module / "tests").mkdir()
+    (module / "tests" / "module.tftest.hcl").write_text(test_file)
+    run_env = terraform_env(tmp_path)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([terraform, *args], cwd=module, capture_output=True, text=True, env=run_env, timeout=300)
+
+    init = run("init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={aws_provider_mirror()}")
+    assert init.returncode == 0, init.stdout + init.stderr
+    tested = run("test", "-no-color")
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    return tested.stdout
+
+
 NETWORK_TEST = """
 mock_provider "aws" {
   mock_data "aws_iam_policy_document" {
@@ -315,22 +335,8 @@ run "a_repeated_az_id_is_refused" {
 def test_the_network_module_takes_three_distinct_az_ids_and_refuses_names(tmp_path) -> None:
     """`terraform test` on a copy of infra/modules/network with a mocked provider: three distinct AZ IDs place
     one subnet in each, AZ names, two zones and a repeated zone are refused by the variable's validation."""
-    terraform = terraform_binary()
-    mirror = aws_provider_mirror()
-    module = tmp_path / "network"
-    shutil.copytree(INFRA / "modules" / "network", module, ignore=shutil.ignore_patterns(".terraform*"))
-    (module / "tests").mkdir()
-    (module / "tests" / "availability_zones.tftest.hcl").write_text(NETWORK_TEST)
-    run_env = terraform_env(tmp_path)
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([terraform, *args], cwd=module, capture_output=True, text=True, env=run_env, timeout=300)
-
-    init = run("init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}")
-    assert init.returncode == 0, init.stdout + init.stderr
-    tested = run("test", "-no-color")
-    assert tested.returncode == 0, tested.stdout + tested.stderr
-    assert "4 passed, 0 failed" in tested.stdout, tested.stdout
+    tested = terraform_test_of_module("network", NETWORK_TEST, tmp_path)
+    assert "4 passed, 0 failed" in tested, tested
 
 
 WAREHOUSE_TEST = """
@@ -386,19 +392,5 @@ def test_the_warehouse_audit_log_groups_are_those_the_planned_namespace_exports_
     create a namespace): the namespace as planned, its name and log exports, against the module's log groups.
     Names: "/aws/redshift/<namespace>/<log_type>" ("Audit logging for Amazon Redshift Serverless",
     https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-audit-logging.html)."""
-    terraform = terraform_binary()
-    mirror = aws_provider_mirror()
-    module = tmp_path / "warehouse"
-    shutil.copytree(INFRA / "modules" / "warehouse", module, ignore=shutil.ignore_patterns(".terraform*"))
-    (module / "tests").mkdir()
-    (module / "tests" / "audit_logs.tftest.hcl").write_text(WAREHOUSE_TEST)
-    run_env = terraform_env(tmp_path)
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([terraform, *args], cwd=module, capture_output=True, text=True, env=run_env, timeout=300)
-
-    init = run("init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={mirror}")
-    assert init.returncode == 0, init.stdout + init.stderr
-    tested = run("test", "-no-color")
-    assert tested.returncode == 0, tested.stdout + tested.stderr
-    assert "1 passed, 0 failed" in tested.stdout, tested.stdout
+    tested = terraform_test_of_module("warehouse", WAREHOUSE_TEST, tmp_path)
+    assert "1 passed, 0 failed" in tested, tested

@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from orchestration.container import entrypoint
+from tests.dbt.fixtures.raw_fixture import database_with_raw_fixture
 from tests.orchestration.tools import HADOLINT, REPO_ROOT, require
 
 CONTAINER = REPO_ROOT / "orchestration" / "container"
@@ -296,23 +297,9 @@ def _load_fixture(conn) -> None:
 @pytest.fixture(scope="module")
 def warehouse() -> dict[str, str]:
     """A database of its own on the embedded (or the user's) PostgreSQL, with the raw fixture loaded."""
-    import psycopg2
-
-    from orchestration.local import embedded_postgres
-
     if not (REPO_ROOT / "dbt_project" / "dbt_project.yml").is_file() or not FIXTURE_SQL.is_file():
         pytest.skip("dbt_project/ or its raw fixture is not there yet")
-    connection = embedded_postgres.connection_for_run(TEST_DATABASE)
-    embedded_postgres.ensure_database(connection)
-    conn = psycopg2.connect(connection.dsn())
-    try:
-        _load_fixture(conn)
-        with conn, conn.cursor() as cur:
-            for schema in ("ep", "ep_staging", "ep_intermediate", "ep_seeds", "ep_snapshots"):
-                cur.execute(f"drop schema if exists {schema} cascade")
-    finally:
-        conn.close()
-    return connection.env()
+    return database_with_raw_fixture(TEST_DATABASE)
 
 
 def container_env(warehouse: dict[str, str], tmp_path: Path, run_id: str) -> dict[str, str]:
