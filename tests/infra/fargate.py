@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,14 +90,10 @@ def prepare_volume(image_root: Path, container_path: str, declared_volumes: set[
         shutil.rmtree(host_dir)
     source = image_root / container_path.lstrip("/")
     if container_path.rstrip("/") in declared_volumes and source.is_dir():
-        shutil.copytree(source, host_dir, symlinks=True)
-        info = source.stat()
+        shutil.copytree(source, host_dir, symlinks=True)  # modes kept; owners next
         for path in [host_dir, *host_dir.rglob("*")]:
-            original = source / path.relative_to(host_dir)
-            details = original.lstat()
-            os.lchown(path, details.st_uid, details.st_gid)
-        os.chown(host_dir, info.st_uid, info.st_gid)
-        os.chmod(host_dir, stat.S_IMODE(info.st_mode))
+            original = (source / path.relative_to(host_dir)).lstat()
+            os.lchown(path, original.st_uid, original.st_gid)
     else:
         host_dir.mkdir(parents=True)
         os.chown(host_dir, 0, 0)
@@ -145,7 +139,3 @@ def run_arguments(
     args += list(extra or [])
     command = overrides.get("command") or container.get("command") or []
     return [*args, image, *command]
-
-
-def run(podman_command: list[str], arguments: list[str], timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run([*podman_command, "run", *arguments], capture_output=True, text=True, timeout=timeout)
