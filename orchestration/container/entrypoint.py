@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -211,14 +212,16 @@ def dbt_command(settings: Settings, *args: str) -> list[str]:
 
 
 def _run(command: list[str], env: Mapping[str, str], deadline: float | None) -> int:
-    """One dbt command; past the deadline it is stopped (SIGTERM, then SIGKILL) and EXIT_TIMED_OUT returned."""
+    """One dbt command; past the deadline it is interrupted and EXIT_TIMED_OUT returned. SIGINT first, as Ctrl-C:
+    dbt then cancels the queries it has open on the warehouse (a SIGTERM would leave them running); SIGKILL if it
+    has not stopped a minute later."""
     process = subprocess.Popen(command, env=dict(env))
     try:
         return process.wait(timeout=None if deadline is None else max(deadline - time.monotonic(), 0.001))
     except subprocess.TimeoutExpired:
-        process.terminate()
+        process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

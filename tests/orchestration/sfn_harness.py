@@ -8,6 +8,7 @@ deliver to SQS queues, so the tests read the notifications as a subscriber would
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import time
@@ -120,6 +121,8 @@ class Pipeline:
 
     glue_job: Callable[[GlueRun], None] = lambda run: None
     dbt_container: Callable[[ContainerRun, Any], None] | None = None
+    # Containers beside dbt's in the task (e.g. a monitoring agent); each stops with exit code 137 (killed).
+    sidecars: tuple[str, ...] = ()
     glue_runs: list[GlueRun] = field(default_factory=list)
     retry_waits: list[float] = field(default_factory=list)
     container_runs: list[ContainerRun] = field(default_factory=list)
@@ -186,7 +189,11 @@ class Pipeline:
             cpu="1024",
             memory="2048",
             containerDefinitions=[
-                {"name": DBT_CONTAINER, "image": f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/dbt:1", "memory": 2048}
+                {"name": DBT_CONTAINER, "image": f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/dbt:1", "memory": 2048},
+                *(
+                    {"name": name, "image": f"public.ecr.aws/{name}:1", "essential": False, "memory": 128}
+                    for name in self.sidecars
+                ),
             ],
         )["taskDefinition"]["taskDefinitionArn"]
         self.topics = {
@@ -265,8 +272,12 @@ class Pipeline:
             pipeline.container_runs.append(run)
             pipeline.dbt_container(run, pipeline.s3)
             for task in tasks:
+                for name in pipeline.sidecars:  # moto gives a task its first container only
+                    sidecar = copy.copy(task.containers[0])
+                    sidecar.name, sidecar.image = name, f"public.ecr.aws/{name}:1"
+                    task.containers.append(sidecar)
                 for container in task.containers:
-                    container.exitCode = run.exit_code
+                    container.exitCode = run.exit_code if container.name == DBT_CONTAINER else 137
             return tasks
 
         return run_task

@@ -168,7 +168,7 @@ def test_dbt_is_stopped_at_its_time_limit(tmp_path, monkeypatch) -> None:
     """DBT_TIMEOUT_SECONDS ends a dbt that runs too long (exit 124, as timeout(1)) instead of leaving it to
     outlive the Transform state and its lock."""
     slow = tmp_path / "slow-dbt"
-    slow.write_text("#!/bin/sh\nsleep 60\n")
+    slow.write_text("#!/bin/sh\nexec sleep 60\n")
     slow.chmod(0o755)
     monkeypatch.setattr(entrypoint, "dbt_executable", lambda: str(slow))
     project = write_project(tmp_path)

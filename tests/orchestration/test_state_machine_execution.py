@@ -285,6 +285,20 @@ def test_a_dbt_exit_code_the_sync_integration_lets_through_still_fails_the_run(a
         assert pipeline.locks() == []
 
 
+def test_a_sidecar_container_does_not_decide_the_dbt_outcome(aws_env) -> None:
+    """Only the dbt container's exit code counts: a container AWS may add to the task (GuardDuty's runtime
+    agent, "Runtime coverage for Fargate") stops with its own code."""
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        patched_moto_stepfunctions(ecs_sync_fails_on_exit_code=False),
+    ):
+        pipeline = Pipeline(sidecars=("aws-guardduty-agent",))
+        execution = pipeline.run(s3_object_created_event(KEY), name="with-sidecar")
+
+        assert execution.status == "SUCCEEDED", execution.cause
+        assert pipeline.messages("failure") == []
+
+
 def test_glue_retries_exhausted_notifies_failure(pipeline) -> None:
     def always_busy(run: GlueRun) -> None:
         raise ConcurrentRunsExceededException(f"Job with name {GLUE_JOB} already running")
