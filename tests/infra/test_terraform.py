@@ -261,14 +261,25 @@ def test_subnets_are_placed_by_availability_zone_id() -> None:
         assert re.search(r"^\s*availability_zone_id\s*=", block, re.M), f"{path}: a subnet without an AZ ID"
 
 
+# Every module test plans against a mocked provider; policy documents render as empty policies.
+MOCKED_AWS = """mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\\"Version\\": \\"2012-10-17\\", \\"Statement\\": []}"
+    }
+  }
+}
+"""
+
+
 def terraform_test_of_module(module_name: str, test_file: str, tmp_path: Path) -> str:
-    """`terraform test` of a copy of infra/modules/<module_name> with `test_file` as its one test file (a mocked
-    provider, no apply); returns its output after asserting it passed."""
+    """`terraform test` of a copy of infra/modules/<module_name> with `test_file` as its one test file, under
+    MOCKED_AWS (no apply); returns its output after asserting it passed."""
     terraform = terraform_binary()
     module = tmp_path / module_name
     shutil.copytree(INFRA / "modules" / module_name, module, ignore=shutil.ignore_patterns(".terraform*"))
     (module / "tests").mkdir()
-    (module / "tests" / "module.tftest.hcl").write_text(test_file)
+    (module / "tests" / "module.tftest.hcl").write_text(MOCKED_AWS + test_file)
     run_env = terraform_env(tmp_path)
 
     def run(*args: str) -> subprocess.CompletedProcess:
@@ -282,14 +293,6 @@ def terraform_test_of_module(module_name: str, test_file: str, tmp_path: Path) -
 
 
 NETWORK_TEST = """
-mock_provider "aws" {
-  mock_data "aws_iam_policy_document" {
-    defaults = {
-      json = "{\\"Version\\": \\"2012-10-17\\", \\"Statement\\": []}"
-    }
-  }
-}
-
 variables {
   name        = "tlc-test"
   kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
@@ -340,14 +343,6 @@ def test_the_network_module_takes_three_distinct_az_ids_and_refuses_names(tmp_pa
 
 
 WAREHOUSE_TEST = """
-mock_provider "aws" {
-  mock_data "aws_iam_policy_document" {
-    defaults = {
-      json = "{\\"Version\\": \\"2012-10-17\\", \\"Statement\\": []}"
-    }
-  }
-}
-
 variables {
   name                   = "tlc-test"
   kms_key_arn            = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
