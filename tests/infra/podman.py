@@ -21,7 +21,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tlc-warehouse" / "podman"
@@ -39,7 +39,6 @@ class PodmanUnavailable(RuntimeError):
 @dataclass
 class Podman:
     root: Path = CACHE
-    log: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.conf = self.root / "containers.conf"
@@ -58,7 +57,6 @@ class Podman:
         ]
 
     def run(self, *args: str, timeout: float = 600, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-        self.log.append(shlex.join(self.command(*args)))
         result = subprocess.run(
             self.command(*args),
             capture_output=True,
@@ -103,7 +101,6 @@ class Podman:
         pull = self.run("pull", "--platform", platform, image, check=False, timeout=900)
         if pull.returncode == 0:
             return "pulled"
-        self.log.append(f"pull failed: {pull.stderr.strip().splitlines()[-1] if pull.stderr.strip() else '?'}")
         stand_in_base(self, image, platform)
         return "stand-in"
 

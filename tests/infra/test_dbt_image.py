@@ -96,6 +96,7 @@ def test_dbt_stops_itself_before_the_transform_state_times_out(task_definition, 
 class BuiltImage:
     podman: Podman
     tag: str
+    base_images: set[str]  # the Dockerfile's FROM images
     base: str  # pulled, cached or stand-in
     config: dict  # podman image inspect
     build_mounts: list[str]
@@ -123,15 +124,14 @@ def image(task_definition, tmp_path_factory) -> BuiltImage:
     conf.write_text(conf_text)
     build_mounts = [f"{conf}:/etc/pip.conf:ro", *mounts]
     podman.build(dockerfile, REPO_ROOT / command[-1], IMAGE, target, build_mounts)
-    return BuiltImage(podman, IMAGE, ",".join(sorted(base)), podman.inspect(IMAGE), build_mounts)
+    return BuiltImage(podman, IMAGE, set(base_images), ",".join(sorted(base)), podman.inspect(IMAGE), build_mounts)
 
 
 def test_the_build_time_pip_configuration_is_not_in_the_image(image: BuiltImage) -> None:
     """The CA bundle, pip.conf and package folders were mounted for the RUN steps only: at most their empty
     mount points remain. A file of the image may be the base image's own (the base ships ca-certificates), but
     none is the mounted file unless the base already held that same file."""
-    bases = set(re.findall(r"^FROM\s+(\S+)", (REPO_ROOT / "orchestration/container/Dockerfile").read_text(), re.M))
-    (base,) = bases
+    (base,) = image.base_images
     root, base_root = image.podman.mounted(image.tag), image.podman.mounted(base)
     try:
         for mount in image.build_mounts:
