@@ -2,10 +2,10 @@
 
 read a batch (`raw_batches`) -> cast to the contract's columns (`canonical`, zones from points for
 the 2009-2016 layouts) -> trip_key (`trip_keys`) -> earlier duplicates (`duplicates`) -> rules
-(`rules`) -> accepted rows to the lake's staging, the others (with reason and raw record) to the
-quarantine's -> next batch. Then: refuse a mislabeled or unreadable file, reconcile the counts,
-publish quarantine and lake partitions, write the manifest. Memory stays at a batch plus 24 bytes a
-row for the duplicate check, whatever the file's size.
+(`rules`) -> accepted rows to new data files of the lake table, the others (with reason and raw
+record) to the quarantine table's -> next batch. Then: refuse a mislabeled or unreadable file,
+reconcile the counts, and hand the files to the driver, which commits them (`ingestion.lake_commit`).
+Memory stays at a batch plus 24 bytes a row for the duplicate check, whatever the file's size.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion import lake, manifest, raw_files, rules, storage
+from ingestion import lake, manifest, raw_files, rules
 from ingestion.canonical import Canonical, to_canonical
-from ingestion.contract import QUARANTINE_COLUMNS, logical_type
+from ingestion.contract import QUARANTINE_TABLE
 from ingestion.duplicates import SeenKeys
 from ingestion.errors import BadFileError, ReconciliationError
 from ingestion.raw_batches import IrregularRows, RawBatch, read_ahead, read_batches
@@ -34,13 +34,6 @@ PROGRESS_EVERY_SECONDS = 10.0
 # More than this share of a file's rows unreadable: the layout is not what the contract knows, so the
 # file is refused (its month keeps what it had) instead of loading a month of nothing.
 UNREADABLE_SHARE = 0.5
-
-
-def _schema(columns) -> pa.Schema:
-    return pa.schema([pa.field(c.name, logical_type(c.type).arrow) for c in columns])
-
-
-QUARANTINE_SCHEMA = _schema(QUARANTINE_COLUMNS)
 
 
 @dataclass
@@ -64,11 +57,14 @@ def ingest_file(
     inspection: Inspection,
     lake_root: str,
     quarantine_root: str,
+    targets: dict[str, lake.Target],
     sha256: str | None = None,
     progress: Progress | None = None,
 ) -> FileResult:
-    """Ingest one inspected file; never raises for a bad file (status `refused`) or a bug in the
-    counts (status `failed`): either way nothing of it is published."""
+    """Ingest one inspected file into new data files of its lake table and of the quarantine
+    (`targets`, by table name); never raises for a bad file (status `refused`) or a bug in the counts
+    (status `failed`): either way its files are deleted. An ingested file's files wait for the driver's
+    commit (`FileResult.data_files`)."""
     raw = inspection.raw
     started = time.monotonic()
     say = progress or (lambda message: None)
@@ -77,7 +73,7 @@ def ingest_file(
         previous = already_ingested(raw.name, sha256, lake_root)
         if previous is not None:
             return FileResult(raw.name, raw.path, SKIPPED, manifest=previous, source_version=raw.version_id)
-        result = _ingest(inspection, lake_root, quarantine_root, sha256, say)
+        result = _ingest(inspection, targets, sha256, say)
     except BadFileError as error:
         report = manifest.write_rejection(quarantine_root, raw.name, raw.path, error.problem)
         return FileResult(
@@ -91,18 +87,18 @@ def ingest_file(
     return result
 
 
-def _ingest(inspection: Inspection, lake_root: str, quarantine_root: str, sha256: str, say: Progress) -> FileResult:
+def _ingest(inspection: Inspection, targets: dict[str, lake.Target], sha256: str, say: Progress) -> FileResult:
     raw = inspection.raw
+    item = inspection.mapping.dataset
     for by_line in (False, True):
         writers = (
-            lake.PartitionWriter(quarantine_root, raw.partition, QUARANTINE_SCHEMA),
-            lake.PartitionWriter(lake_root, raw.partition, _schema(inspection.mapping.dataset.columns)),
+            targets[QUARANTINE_TABLE].writer(raw.service, raw.year, raw.month),
+            targets[item.table].writer(raw.service, raw.year, raw.month),
         )
         try:
             tally = _stream(inspection, by_line, writers, say)
-            for writer in writers:
-                writer.close()
-            result = _reconcile(inspection, sha256, tally, writers)
+            files = [writer.close() for writer in writers]
+            result = _reconcile(inspection, sha256, tally, files)
         except IrregularRows:
             for writer in writers:
                 writer.discard()
@@ -111,11 +107,8 @@ def _ingest(inspection: Inspection, lake_root: str, quarantine_root: str, sha256
             for writer in writers:
                 writer.discard()
             raise
-        for writer in writers:  # quarantine first, then the lake, then the manifest
-            writer.publish()
-        manifest.write_manifest(lake_root, result)
-        storage.delete_file(manifest.rejection_path(quarantine_root, raw.name))
-        return FileResult(raw.name, raw.path, INGESTED, manifest=result)
+        data_files = {QUARANTINE_TABLE: files[0], item.table: files[1]}
+        return FileResult(raw.name, raw.path, INGESTED, manifest=result, data_files=data_files)
     raise AssertionError("unreachable: the line-by-line read never raises IrregularRows")
 
 
@@ -143,13 +136,15 @@ def _stream(inspection: Inspection, by_line: bool, writers, say: Progress) -> _T
             "service": service,
             "source_file": pa.repeat(raw.name, rows.num_rows),
             "source_row": pa.array(rows.source_row, pa.int64()),
+            "year": pa.repeat(pa.scalar(raw.year, pa.int32()), rows.num_rows),
+            "month": pa.repeat(pa.scalar(raw.month, pa.int32()), rows.num_rows),
         }
         if keep.all():
             accepted.write(_table(accepted.schema, {**common, **rows.columns}))
         elif keep.any():
             accepted.write(_table(accepted.schema, {**common, **rows.columns}).filter(pa.array(keep)))
         if not keep.all():
-            quarantine.write(_quarantined(batch, rows, ctx, reason, earlier, common, tally))
+            quarantine.write(_quarantined(quarantine.schema, batch, rows, ctx, reason, earlier, common, tally))
             tally.reasons.update({rules.RULE_CODES[code]: int(n) for code, n in _counts(reason[~keep])})
         tally.warnings.update(rules.warnings(rows, ctx, keep))
         tally.rows_read += rows.num_rows
@@ -180,6 +175,7 @@ def _table(schema: pa.Schema, columns: dict[str, pa.Array]) -> pa.Table:
 
 
 def _quarantined(
+    schema: pa.Schema,
     batch: RawBatch,
     rows: Canonical,
     ctx: rules.Context,
@@ -209,12 +205,12 @@ def _quarantined(
     }
     for name in ("pickup_location_id", "dropoff_location_id"):
         columns[name] = rows.columns[name].take(index) if name in rows.columns else pa.nulls(len(picked), pa.int32())
-    return _table(QUARANTINE_SCHEMA, columns)
+    return _table(schema, columns)
 
 
-def _reconcile(inspection: Inspection, sha256: str, tally: _Tally, writers) -> dict:
+def _reconcile(inspection: Inspection, sha256: str, tally: _Tally, files: list[list[str]]) -> dict:
     raw = inspection.raw
-    quarantine, accepted = writers
+    quarantine, accepted = files
     outside = tally.reasons.get("pickup_outside_file_month", 0)
     rules.check_file_month(raw.path, raw.year, raw.month, tally.rows_read, outside)
     unreadable = tally.reasons.get("unparseable", 0)
@@ -232,9 +228,11 @@ def _reconcile(inspection: Inspection, sha256: str, tally: _Tally, writers) -> d
         raw,
         sha256,
         tally.rows_read,
-        lake.count_rows(accepted.staging),
-        lake.count_rows(quarantine.staging),
+        lake.count_rows(accepted),
+        lake.count_rows(quarantine),
         tally.reasons,
         tally.warnings,
         source_version=raw.version_id,
+        delivered_at=inspection.delivered_at,
+        lake_table=inspection.mapping.dataset.table,
     )

@@ -1,9 +1,10 @@
 """AWS Glue 5.0 entry point: the Glue job's script (infra/modules/ingest/job.tf uploads it).
 
-The state machine starts the job with ``--inputs``, ``--lake_root``, ``--quarantine_root`` and
+The state machine starts the job with ``--inputs``, ``--lake_root``, ``--quarantine_root``,
 ``--archive_root`` (optional: where each raw file goes once ingested; a refused one goes beside its
-report); this reads them with ``getResolvedOptions`` and calls the same `run_ingestion` as the local
-CLI, on Glue's own Spark session.
+report) and ``--catalog`` (``glue:<database>``: the Glue Data Catalog database the lake's Iceberg tables
+are committed to); this reads them with ``getResolvedOptions`` and calls the same `run_ingestion` as the
+local CLI, on Glue's own Spark session.
 
 ``--inputs``, the objects to ingest, each pinned to one S3 object version (`parse_inputs`):
 
@@ -32,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 ARGUMENTS = ("inputs", "lake_root", "quarantine_root")
-OPTIONAL_ARGUMENTS = ("archive_root",)
+OPTIONAL_ARGUMENTS = ("archive_root", "catalog")
 
 
 def resolve_arguments(argv: Sequence[str]) -> dict[str, str]:
@@ -105,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> list:
         args["quarantine_root"],
         progress=lambda message: print(message, flush=True),
         archive_root=args.get("archive_root"),
+        catalog=args.get("catalog"),
         spark_factory=lambda: _glue_spark() or get_spark(),
         hash_files=False,
         versions={item.uri: item.version_id for item in pinned},

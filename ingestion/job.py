@@ -1,4 +1,5 @@
-"""The ingestion job: a list of raw files -> lake + quarantine partitions + manifests, one Spark job.
+"""The ingestion job: a list of raw files -> the lake's Iceberg tables (trips, quarantine, load log), one
+Spark job and one commit per table.
 
 Two phases, each file touched once:
 
@@ -7,10 +8,12 @@ Two phases, each file touched once:
    the files the lake already holds. A file refused here gets its report at
    ``<quarantine>/_rejected_files/<name>.error.json`` at once.
 2. `execute`: one Spark job whose tasks ingest the files (`file_ingest.ingest_file`: read, validate,
-   classify and write in one streaming pass, then publish), one task per core at most: the files
+   classify and write new data files in one streaming pass), one task per core at most: the files
    are dealt to the tasks biggest first, each to the task with the fewest bytes so far, because a
    Spark task costs ~0.1 s of scheduling however small its file (BENCHMARKS.md, "many files"). Each
-   file yields a typed `FileResult`. No Spark session is started when nothing is left to ingest.
+   file yields a typed `FileResult`. Then the driver commits what the tasks wrote (`lake_commit`) and
+   tidies the tables it committed to (`lake_maintenance`). No Spark session is started, and the
+   catalog is not opened, when nothing is left to ingest.
 
 With an archive root (production: the Glue job), each raw file leaves its landing place once the job
 is done with it: an ingested or skipped file is copied to ``<archive>/<service>/<sha256>/<name>``, a
@@ -20,23 +23,25 @@ Without one (``make run`` on a user's folder) raw files are never moved or delet
 Command line (exit 0 ok, 1 a file was refused or failed, 2 a bad input list):
 
     python -m ingestion.job --input PATH [--input PATH ...] --lake-root DIR --quarantine-root DIR
-        [--archive-root DIR]
+        [--archive-root DIR] [--catalog glue:DATABASE|sqlite:PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ingestion import manifest, raw_files, storage
+from ingestion import lake, manifest, raw_files, storage
+from ingestion.contract import LOAD_LOG_TABLE, QUARANTINE_TABLE
 from ingestion.errors import BadFileError, InputSetError
 from ingestion.file_ingest import already_ingested, ingest_file
 from ingestion.raw_files import Inspection
-from ingestion.results import REFUSED, SKIPPED, FileResult, summarize
+from ingestion.results import INGESTED, REFUSED, SKIPPED, FileResult, summarize
 
 Progress = Callable[[str], None]
 HASH_THREADS = 4
@@ -59,6 +64,9 @@ class Plan:
     lake_root: str
     quarantine_root: str
     items: list[Planned | FileResult] = field(default_factory=list)
+    catalog: str | None = None  # lake_tables.LakeRoots.catalog: None is the SQLite file in the lake root
+    # unreferenced lake files younger than this are kept (they may be a running job's); None: the default
+    orphan_min_age: dt.timedelta | None = None
 
     @property
     def refused(self) -> list[FileResult]:
@@ -97,6 +105,7 @@ def plan(
     hash_files: bool = True,
     archive_root: str | None = None,
     versions: Mapping[str, str | None] | None = None,
+    catalog: str | None = None,
 ) -> Plan:
     """Check the input set and every file in it without Spark. Raises InputSetError for duplicate
     inputs (before anything is written); a bad file becomes a refused result. With an archive root, a
@@ -108,7 +117,7 @@ def plan(
         except BadFileError:
             pass  # refused below, with the rest of its problems
     raw_files.check_unique(parsed)
-    result = Plan(list(inputs), lake_root, quarantine_root)
+    result = Plan(list(inputs), lake_root, quarantine_root, catalog=catalog)
     for path in inputs:
         version = _pinned_version(path, versions)
         try:
@@ -138,7 +147,8 @@ def plan(
     return result
 
 
-Unit = tuple[int, Inspection, str | None, str, str]  # (position in the plan, file, sha256, lake, quarantine)
+# (position in the plan, file, sha256, lake root, quarantine root, the tables' write targets)
+Unit = tuple[int, Inspection, str | None, str, str, dict]
 
 
 def _ingest_task(units: list[Unit]) -> list[tuple[int, dict]]:
@@ -150,9 +160,38 @@ def _ingest_task(units: list[Unit]) -> list[tuple[int, dict]]:
         print(f"  {message}", file=_sys.stderr, flush=True)
 
     return [
-        (position, ingest_file(inspection, lake_root, quarantine_root, sha256, progress).to_dict())
-        for position, inspection, sha256, lake_root, quarantine_root in units
+        (position, ingest_file(inspection, lake_root, quarantine_root, targets, sha256, progress).to_dict())
+        for position, inspection, sha256, lake_root, quarantine_root, targets in units
     ]
+
+
+def _run_tasks(
+    units: list[Unit], sizes: list[int], spark_factory: Callable[[], object] | None, in_process: bool
+) -> list[tuple[int, dict]]:
+    if in_process:
+        return _ingest_task(units)
+    from ingestion.spark_session import get_spark
+
+    spark = (spark_factory or get_spark)()
+    tasks = deal(sizes, spark.sparkContext.defaultParallelism)
+    batches = [[units[i] for i in task] for task in tasks]
+    return spark.sparkContext.parallelize(batches, len(batches)).flatMap(_ingest_task).collect()
+
+
+def ingest_inspected(
+    inspection: Inspection,
+    lake_root: str,
+    quarantine_root: str,
+    sha256: str | None = None,
+    catalog: str | None = None,
+) -> FileResult:
+    """One inspected file through the job's tasks and commit, in this process (no Spark): what the
+    tests of the ingestion core run. Hashed here when `sha256` is not given."""
+    sha256 = sha256 or raw_files.fingerprint(inspection.raw.path, inspection.raw.version_id)
+    item = Planned(inspection, sha256, already_ingested(inspection.raw.name, sha256, lake_root))
+    planned = Plan([inspection.raw.path], lake_root, quarantine_root, [item], catalog)
+    [result] = execute(planned, in_process=True)
+    return result
 
 
 def deal(sizes: Sequence[int], tasks: int) -> list[list[int]]:
@@ -168,8 +207,15 @@ def deal(sizes: Sequence[int], tasks: int) -> list[list[int]]:
     return lists
 
 
-def execute(plan_: Plan, spark_factory: Callable[[], object] | None = None) -> list[FileResult]:
-    """Ingest every planned file that is not unchanged, in one Spark job; results in input order."""
+def execute(
+    plan_: Plan,
+    spark_factory: Callable[[], object] | None = None,
+    progress: Progress | None = None,
+    in_process: bool = False,
+) -> list[FileResult]:
+    """Ingest every planned file that is not unchanged, in one Spark job (`in_process`: the same tasks
+    in this process, without Spark), then commit what the tasks wrote (`ingestion.lake_commit`);
+    results in input order."""
     work = [
         (position, item)
         for position, item in enumerate(plan_.items)
@@ -177,14 +223,32 @@ def execute(plan_: Plan, spark_factory: Callable[[], object] | None = None) -> l
     ]
     done: dict[int, FileResult] = {}
     if work:
-        from ingestion.spark_session import get_spark
+        from ingestion import lake_commit, lake_tables
 
-        spark = (spark_factory or get_spark)()
-        units = [(pos, item.inspection, item.sha256, plan_.lake_root, plan_.quarantine_root) for pos, item in work]
-        tasks = deal([item.inspection.size for _, item in work], spark.sparkContext.defaultParallelism)
-        batches = [[units[i] for i in task] for task in tasks]
-        for position, outcome in spark.sparkContext.parallelize(batches, len(batches)).flatMap(_ingest_task).collect():
+        roots = lake_tables.LakeRoots(plan_.lake_root, plan_.quarantine_root, plan_.catalog)
+        tables = lake_tables.ensure_tables(lake_tables.open_catalog(roots), roots)
+        bases = {name: lake_tables.snapshot_id(t) for name, t in tables.items()}
+        targets = {
+            name: lake.Target(name, t.location(), lake_tables.write_schema(t))
+            for name, t in tables.items()
+            if name != LOAD_LOG_TABLE
+        }
+        units = [
+            (pos, item.inspection, item.sha256, plan_.lake_root, plan_.quarantine_root, targets) for pos, item in work
+        ]
+        for position, outcome in _run_tasks(
+            units, [item.inspection.size for _, item in work], spark_factory, in_process
+        ):
             done[position] = FileResult.from_dict(outcome)
+        token = storage.unique_suffix()
+        committed = lake_commit.commit(roots, tables, bases, list(done.values()), token, progress)
+        touched = {r.manifest["lake_table"] for r in committed if r.status == INGESTED}
+        if touched:
+            from ingestion import lake_maintenance
+
+            names = {QUARANTINE_TABLE, LOAD_LOG_TABLE, *touched}
+            min_age = lake_maintenance.ORPHAN_MIN_AGE if plan_.orphan_min_age is None else plan_.orphan_min_age
+            lake_maintenance.upkeep_all({n: tables[n] for n in sorted(names)}, min_age, progress)
     results = []
     for position, item in enumerate(plan_.items):
         if isinstance(item, FileResult):
@@ -294,12 +358,14 @@ def run_ingestion(
     spark_factory: Callable[[], object] | None = None,
     hash_files: bool = True,
     versions: Mapping[str, str | None] | None = None,
+    catalog: str | None = None,
 ) -> list[FileResult]:
     """plan + execute (+ archive); one FileResult per input, in input order. `versions`: the S3 object
     version of an input to read (default: its current version, pinned when the plan is made). Raises
     InputSetError for duplicate inputs before doing anything."""
     say = progress or (lambda message: None)
-    results = execute(plan(inputs, lake_root, quarantine_root, hash_files, archive_root, versions), spark_factory)
+    planned = plan(inputs, lake_root, quarantine_root, hash_files, archive_root, versions, catalog)
+    results = execute(planned, spark_factory, say)
     if archive_root:
         results = archive(results, lake_root, quarantine_root, archive_root)
     for result in results:
@@ -330,6 +396,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lake-root", required=True)
     parser.add_argument("--quarantine-root", required=True)
     parser.add_argument(
+        "--catalog",
+        help="the lake's Iceberg catalog: glue:<database> or sqlite:<path> (default: <lake-root>/_catalog.sqlite)",
+    )
+    parser.add_argument(
         "--archive-root", help="move each raw file here once ingested (refused: to the quarantine); default: never move"
     )
     return parser.parse_args(argv)
@@ -345,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.quarantine_root,
             progress=lambda message: print(message, file=sys.stderr, flush=True),
             archive_root=args.archive_root,
+            catalog=args.catalog,
         )
     except InputSetError as error:
         print(json.dumps({"ok": False, "error": str(error), "problems": error.problems}, indent=2))

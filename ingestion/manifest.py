@@ -1,10 +1,12 @@
 """The per-file manifest (ingestion/contract/layout.py `MANIFEST_FIELDS`) and the reconciliation it
 guarantees.
 
-One JSON object, on one line (JSON Lines: what the `partition_loads` external table's JSON SerDe
-reads), per ingested file at ``<lake>/_manifests/<file name>.json``. It is written last, after both
-partitions are published, so a manifest always describes what is in the lake; a rerun that finds
-the same sha256 has nothing to do.
+The manifest is built by the Spark task that ingested the file and completed by the driver's commit
+(its snapshot ids, `ingestion.lake_commit`). The lake's record of it is the load log, an Iceberg table;
+the manifest is also kept as the file's receipt, one JSON object at ``<lake>/_manifests/<file name>.json``,
+so a rerun can tell "already in the lake" by sha256 without opening the catalog. The receipt is
+deleted before a commit that replaces its month and written after the load log, so it can be missing
+when the lake holds the file (the rerun ingests again and converges) but never present when it does not.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def build_manifest(
     quarantined_by_reason: Mapping[str, int],
     warnings_by_code: Mapping[str, int],
     source_version: str | None = None,
-    ingested_at: str | None = None,
+    delivered_at: str = "",
+    lake_table: str = "",
 ) -> dict:
     """The manifest for one file, keys in contract order; raises ReconciliationError if the counts do
     not add up.
@@ -64,9 +67,11 @@ def build_manifest(
         "rows_quarantined": int(rows_quarantined),
         "quarantined_by_reason": {code: int(n) for code, n in sorted(quarantined_by_reason.items()) if n},
         "warnings_by_code": {code: int(n) for code, n in sorted(warnings_by_code.items()) if n},
-        "lake_partition": raw.partition,
-        "quarantine_partition": raw.partition,
-        "ingested_at": ingested_at or utc_now(),
+        "delivered_at": delivered_at,
+        "lake_table": lake_table,
+        "lake_snapshot_id": None,
+        "quarantine_snapshot_id": None,
+        "ingested_at": None,
     }
     assert tuple(manifest) == MANIFEST_KEYS, "manifest keys drifted from the contract"
     check_reconciliation(manifest)
@@ -89,6 +94,11 @@ def check_reconciliation(manifest: Mapping) -> None:
 def to_json_line(record: Mapping) -> str:
     """One JSON object on one line, newline-terminated."""
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def delete_manifest(lake_root: str, source_file: str) -> None:
+    """Drop a file's receipt (before a commit replaces its month)."""
+    storage.delete_file(manifest_path(lake_root, source_file))
 
 
 def write_manifest(lake_root: str, manifest: Mapping) -> str:

@@ -60,6 +60,7 @@ class Inspection:
     size: int
     mapping: ColumnMapping
     rows_in_footer: int | None  # Parquet only: the row count the footer promises
+    delivered_at: str = ""  # S3 LastModified of the version read, or the local mtime (ISO-8601 UTC)
 
 
 def parse_raw_file(path: str, version_id: str | None = None) -> RawFile:
@@ -133,9 +134,10 @@ def inspect_file(path: str, version_id: str | None = None) -> Inspection:
     given S3 object version, when there is one)."""
     raw = parse_raw_file(path, version_id)
     try:
-        size = storage.stat_size(path, version_id)
-        if size is None:
+        found = storage.stat(path, version_id)
+        if found is None:
             raise BadFileError(path, "file does not exist or is not readable")
+        size, delivered_at = found
         if size == 0:
             raise BadFileError(path, "file is empty (0 bytes)")
         if raw.is_csv:
@@ -147,7 +149,7 @@ def inspect_file(path: str, version_id: str | None = None) -> Inspection:
     except IsADirectoryError as exc:
         raise BadFileError(path, "is a directory, not a file") from exc
     mapping = map_columns(raw.name, raw.service, columns)
-    return Inspection(raw=raw, size=size, mapping=mapping, rows_in_footer=rows)
+    return Inspection(raw=raw, size=size, mapping=mapping, rows_in_footer=rows, delivered_at=delivered_at)
 
 
 def check_unique(raws: Sequence[RawFile]) -> None:

@@ -1,7 +1,7 @@
 """What the job did with each input file: one typed record per file, for the runner to render.
 
 `status`:
-    ingested  partitions published, `manifest` written
+    ingested  data files written and committed by the driver, `manifest` (the receipt) written
     skipped   the lake already holds this exact file (same sha256): `manifest` is the stored one
     refused   the file as a whole cannot be ingested: `problem` (one line), nothing published
     failed    a bug stopped the file (e.g. counts that do not reconcile): `problem`, nothing published
@@ -29,6 +29,7 @@ class FileResult:
     archived_to: str | None = None  # with an archive root: where the raw file went
     moved_to: str | None = None  # with an archive root: where a refused raw file went
     notes: list[str] = field(default_factory=list)
+    data_files: dict[str, list[str]] | None = None  # table -> files the task wrote, until the driver commits
 
     @property
     def error(self) -> str:

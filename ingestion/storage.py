@@ -2,8 +2,8 @@
 
 Spark reads and writes both kinds itself; this module is for what the driver and the executors do
 around it: looking at a raw file before Spark does (size, first bytes, Parquet footer, sha256),
-writing Parquet from executor tasks with pyarrow (`open_output_stream`), writing the manifests and
-rejection reports, listing / moving / deleting objects for the partition swap, and archiving (or
+writing Parquet data files from executor tasks with pyarrow (`open_output_stream`), writing the
+receipts and rejection reports, listing and deleting the lake's unreferenced files, and archiving (or
 quarantining) the raw file once the job is done with it.
 
 A raw file's S3 object version can be pinned: `stat_size`, `open_binary`,
@@ -26,6 +26,7 @@ Two S3 clients, each for what it does best:
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import posixpath
@@ -113,8 +114,9 @@ def _raise_as_os_error(exc: BaseException, uri: str) -> None:
 # ---------- inspection of raw files
 
 
-def stat_size(uri: str, version_id: str | None = None) -> int | None:
-    """Size in bytes, or None when the file (or that version of it) does not exist.
+def stat(uri: str, version_id: str | None = None) -> tuple[int, str] | None:
+    """(size in bytes, when it was delivered: S3 LastModified or the local mtime, ISO-8601 UTC), or None
+    when the file (or that version of it) does not exist.
 
     PermissionError when S3 refuses to say (without s3:ListBucket on the bucket S3 answers 403, not 404,
     for a missing key).
@@ -122,14 +124,26 @@ def stat_size(uri: str, version_id: str | None = None) -> int | None:
     if is_s3(uri):
         bucket, key = split_s3(uri)
         try:
-            return int(s3_client().head_object(Bucket=bucket, Key=key, **_version(version_id))["ContentLength"])
+            head = s3_client().head_object(Bucket=bucket, Key=key, **_version(version_id))
         except Exception as exc:
             if s3_error_kind(exc) in ("missing", "no bucket"):
                 return None
             _raise_as_os_error(exc, uri)
+        return int(head["ContentLength"]), _iso_utc(head["LastModified"])
     if not os.path.isfile(uri):
         return None
-    return os.path.getsize(uri)
+    status = os.stat(uri)
+    return status.st_size, _iso_utc(dt.datetime.fromtimestamp(status.st_mtime, dt.UTC))
+
+
+def _iso_utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def stat_size(uri: str, version_id: str | None = None) -> int | None:
+    """Size in bytes, or None when the file (or that version of it) does not exist (see `stat`)."""
+    found = stat(uri, version_id)
+    return found[0] if found else None
 
 
 def current_version(uri: str) -> str | None:
@@ -340,7 +354,7 @@ def delete_file(uri: str, version_id: str | None = None) -> None:
         os.remove(uri)
 
 
-# ---------- prefixes (directories) for the partition swap
+# ---------- prefixes (directories): the lake's upkeep lists them
 
 
 def list_files(prefix: str) -> list[str]:
@@ -360,17 +374,24 @@ def list_files(prefix: str) -> list[str]:
     return sorted(os.path.join(directory, name) for directory, _, names in os.walk(prefix) for name in names)
 
 
-def delete_tree(prefix: str) -> None:
-    """Remove a directory / every object under an S3 prefix; absent is fine."""
+def list_files_with_times(prefix: str) -> list[tuple[str, dt.datetime]]:
+    """Every file under a directory / S3 prefix with when it was last written (UTC), sorted by path."""
     if is_s3(prefix):
-        bucket, _ = split_s3(prefix)
-        client = s3_client()
-        keys = [split_s3(uri)[1] for uri in list_files(prefix)]
-        for start in range(0, len(keys), 1000):
-            batch = [{"Key": key} for key in keys[start : start + 1000]]
-            client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-        return
-    shutil.rmtree(prefix, ignore_errors=True)
+        bucket, key = split_s3(prefix)
+        key = key.rstrip("/") + "/"
+        paginator = s3_client().get_paginator("list_objects_v2")
+        return sorted(
+            (f"s3://{bucket}/{obj['Key']}", obj["LastModified"].astimezone(dt.UTC))
+            for page in paginator.paginate(Bucket=bucket, Prefix=key)
+            for obj in page.get("Contents", [])
+        )
+    found = []
+    for path in list_files(prefix):
+        try:
+            found.append((path, dt.datetime.fromtimestamp(os.path.getmtime(path), dt.UTC)))
+        except FileNotFoundError:  # gone since the listing
+            continue
+    return found
 
 
 def copy_file(source: str, target: str, source_version_id: str | None = None) -> None:

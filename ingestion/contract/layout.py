@@ -1,12 +1,12 @@
-"""Names and paths of the lake: raw file names, partition paths, side folders, the quarantine table,
-the manifest record and the load log the warehouse reads from it (docs/data_contracts.md)."""
+"""Names and paths of the lake: raw file names, month names, side folders, the quarantine table, the
+manifest record (the receipt), the load log, and the Iceberg tables (docs/data_contracts.md)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from ingestion.contract.datasets import DATASETS, SERVICES, Column
+from ingestion.contract.datasets import DATASETS, PARTITION_COLUMNS, SERVICES, Column
 
 # ---------- raw files
 
@@ -96,17 +96,19 @@ MANIFEST_FIELDS: tuple[ManifestField, ...] = tuple(
         ("year", "integer", "Partition year (from the file name)."),
         ("month", "integer", "Partition month 1..12 (from the file name)."),
         ("rows_read", "integer", "Data rows in the file."),
-        ("rows_accepted", "integer", "Rows written to the lake partition."),
-        ("rows_quarantined", "integer", "Rows written to the quarantine partition."),
+        ("rows_accepted", "integer", "Rows committed to the lake table's month."),
+        ("rows_quarantined", "integer", "Rows committed to the quarantine's month."),
         ("quarantined_by_reason", "object", "Quarantined rows per reason code (codes with rows only)."),
         (
             "warnings_by_code",
             "object",
             "Accepted rows carrying a code the reference tables lack, per `column=value` (kept, mapped to unknown).",
         ),
-        ("lake_partition", "string", "Relative path of the lake partition."),
-        ("quarantine_partition", "string", "Relative path of the quarantine partition."),
-        ("ingested_at", "timestamp", "When the partitions were published: the partition's version."),
+        ("delivered_at", "timestamp", "When the file was delivered: its S3 LastModified (local: its mtime)."),
+        ("lake_table", "string", "The Iceberg table that holds the accepted rows."),
+        ("lake_snapshot_id", "integer", "The snapshot of lake_table that committed the month."),
+        ("quarantine_snapshot_id", "integer", "The snapshot of the quarantine that committed the month."),
+        ("ingested_at", "timestamp", "When the month was committed (the load log's loaded_at)."),
     )
 )
 MANIFEST_KEYS: tuple[str, ...] = tuple(f.name for f in MANIFEST_FIELDS)
@@ -130,15 +132,31 @@ LOAD_LOG_COLUMNS: tuple[LoadLogColumn, ...] = (
     LoadLogColumn("service", "string", "service", "TLC dataset."),
     LoadLogColumn("year", "int", "year", "Partition year."),
     LoadLogColumn("month", "int", "month", "Partition month 1..12."),
-    LoadLogColumn("source_file", "string", "source_file", "TLC file the partition holds."),
+    LoadLogColumn("source_file", "string", "source_file", "TLC file the month holds."),
     LoadLogColumn("sha256", "string", "sha256", "sha256 of the source file."),
-    LoadLogColumn("row_count", "bigint", "rows_accepted", "Accepted rows in the partition."),
+    LoadLogColumn("row_count", "bigint", "rows_accepted", "Accepted rows of the month."),
     LoadLogColumn("quarantined_count", "bigint", "rows_quarantined", "Quarantined rows of the file."),
     LoadLogColumn(
         "loaded_at",
         "string",
         "ingested_at",
-        "When the partition was published (Spectrum: ISO-8601 UTC text) or loaded (Postgres: timestamptz).",
+        "When the month was committed (the lake: ISO-8601 UTC text) or loaded (Postgres: timestamptz).",
+    ),
+)
+
+
+# What the lake's Iceberg load log holds beyond the warehouse's columns: where the rows came from and
+# the snapshots that committed them (docs/iceberg_lake.md, "The load log").
+LOAD_LOG_LAKE_COLUMNS: tuple[LoadLogColumn, ...] = (
+    LoadLogColumn("source_version", "string", "source_version", "S3 object version read (null when local)."),
+    LoadLogColumn("delivered_at", "string", "delivered_at", "When the file was delivered (S3 LastModified, or mtime)."),
+    LoadLogColumn("rows_read", "bigint", "rows_read", "Data rows in the file."),
+    LoadLogColumn("lake_snapshot_id", "bigint", "lake_snapshot_id", "Trip table snapshot that committed it."),
+    LoadLogColumn(
+        "quarantine_snapshot_id",
+        "bigint",
+        "quarantine_snapshot_id",
+        "Quarantine snapshot that committed it.",
     ),
 )
 
@@ -146,3 +164,35 @@ LOAD_LOG_COLUMNS: tuple[LoadLogColumn, ...] = (
 def lake_tables() -> list[tuple[str, tuple[Column, ...]]]:
     """(table, columns) of every lake table: one per dataset."""
     return [(d.table, d.columns) for d in DATASETS]
+
+
+# ---------- the lake's Iceberg tables
+
+
+@dataclass(frozen=True)
+class IcebergTable:
+    """One Iceberg table of the lake: its name, columns in order, the root it lives under
+    (``<root>/<name>``) and its identity partition columns."""
+
+    name: str
+    columns: tuple[Column, ...]
+    root: str  # "lake" | "quarantine"
+    partitioned_by: tuple[str, ...]
+
+
+MONTH_PARTITION: tuple[str, ...] = ("service", "year", "month")
+
+
+def iceberg_tables() -> list[IcebergTable]:
+    """Every table of the lake: one per dataset, the quarantine, the load log."""
+    load_log = tuple(Column(c.name, c.type, c.description) for c in (*LOAD_LOG_COLUMNS, *LOAD_LOG_LAKE_COLUMNS))
+    return [
+        *(IcebergTable(d.table, (*d.columns, *PARTITION_COLUMNS), "lake", MONTH_PARTITION) for d in DATASETS),
+        IcebergTable(QUARANTINE_TABLE, (*QUARANTINE_COLUMNS, *PARTITION_COLUMNS), "quarantine", MONTH_PARTITION),
+        IcebergTable(LOAD_LOG_TABLE, load_log, "lake", ()),
+    ]
+
+
+def iceberg_table(name: str) -> IcebergTable:
+    """The lake table called `name`."""
+    return next(t for t in iceberg_tables() if t.name == name)

@@ -15,16 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion.contract.codes import CODE_TABLES, CodeTable
-from ingestion.contract.datasets import DATASETS, PARTITION_COLUMNS, Column
+from ingestion.contract.datasets import DATASETS, PARTITION_COLUMNS
 from ingestion.contract.layout import (
     FILE_NAME_HELP,
     FILE_NAME_TEXT,
     LOAD_LOG_COLUMNS,
+    LOAD_LOG_LAKE_COLUMNS,
     LOAD_LOG_TABLE,
-    MANIFEST_DIR,
     MANIFEST_FIELDS,
     QUARANTINE_COLUMNS,
     QUARANTINE_TABLE,
+    iceberg_tables,
     landing_key_patterns,
     landing_suffixes,
 )
@@ -63,43 +64,12 @@ def _section(marker: str, text: Callable[[], str]) -> Callable[[str | None], str
 # ---------- Terraform / Step Functions: one JSON file every module reads with jsondecode(file(...))
 
 
-def _hive_columns(columns: tuple[Column, ...] | list[Column], skip: tuple[str, ...] = ()) -> list[dict]:
-    return [
-        {"name": c.name, "type": logical_type(c.type).hive, "comment": c.description[:255]}
-        for c in columns
-        if c.name not in skip
-    ]
-
-
 def infra_contract() -> str:
     document = {
         "_comment": GENERATED_NOTE,
-        "trip_tables": {
-            d.table: {
-                "service": d.service,
-                "description": d.description,
-                "columns": _hive_columns(d.columns),
-                "partition_keys": _hive_columns(PARTITION_COLUMNS),
-            }
-            for d in DATASETS
-        },
-        "quarantine_table": {
-            "name": QUARANTINE_TABLE,
-            # `service` is a partition key of the quarantine table (each dataset's folder is a partition).
-            "columns": _hive_columns(QUARANTINE_COLUMNS, skip=("service",)),
-            "partition_keys": _hive_columns(
-                [next(c for c in QUARANTINE_COLUMNS if c.name == "service"), *PARTITION_COLUMNS]
-            ),
-        },
-        "load_log_table": {
-            "name": LOAD_LOG_TABLE,
-            "location_suffix": f"{MANIFEST_DIR}/",
-            "columns": [{"name": c.name, "type": logical_type(c.type).hive} for c in LOAD_LOG_COLUMNS],
-            # OpenX JSON SerDe: column name -> manifest key, where they differ.
-            "serde_mapping": {
-                f"mapping.{c.name}": c.manifest_key for c in LOAD_LOG_COLUMNS if c.name != c.manifest_key
-            },
-        },
+        # The lake's Iceberg tables: the job creates them from the contract (ingestion/lake_tables.py);
+        # Terraform grants on them by name, in the bucket their root is (lake or quarantine).
+        "lake_tables": [{"name": t.name, "bucket": t.root} for t in iceberg_tables()],
         "landing": {
             "key_patterns": landing_key_patterns(),
             "suffixes": landing_suffixes(),
@@ -236,7 +206,7 @@ def known_codes_csv() -> str:
 # ---------- documentation
 
 
-def _markdown_columns(columns, type_of=lambda c: logical_type(c.type).hive) -> str:
+def _markdown_columns(columns, type_of=lambda c: logical_type(c.type).iceberg) -> str:
     rows = ["| column | type | description |", "|---|---|---|"]
     rows += [f"| {c.name} | {type_of(c)} | {c.description} |" for c in columns]
     return "\n".join(rows) + "\n"
@@ -249,18 +219,19 @@ def docs_tables() -> str:
         parts.append(f"\n#### `{d.table}`: {d.title}\n\n{d.description}\n\n")
         rows = ["| column | type | description | raw names |", "|---|---|---|---|"]
         for c in d.columns:
-            rows.append(f"| {c.name} | {logical_type(c.type).hive} | {c.description} | {aliases.get(c.name, '')} |")
+            rows.append(f"| {c.name} | {logical_type(c.type).iceberg} | {c.description} | {aliases.get(c.name, '')} |")
         parts.append("\n".join(rows) + "\n")
     parts.append(f"\n#### `{QUARANTINE_TABLE}`: rejected rows of every dataset\n\n")
     parts.append(_markdown_columns(QUARANTINE_COLUMNS))
-    parts.append("\n#### Manifest record (`_manifests/<file>.json`, one JSON object on one line)\n\n")
+    parts.append("\n#### Receipt (`_manifests/<file>.json`, one JSON object on one line)\n\n")
     rows = ["| key | JSON type | description |", "|---|---|---|"]
     rows += [f"| {f.name} | {f.json_type} | {f.description} |" for f in MANIFEST_FIELDS]
     parts.append("\n".join(rows) + "\n")
-    parts.append(f"\n#### `{LOAD_LOG_TABLE}`: the load log\n\n")
+    parts.append(f"\n#### `{LOAD_LOG_TABLE}`: the load log (an Iceberg table; the warehouse keeps the first eight)\n\n")
     rows = ["| column | type | from manifest key | description |", "|---|---|---|---|"]
     rows += [
-        f"| {c.name} | {logical_type(c.type).hive} | {c.manifest_key} | {c.description} |" for c in LOAD_LOG_COLUMNS
+        f"| {c.name} | {logical_type(c.type).iceberg} | {c.manifest_key} | {c.description} |"
+        for c in (*LOAD_LOG_COLUMNS, *LOAD_LOG_LAKE_COLUMNS)
     ]
     parts.append("\n".join(rows) + "\n")
     return "".join(parts)

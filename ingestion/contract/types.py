@@ -1,7 +1,8 @@
 """The logical column types of the lake and what each becomes in every system that stores it.
 
-One row per type: the Arrow type the job writes, the Hive type the Glue Data Catalog (Spectrum)
-declares, the PostgreSQL type the local raw layer uses. Nothing else spells a column type.
+One row per type: the Arrow type the job writes, the Iceberg type of the lake tables (what the Glue
+Data Catalog holds and Spectrum and Athena read), the PostgreSQL type the local raw layer uses.
+Nothing else spells a column type.
 """
 
 from __future__ import annotations
@@ -19,19 +20,19 @@ class LogicalType:
 
     name: str
     arrow: pa.DataType
-    hive: str
+    iceberg: str  # the Iceberg spec's primitive type name (pyiceberg parses it)
     postgres: str
 
 
 _TYPES = (
     LogicalType("string", pa.string(), "string", "text"),
     LogicalType("int", pa.int32(), "int", "integer"),
-    LogicalType("bigint", pa.int64(), "bigint", "bigint"),
+    LogicalType("bigint", pa.int64(), "long", "bigint"),
     LogicalType("double", pa.float64(), "double", "double precision"),
     LogicalType(
         "amount",
         pa.decimal128(AMOUNT_PRECISION, AMOUNT_SCALE),
-        f"decimal({AMOUNT_PRECISION},{AMOUNT_SCALE})",
+        f"decimal({AMOUNT_PRECISION}, {AMOUNT_SCALE})",
         f"numeric({AMOUNT_PRECISION},{AMOUNT_SCALE})",
     ),
     # NYC wall-clock time, stored without a zone (what TLC records).

@@ -67,6 +67,11 @@ def stage_names() -> list[str]:
     return [stage["name"] for stage in json.loads(STAGES_PATH.read_text())["stages"]]
 
 
+def aws_stage_names() -> list[str]:
+    """The stages that are states of the state machine (in order): those with an `aws` description."""
+    return [stage["name"] for stage in json.loads(STAGES_PATH.read_text())["stages"] if stage["aws"]]
+
+
 def success_path(definition: dict[str, Any], choose: dict[str, str]) -> list[str]:
     """The state names from StartAt to the terminal state, following `Next`.
 

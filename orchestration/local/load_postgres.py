@@ -1,19 +1,21 @@
-"""Load lake partitions into PostgreSQL: the local stand-in for registering them with Redshift Spectrum.
+"""Load the lake's months into PostgreSQL: the local stand-in for Redshift Spectrum reading the
+Iceberg tables.
 
-Each lake partition (one source file's accepted rows, see docs/data_contracts.md) becomes one child
-table of `raw.<service>_trips`, partitioned by range (year, month). A reload truncates and refills
-that child, and replaces the month's quarantine rows and its `raw.partition_loads` row, all in ONE
-transaction: readers see the old month or the new one, never a mix, and a crash leaves the old one.
+Each month of a trip table (one source file's accepted rows, see docs/iceberg_lake.md) becomes one
+child table of `raw.<service>_trips`, partitioned by range (year, month). A reload truncates and
+refills that child, and replaces the month's quarantine rows and its `raw.partition_loads` row, all in
+ONE transaction: readers see the old month or the new one, never a mix, and a crash leaves the old one.
 
-A partition is loaded when the manifest's `ingested_at` differs from the one recorded in
-`raw.partition_loads`, so a rerun after a crash between ingest and load converges, and a rerun with
-nothing new loads nothing.
+The lake is read at pinned snapshots (`ingestion.lake_tables.PinnedLake`). A month is loaded when the
+snapshots that last wrote its trips and its quarantine differ from those recorded in
+`raw.partition_loads` (`lake_version`); a month the lake no longer holds is emptied. So a rerun after a
+crash between ingest and load converges, and a rerun with nothing new loads nothing. Never by diffing
+snapshot lineage: snapshot expiry removes it.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import queue
 import threading
 import time
@@ -31,19 +33,18 @@ from ingestion.contract import (
     DATASETS,
     LOAD_LOG_COLUMNS,
     LOAD_LOG_TABLE,
-    MANIFEST_DIR,
     PARTITION_COLUMNS,
     QUARANTINE_COLUMNS,
     QUARANTINE_TABLE,
     TYPES,
     dataset,
     logical_type,
-    partition_path,
 )
 
 RAW_SCHEMA = "raw"
 # The load log's Postgres spelling: loaded_at is when this loader swapped the month in (timestamptz), and
-# lake_version (the manifest's ingested_at) is what it compares to decide whether a month changed.
+# lake_version (the month's two last-updated snapshot ids, MonthState.version) is what it compares to
+# decide whether a month changed.
 _LOAD_LOG_POSTGRES_TYPES = {"loaded_at": "timestamptz"}
 _LOAD_LOG_EXTRA = [("lake_version", "text")]
 
@@ -209,22 +210,22 @@ def _naive_timestamps(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
-def _batches(partition_dir: Path, columns: list[str], year: int, month: int) -> Iterator[pa.RecordBatch]:
-    """The partition's rows with exactly `columns` (the contract's, then year and month).
+def _batches(files: list[str], columns: list[str], year: int, month: int) -> Iterator[pa.RecordBatch]:
+    """The month's rows (its data files at the pinned snapshot) with exactly `columns` (the contract's,
+    then year and month).
 
-    A column the contract has and an older lake partition lacks reads as null (columns are only ever
+    A column the contract has and an older data file lacks reads as null (columns are only ever
     added); a column the contract lacks stops the load, here, before any COPY starts, instead of being
     dropped silently.
     """
-    files = sorted(str(p) for p in partition_dir.glob("*.parquet"))
     if not files:
         return iter(())
-    dataset = pads.dataset(files, format="parquet")
+    dataset = pads.dataset(sorted(files), format="parquet")
     present = set(dataset.schema.names)
     unknown = sorted(present - set(columns))
     if unknown:
         raise RuntimeError(
-            f"{partition_dir}: lake columns {', '.join(unknown)} are not in the contract (ingestion/contract/);"
+            f"{files[0]}: lake columns {', '.join(unknown)} are not in the contract (ingestion/contract/);"
             " nothing was loaded"
         )
     return _aligned(dataset, present, columns, year, month)
@@ -291,13 +292,34 @@ def _recorded_version(conn, service: str, year: int, month: int) -> str | None:
     return row[0] if row else None
 
 
-def load_partition(conn, manifest: dict, lake_root: Path, quarantine_root: Path) -> PartitionLoad:
-    """Swap one month into the warehouse from its lake and quarantine partitions, atomically."""
-    service, year, month = manifest["service"], int(manifest["year"]), int(manifest["month"])
-    version = manifest["ingested_at"]
+@dataclass(frozen=True)
+class MonthToLoad:
+    """One month of the lake as the pinned snapshots hold it: its data files, its version and what the
+    load log says it holds (the counts the load must find)."""
+
+    service: str
+    year: int
+    month: int
+    version: str
+    source_file: str
+    sha256: str
+    rows_accepted: int
+    rows_quarantined: int
+    lake_files: list[str]
+    quarantine_files: list[str]
+
+    @property
+    def label(self) -> str:
+        return f"{self.service} {self.year:04d}-{self.month:02d}"
+
+
+def load_partition(conn, month_: MonthToLoad) -> PartitionLoad:
+    """Swap one month into the warehouse from its data files, atomically."""
+    service, year, month = month_.service, month_.year, month_.month
+    version = month_.version
     started = time.perf_counter()
     if _recorded_version(conn, service, year, month) == version:
-        return PartitionLoad(service, year, month, manifest["source_file"], 0, 0, 0.0, skipped=True)
+        return PartitionLoad(service, year, month, month_.source_file, 0, 0, 0.0, skipped=True)
 
     parent = dataset(service).table
     child = sql.Identifier(RAW_SCHEMA, f"{parent}_{year:04d}_{month:02d}")
@@ -305,13 +327,12 @@ def load_partition(conn, manifest: dict, lake_root: Path, quarantine_root: Path)
     trip_types = trip_columns(service)
     trip_cols = [c for c, _ in trip_types]
     quarantine_cols = [c for c, _ in QUARANTINE_DDL_COLUMNS]
-    relative = Path(partition_path(service, year, month))
 
     # Both streams start encoding now: the quarantine's (one batch) is then ready when the trips' COPY
     # ends, instead of being read and encoded while the server waits. Each holds at most
     # _QUEUE_BATCHES encoded batches.
-    trips = _stream(trip_types, _batches(lake_root / relative, trip_cols, year, month))
-    quarantine = _stream(QUARANTINE_DDL_COLUMNS, _batches(quarantine_root / relative, quarantine_cols, year, month))
+    trips = _stream(trip_types, _batches(month_.lake_files, trip_cols, year, month))
+    quarantine = _stream(QUARANTINE_DDL_COLUMNS, _batches(month_.quarantine_files, quarantine_cols, year, month))
     try:
         with conn.cursor() as cur:
             cur.execute(
@@ -334,17 +355,21 @@ def load_partition(conn, manifest: dict, lake_root: Path, quarantine_root: Path)
                 quarantine_cols,
                 quarantine,
             )
-            if loaded != manifest["rows_accepted"] or quarantined != manifest["rows_quarantined"]:
+            if loaded != month_.rows_accepted or quarantined != month_.rows_quarantined:
                 conn.rollback()
                 raise RuntimeError(
-                    f"{manifest['source_file']}: lake partition {relative} holds {loaded} accepted and "
-                    f"{quarantined} quarantined rows but the manifest says {manifest['rows_accepted']} and "
-                    f"{manifest['rows_quarantined']}; nothing was loaded. Re-run the ingestion for this file."
+                    f"{month_.source_file}: the lake's {month_.label} holds {loaded} accepted and "
+                    f"{quarantined} quarantined rows but the load log says {month_.rows_accepted} and "
+                    f"{month_.rows_quarantined}; nothing was loaded. Re-run the ingestion for this file."
                 )
             _record_load(
                 cur,
                 {
-                    **{c.name: manifest[c.manifest_key] for c in LOAD_LOG_COLUMNS if c.name != "loaded_at"},
+                    "service": service,
+                    "year": year,
+                    "month": month,
+                    "source_file": month_.source_file,
+                    "sha256": month_.sha256,
                     "row_count": loaded,
                     "quarantined_count": quarantined,
                     "lake_version": version,
@@ -362,14 +387,60 @@ def load_partition(conn, manifest: dict, lake_root: Path, quarantine_root: Path)
         quarantine.close()
     conn.commit()
     return PartitionLoad(
-        service, year, month, manifest["source_file"], loaded, quarantined, time.perf_counter() - started, False
+        service, year, month, month_.source_file, loaded, quarantined, time.perf_counter() - started, False
     )
 
 
-def read_manifests(lake_root: Path) -> list[dict]:
-    """Every manifest in the lake, oldest partition first."""
-    manifests = [json.loads(p.read_text()) for p in sorted((lake_root / MANIFEST_DIR).glob("*.json"))]
-    return sorted(manifests, key=lambda m: (m["service"], m["year"], m["month"]))
+def lake_months(lake_root: Path, quarantine_root: Path, catalog: str | None = None) -> list[MonthToLoad]:
+    """Every month the lake holds, at the snapshots current now, with the load-log row describing it.
+
+    A month whose snapshots no load-log row names (an ingest stopped between its data commit and its
+    load-log commit) stops the load, naming the month: rerunning the ingestion converges.
+    """
+    from ingestion import lake_tables
+
+    roots = lake_tables.LakeRoots(str(lake_root), str(quarantine_root), catalog)
+    pinned = lake_tables.PinnedLake.pin(lake_tables.open_catalog(roots), roots)
+    log = pinned.load_log()
+    months = []
+    for key, state in pinned.months().items():
+        entry = lake_tables.load_log_entry(log, state)
+        label = f"{state.service} {state.year:04d}-{state.month:02d}"
+        if entry is None:
+            raise RuntimeError(
+                f"{label}: the lake's snapshot of this month has no load-log row (an ingest stopped between"
+                " its commits); run the ingestion again for this month's file. Nothing was loaded."
+            )
+        months.append(
+            MonthToLoad(
+                *key,
+                version=state.version,
+                source_file=entry["source_file"],
+                sha256=entry["sha256"],
+                rows_accepted=int(entry["row_count"]),
+                rows_quarantined=int(entry["quarantined_count"]),
+                lake_files=pinned.data_files(dataset(state.service).table, key),
+                quarantine_files=pinned.data_files(QUARANTINE_TABLE, key),
+            )
+        )
+    return months
+
+
+def _empty_month(conn, service: str, year: int, month: int) -> None:
+    """A month the lake no longer holds: its rows, its quarantine and its load-log row go, at once."""
+    child = sql.Identifier(RAW_SCHEMA, f"{dataset(service).table}_{year:04d}_{month:02d}")
+    with conn.cursor() as cur:
+        cur.execute("select to_regclass(%s) is not null", (f"{RAW_SCHEMA}.{child.strings[-1]}",))
+        if cur.fetchone()[0]:
+            cur.execute(sql.SQL("truncate {}").format(child))
+        for table in (QUARANTINE_TABLE, LOAD_LOG_TABLE):
+            cur.execute(
+                sql.SQL("delete from {} where service = %s and year = %s and month = %s").format(
+                    sql.Identifier(RAW_SCHEMA, table)
+                ),
+                (service, year, month),
+            )
+    conn.commit()
 
 
 def load_lake(
@@ -377,20 +448,31 @@ def load_lake(
     lake_root: Path,
     quarantine_root: Path,
     progress: Callable[[str], None] | None = None,
+    catalog: str | None = None,
 ) -> list[PartitionLoad]:
-    """Bring the warehouse's raw layer level with the lake: every partition whose version changed."""
+    """Bring the warehouse's raw layer level with the lake: every month whose snapshots changed, and
+    every month the lake no longer holds emptied."""
     ensure_raw_schema(conn)
+    months = lake_months(lake_root, quarantine_root, catalog)
     results = []
-    for manifest in read_manifests(lake_root):
-        label = f"{manifest['service']} {manifest['year']:04d}-{manifest['month']:02d}"
-        result = load_partition(conn, manifest, lake_root, quarantine_root)
+    for month in months:
+        result = load_partition(conn, month)
         if progress:
             if result.skipped:
-                progress(f"{label}: unchanged, not reloaded")
+                progress(f"{month.label}: unchanged, not reloaded")
             else:
                 progress(
-                    f"{label}: {result.rows_loaded:,} rows + {result.rows_quarantined:,} quarantined "
+                    f"{month.label}: {result.rows_loaded:,} rows + {result.rows_quarantined:,} quarantined "
                     f"in {result.seconds:.1f}s"
                 )
         results.append(result)
+    held = {(m.service, m.year, m.month) for m in months}
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("select service, year, month from {}").format(sql.Identifier(RAW_SCHEMA, LOAD_LOG_TABLE)))
+        gone = sorted(set(cur.fetchall()) - held)
+    conn.commit()
+    for service, year, month in gone:
+        _empty_month(conn, service, year, month)
+        if progress:
+            progress(f"{service} {year:04d}-{month:02d}: no longer in the lake, emptied")
     return results

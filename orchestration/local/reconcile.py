@@ -1,8 +1,8 @@
 """What the warehouse holds, reconciled month by month against the lake it was loaded from.
 
-For every (dataset, month) the lake has a manifest for: accepted rows in the lake (manifest) =
-rows in the raw table = rows in the dataset's fact, and quarantined rows in the lake = rows in the
-raw quarantine. Run after every `make run`, whatever this run ingested: a rerun that only loaded
+For every (dataset, month) the lake holds: accepted rows (the load log's row for the month's
+snapshots) = rows in the raw table = rows in the dataset's fact, and quarantined rows in the lake =
+rows in the raw quarantine. Run after every `make run`, whatever this run ingested: a rerun that only loaded
 partitions reconciles the same way as a first run.
 """
 
@@ -104,18 +104,23 @@ def _rows(cur, query: str) -> list[tuple]:
 
 
 def reconcile(
-    dsn: str, lake_root: Path, raw_schema: str = "raw", analytics_schema: str | None = None
+    dsn: str,
+    lake_root: Path,
+    quarantine_root: Path,
+    raw_schema: str = "raw",
+    analytics_schema: str | None = None,
+    catalog: str | None = None,
 ) -> Reconciliation:
     """Counts per dataset and month in the lake, the raw layer and the facts."""
     analytics_schema = analytics_schema or fact_schema()
     import psycopg2
 
-    from orchestration.local.load_postgres import read_manifests
+    from orchestration.local.load_postgres import lake_months
 
     months: dict[tuple[str, int, int], MonthCounts] = defaultdict(MonthCounts)
-    for manifest in read_manifests(lake_root):
-        counts = months[(manifest["service"], int(manifest["year"]), int(manifest["month"]))]
-        counts.lake, counts.lake_quarantined = int(manifest["rows_accepted"]), int(manifest["rows_quarantined"])
+    for month in lake_months(lake_root, quarantine_root, catalog):
+        counts = months[(month.service, month.year, month.month)]
+        counts.lake, counts.lake_quarantined = month.rows_accepted, month.rows_quarantined
     conn = psycopg2.connect(dsn)
     try:
         with conn.cursor() as cur:

@@ -14,6 +14,7 @@ or not, leaves its report in `<work-dir>/runs/`.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import shutil
 import sys
@@ -193,6 +194,7 @@ def validate_input(state: RunState) -> StageReport:
     state.inputs = list_source_files(cfg.source, ignored) if cfg.source else ensure_sample(cfg)
     try:
         state.plan = plan([str(p) for p in state.inputs], str(cfg.lake_root), str(cfg.quarantine_root))
+        state.plan.orphan_min_age = dt.timedelta(0)  # the run holds the lake (lake_lock)
     except InputSetError as exc:
         _refuse(state, [refusal(error.path, error, str(cfg.quarantine_root)) for error in exc.refusals])
     state.report.files = [r.to_dict() for r in state.plan.refused]
@@ -223,7 +225,7 @@ def ingest(state: RunState) -> StageReport:
 
     if state.plan.to_ingest:
         say(f"  ingesting {len(state.plan.to_ingest)} file(s) on Spark (one job, one task per core)")
-    results = execute(state.plan, spark)
+    results = execute(state.plan, spark, lambda message: say(f"  {message}"))
     for result in results:
         say(f"  {describe(result)}")
     state.report.files = [r.to_dict() for r in results]
@@ -244,7 +246,7 @@ def ingest(state: RunState) -> StageReport:
     return StageReport("Ingest", rows_in=rows_read, rows_out=accepted, quarantined=quarantined, detail=detail)
 
 
-def register_partitions(state: RunState) -> StageReport:
+def load_warehouse(state: RunState) -> StageReport:
     import psycopg2
 
     from orchestration.local.load_postgres import load_lake
@@ -257,11 +259,11 @@ def register_partitions(state: RunState) -> StageReport:
         conn.close()
     fresh = [load for load in loads if not load.skipped]
     return StageReport(
-        "RegisterPartitions",
+        "LoadWarehouse",
         rows_in=sum(load.rows_loaded + load.rows_quarantined for load in fresh),
         rows_out=sum(load.rows_loaded for load in fresh),
         quarantined=sum(load.rows_quarantined for load in fresh),
-        detail=f"{len(fresh)} partition(s) swapped into PostgreSQL, {len(loads) - len(fresh)} unchanged",
+        detail=f"{len(fresh)} month(s) loaded into PostgreSQL, {len(loads) - len(fresh)} unchanged",
     )
 
 
@@ -297,7 +299,7 @@ def notify_success(state: RunState) -> StageReport:
     """Before saying success: the warehouse must reconcile with the lake, month by month."""
     from orchestration.local.reconcile import reconcile
 
-    state.report.reconciled = reconcile(state.connection.dsn(), state.config.lake_root)
+    state.report.reconciled = reconcile(state.connection.dsn(), state.config.lake_root, state.config.quarantine_root)
     if not state.report.reconciled.ok:
         mismatches = "; ".join(state.report.reconciled.mismatches())
         raise RuntimeError(f"warehouse does not reconcile with the lake: {mismatches}")
@@ -307,7 +309,7 @@ def notify_success(state: RunState) -> StageReport:
 STAGES: dict[str, Callable[[RunState], StageReport]] = {
     "ValidateInput": validate_input,
     "Ingest": ingest,
-    "RegisterPartitions": register_partitions,
+    "LoadWarehouse": load_warehouse,
     "Transform": transform,
     "PublishArtifacts": publish_artifacts,
     "NotifySuccess": notify_success,
@@ -334,7 +336,7 @@ def run(config: RunConfig, report: RunReport | None = None) -> RunReport:
     saved_env = dict(os.environ)
     os.environ.update(state.connection.env())  # dbt (in-process) reads its profile from these PG* variables
     try:
-        with run_lock(state.connection):
+        with run_lock(state.connection), lake_lock(config.work_dir):
             _run_stages(names, state)
     finally:
         os.environ.clear()
@@ -363,6 +365,26 @@ def run_lock(connection: embedded_postgres.Connection) -> Iterator[None]:
         yield
     finally:
         conn.close()
+
+
+@contextmanager
+def lake_lock(work_dir: Path) -> Iterator[None]:
+    """Hold the work folder's lake for the run: an exclusive lock on ``<work dir>/run.lock`` (released
+    by the kernel when the process dies, so a killed run never leaves it behind).
+
+    With it, nothing else writes this lake during the run, so the lake's upkeep may delete every file
+    no snapshot references, however young (a killed run's leftovers), instead of waiting a day.
+    """
+    import fcntl
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with open(work_dir / "run.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"another pipeline run is using {work_dir}; waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _run_stages(names: list[str], state: RunState) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ingestion.contract import partition_path
 from orchestration.local import load_postgres as lp
 
 VARIANTS = {
@@ -29,35 +30,53 @@ VARIANTS = {
 }
 
 
-def _loader(dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> lp.PartitionLoad:
+def month_from_floor(manifest: dict, lake_root: Path, quarantine_root: Path, version: str) -> lp.MonthToLoad:
+    """The load of a month the DuckDB floor wrote (tests/bench/floor_ingest.py: one Parquet file per
+    partition folder, no Iceberg table), as the pinned lake would hand it to the loader."""
+    service, year, month = manifest["service"], int(manifest["year"]), int(manifest["month"])
+    relative = Path(partition_path(service, year, month))
+    files = [sorted(str(p) for p in (root / relative).glob("*.parquet")) for root in (lake_root, quarantine_root)]
+    return lp.MonthToLoad(
+        service,
+        year,
+        month,
+        version,
+        manifest["source_file"],
+        manifest["sha256"],
+        manifest["rows_accepted"],
+        manifest["rows_quarantined"],
+        *files,
+    )
+
+
+def _loader(dsn: str, month_: lp.MonthToLoad) -> lp.PartitionLoad:
     import psycopg2
 
     conn = psycopg2.connect(dsn)
     try:
-        return lp.load_partition(conn, manifest, lake_root, quarantine_root)
+        return lp.load_partition(conn, month_)
     finally:
         conn.close()
 
 
-def _adbc(dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> lp.PartitionLoad:
+def _adbc(dsn: str, month_: lp.MonthToLoad) -> lp.PartitionLoad:
     """`load_partition`'s transaction on an ADBC connection (autocommit off: one transaction, as the
     DB-API says). PostgreSQL takes no bind parameters in DDL: the partition bounds are integers,
     written as literals."""
     import adbc_driver_postgresql.dbapi as adbc
 
-    service, year, month = manifest["service"], int(manifest["year"]), int(manifest["month"])
-    version = manifest["ingested_at"]
+    service, year, month = month_.service, month_.year, month_.month
+    version = month_.version
     started = time.perf_counter()
     parent = f"{service}_trips"
     child = f"{parent}_{year:04d}_{month:02d}"
     next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
     trip_cols = lp.trip_columns(service)
     quarantine_cols = lp.QUARANTINE_DDL_COLUMNS
-    partition_path = Path(lp.partition_path(service, year, month))
 
-    def reader(root: Path, columns: list[tuple[str, str]]) -> pa.RecordBatchReader:
+    def reader(files: list[str], columns: list[tuple[str, str]]) -> pa.RecordBatchReader:
         schema = lp._arrow_schema(columns)
-        batches = lp._batches(root / partition_path, [name for name, _ in columns], year, month)
+        batches = lp._batches(files, [name for name, _ in columns], year, month)
         return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches))
 
     conn = adbc.connect(dsn)
@@ -68,19 +87,22 @@ def _adbc(dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> l
                 f" for values from ({year}, {month}) to ({next_year}, {next_month})"
             )
             cur.execute(f'truncate raw."{child}"')
-            loaded = cur.adbc_ingest(child, reader(lake_root, trip_cols), mode="append", db_schema_name="raw")
+            loaded = cur.adbc_ingest(child, reader(month_.lake_files, trip_cols), mode="append", db_schema_name="raw")
             cur.execute(
                 "delete from raw.quarantined_trips where service = $1 and year = $2 and month = $3",
                 (service, year, month),
             )
             quarantined = cur.adbc_ingest(
-                "quarantined_trips", reader(quarantine_root, quarantine_cols), mode="append", db_schema_name="raw"
+                "quarantined_trips",
+                reader(month_.quarantine_files, quarantine_cols),
+                mode="append",
+                db_schema_name="raw",
             )
-            if loaded != manifest["rows_accepted"] or quarantined != manifest["rows_quarantined"]:
+            if loaded != month_.rows_accepted or quarantined != month_.rows_quarantined:
                 conn.rollback()
                 raise RuntimeError(
-                    f"{manifest['source_file']}: {loaded} accepted and {quarantined} quarantined rows loaded but the"
-                    f" manifest says {manifest['rows_accepted']} and {manifest['rows_quarantined']}; rolled back"
+                    f"{month_.source_file}: {loaded} accepted and {quarantined} quarantined rows loaded but the"
+                    f" load log says {month_.rows_accepted} and {month_.rows_quarantined}; rolled back"
                 )
             cur.execute(
                 """
@@ -92,7 +114,7 @@ def _adbc(dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> l
                     lake_version = excluded.lake_version, row_count = excluded.row_count,
                     quarantined_count = excluded.quarantined_count, loaded_at = excluded.loaded_at
                 """,
-                (service, year, month, manifest["source_file"], manifest["sha256"], version, loaded, quarantined),
+                (service, year, month, month_.source_file, month_.sha256, version, loaded, quarantined),
             )
             cur.execute(f"set local default_statistics_target = {int(lp.ANALYZE_STATISTICS_TARGET)}")
             cur.execute(f'analyze raw."{child}"')
@@ -100,13 +122,13 @@ def _adbc(dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> l
     finally:
         conn.close()
     return lp.PartitionLoad(
-        service, year, month, manifest["source_file"], loaded, quarantined, time.perf_counter() - started, False
+        service, year, month, month_.source_file, loaded, quarantined, time.perf_counter() - started, False
     )
 
 
 LOADERS = {"loader": _loader, "adbc": _adbc}
 
 
-def load(variant: str, dsn: str, manifest: dict, lake_root: Path, quarantine_root: Path) -> lp.PartitionLoad:
-    """One reload of the manifest's month by `variant` (a key of VARIANTS), on a connection of its own."""
-    return LOADERS[variant](dsn, manifest, lake_root, quarantine_root)
+def load(variant: str, dsn: str, month_: lp.MonthToLoad) -> lp.PartitionLoad:
+    """One reload of the month by `variant` (a key of VARIANTS), on a connection of its own."""
+    return LOADERS[variant](dsn, month_)

@@ -607,7 +607,9 @@ def bench_dbt(
     load_seconds = []
 
     def load(index: int) -> None:
-        result = load_postgres.load_partition(conn, manifests[index], lake_root, quarantine_root)
+        version = f"bench-{time.time_ns()}"
+        month = load_variants.month_from_floor(manifests[index], lake_root, quarantine_root, version)
+        result = load_postgres.load_partition(conn, month)
         load_seconds.append(result.seconds)
 
     def maintain() -> None:

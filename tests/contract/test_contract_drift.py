@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.contract import DATASETS, FILE_NAME, QUARANTINE_COLUMNS, landing_key_patterns
+from ingestion.contract import DATASETS, FILE_NAME, landing_key_patterns
 from ingestion.contract.render import REPO_ROOT, artifacts, drift
 
 ARTIFACT_PATHS = [artifact.path for artifact in artifacts()]
@@ -60,18 +60,17 @@ def test_a_doc_without_its_markers_is_reported(copy_of_artifacts):
     assert stale.startswith("docs/data_contracts.md (the file must contain the markers")
 
 
-def test_terraform_reads_every_lake_table_from_the_contract_json():
+def test_terraform_declares_no_lake_table_the_job_creates_them_from_the_contract():
+    """The lake's tables are Iceberg tables the job creates from the contract (ingestion/lake_tables.py):
+    Terraform holds the database only, and names the tables from the generated JSON."""
     document = json.loads((REPO_ROOT / "infra/lake_contract.json").read_text())
-    assert set(document["trip_tables"]) == {d.table for d in DATASETS}
-    for d in DATASETS:
-        assert [c["name"] for c in document["trip_tables"][d.table]["columns"]] == [c.name for c in d.columns]
-    catalog = (REPO_ROOT / "infra/modules/ingest/catalog.tf").read_text()
-    assert 'jsondecode(file("${path.module}/../../lake_contract.json"))' in catalog
-    # no hand-written column list left beside the generated one
-    assert "\n    columns {" not in catalog and "\n  partition_keys {" not in catalog
-    assert [c["name"] for c in document["quarantine_table"]["columns"]] == [
-        c.name for c in QUARANTINE_COLUMNS if c.name != "service"
+    assert [t["name"] for t in document["lake_tables"]] == [
+        *(d.table for d in DATASETS),
+        "quarantined_trips",
+        "partition_loads",
     ]
+    terraform = "".join(p.read_text() for p in (REPO_ROOT / "infra").rglob("*.tf"))
+    assert "aws_glue_catalog_table" not in terraform and "aws_glue_partition" not in terraform
 
 
 def test_key_patterns_cover_exactly_the_file_names_the_job_accepts():
@@ -107,13 +106,13 @@ def test_code_dimensions_accept_exactly_the_contract_codes_and_the_unknown_membe
     assert accepted == [*getattr(codes, table).values, -1]
 
 
-def test_manifests_are_json_lines_that_a_line_reader_maps_to_the_load_log(tmp_path):
-    """Spectrum's OpenX JSON SerDe reads one JSON document per line and renames keys with
-    `mapping.<column>`: read real manifests the same way (Arrow's newline-delimited JSON reader)."""
+def test_receipts_are_json_lines_holding_every_column_of_the_load_log(tmp_path):
+    """A receipt is one JSON document on one line (Arrow's newline-delimited JSON reader reads them all),
+    and every column of the load log comes from one of its keys (ingestion/lake_commit.py appends them)."""
     import pyarrow.json as pajson
 
     from ingestion import manifest
-    from ingestion.contract import LOAD_LOG_COLUMNS, MANIFEST_KEYS
+    from ingestion.contract import LOAD_LOG_COLUMNS, LOAD_LOG_LAKE_COLUMNS, MANIFEST_KEYS
     from ingestion.raw_files import parse_raw_file
 
     for index, name in enumerate(["yellow_tripdata_2024-01.parquet", "fhvhv_tripdata_2024-02.csv.gz"]):
@@ -125,10 +124,8 @@ def test_manifests_are_json_lines_that_a_line_reader_maps_to_the_load_log(tmp_pa
     assert all(len(f.read_text().splitlines()) == 1 for f in files)
     table = pajson.read_json(io.BytesIO(b"".join(f.read_bytes() for f in files)))
     assert table.num_rows == 2 and table.schema.names == list(MANIFEST_KEYS)
-    serde = json.loads((REPO_ROOT / "infra/lake_contract.json").read_text())["load_log_table"]["serde_mapping"]
-    for column in LOAD_LOG_COLUMNS:
-        key = serde.get(f"mapping.{column.name}", column.name)
-        assert key in table.schema.names, column.name
+    for column in (*LOAD_LOG_COLUMNS, *LOAD_LOG_LAKE_COLUMNS):
+        assert column.manifest_key in table.schema.names, column.name
     assert table.column("rows_accepted").to_pylist() == [9, 9]
 
 

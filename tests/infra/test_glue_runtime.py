@@ -3,14 +3,15 @@
 An upload's event starts the real state machine in moto; its Ingest state's StartJobRun reaches a fake that
 runs the deployed script and package (read back from the deploy rehearsal's S3) in the Glue 5.0 runtime,
 with the job's default arguments as Terraform rendered them and the run's arguments as the state machine
-sent them, against a moto S3 server (a separate process, with object versions) holding a real TLC file.
-What the job wrote must equal what the same file gives in the project's own environment.
+sent them, against a moto server (a separate process: S3 with object versions holding a real TLC file, and
+the Glue Data Catalog the job commits the lake's Iceberg tables to, its UpdateTable checking VersionId as
+AWS does). What the job committed, read back through the catalog by field ID, must equal what the same
+file gives in the project's own environment.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import subprocess
@@ -21,14 +22,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
 from tests.infra import glue_runtime
 from tests.infra.rehearsal import Rehearsal, free_port
+from tests.orchestration import moto_glue
 from tests.orchestration.moto_patches import patched_moto_stepfunctions
-from tests.orchestration.sfn_harness import BUCKETS, LANDING_PREFIX, GlueRun, Pipeline, s3_object_created_event
+from tests.orchestration.sfn_harness import (
+    BUCKETS,
+    GLUE_DATABASE,
+    LANDING_PREFIX,
+    GlueRun,
+    Pipeline,
+    s3_object_created_event,
+)
 from tests.orchestration.tools import REPO_ROOT, missing
 
 GLUE_JOB = "module.platform.module.ingest.aws_glue_job.ingest"
@@ -37,7 +45,8 @@ SAMPLES = REPO_ROOT / "tests" / "fixtures" / "tlc_samples"
 # package) and a 2024 Parquet file (today's layout, read by Glue's pyarrow).
 FILES = ("yellow_tripdata_2015-07.csv", "green_tripdata_2024-01.parquet")
 # Manifest keys that name where or when, not what.
-CIRCUMSTANTIAL = {"source_path", "source_version", "ingested_at"}
+CIRCUMSTANTIAL = {"source_path", "source_version", "ingested_at", "delivered_at", "lake_snapshot_id"}
+CIRCUMSTANTIAL |= {"quarantine_snapshot_id"}
 # The rehearsal's moto server speaks HTTPS with a self-signed certificate (the buckets deny plain HTTP).
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
@@ -89,12 +98,13 @@ def test_the_jobs_own_modules_are_wheels_that_load_on_glue_5(glue_job, glue_pyth
 
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory) -> Iterator[str]:
-    """moto's S3 in a process of its own: the state machine's in-process moto must not share its state."""
+    """moto's S3 and Glue in a process of its own (the state machine's in-process moto must not share its
+    state), with Glue's UpdateTable refusing a stale VersionId (tests/orchestration/moto_glue.py)."""
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
+            [sys.executable, moto_glue.__file__, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
         )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -110,6 +120,9 @@ def s3_server(tmp_path_factory) -> Iterator[str]:
     for bucket in BUCKETS.values():
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    boto3.client("glue", endpoint_url=endpoint, **_client_credentials()).create_database(
+        DatabaseInput={"Name": GLUE_DATABASE}
+    )  # Terraform's (infra/modules/ingest/catalog.tf); the tables are the job's
     yield endpoint
     process.terminate()
     process.wait(timeout=10)
@@ -130,33 +143,32 @@ def _client_credentials() -> dict[str, str]:
     return {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
+def month_tables(roots, manifest: dict) -> dict[str, object]:
+    """The manifest's month of its trip table and of the quarantine, read by field ID at the current snapshot."""
+    from pyiceberg.expressions import And, EqualTo
+
+    from ingestion import lake_tables
+    from ingestion.contract import QUARANTINE_TABLE
+
+    tables = lake_tables.ensure_tables(lake_tables.open_catalog(roots), roots)
+    where = And(
+        EqualTo("service", manifest["service"]),
+        And(EqualTo("year", manifest["year"]), EqualTo("month", manifest["month"])),
+    )
+    return {
+        kind: tables[name].scan(row_filter=where).to_arrow()
+        for kind, name in (("lake", manifest["lake_table"]), ("quarantine", QUARANTINE_TABLE))
+    }
+
+
 def reference_run(path: Path, work: Path) -> tuple[dict, dict[str, object]]:
     """The same file ingested in this project's own environment (local lake): its manifest and tables."""
-    import pyarrow as pa
-
     from ingestion.job import run_ingestion
+    from ingestion.lake_tables import LakeRoots
 
     (result,) = run_ingestion([str(path)], str(work / "lake"), str(work / "quarantine"))
     assert result.ok, result.error
-    tables = {}
-    for kind in ("lake", "quarantine"):
-        files = sorted((work / kind / result.manifest[f"{kind}_partition"]).rglob("*.parquet"))
-        tables[kind] = pa.concat_tables([pq.read_table(f) for f in files]) if files else None
-    return result.manifest, tables
-
-
-def s3_partition(s3, bucket: str, prefix: str):
-    import pyarrow as pa
-
-    keys = sorted(
-        item["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for item in page.get("Contents", [])
-        if item["Key"].endswith(".parquet")
-    )
-    return pa.concat_tables(
-        [pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=k)["Body"].read())) for k in keys]
-    )
+    return result.manifest, month_tables(LakeRoots(str(work / "lake"), str(work / "quarantine")), result.manifest)
 
 
 def sorted_rows(table) -> list[dict]:
@@ -220,9 +232,17 @@ def test_the_job_ingests_a_real_file_in_glue_5_runtime_as_the_state_machine_star
         k: v for k, v in expected_manifest.items() if k not in CIRCUMSTANTIAL
     }
     assert manifest["rows_accepted"] > 0
-    lake = s3_partition(server, BUCKETS["lake"], manifest["lake_partition"])
-    assert lake.schema == expected["lake"].schema
-    assert sorted_rows(lake) == sorted_rows(expected["lake"])
-    if manifest["rows_quarantined"]:
-        quarantine = s3_partition(server, BUCKETS["quarantine"], manifest["quarantine_partition"])
-        assert sorted_rows(quarantine) == sorted_rows(expected["quarantine"])
+    from ingestion.lake_tables import LakeRoots
+
+    roots = LakeRoots(f"s3://{BUCKETS['lake']}/", f"s3://{BUCKETS['quarantine']}/", f"glue:{GLUE_DATABASE}")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL", s3_server)
+        committed = month_tables(roots, manifest)
+        glue = boto3.client("glue", endpoint_url=s3_server, **_client_credentials())
+        table = glue.get_table(DatabaseName=GLUE_DATABASE, Name=manifest["lake_table"])["Table"]
+    assert table["Parameters"]["table_type"] == "ICEBERG"
+    assert committed["lake"].schema == expected["lake"].schema
+    assert sorted_rows(committed["lake"]) == sorted_rows(expected["lake"])
+    assert committed["lake"].num_rows == manifest["rows_accepted"]
+    assert sorted_rows(committed["quarantine"]) == sorted_rows(expected["quarantine"])
+    assert committed["quarantine"].num_rows == manifest["rows_quarantined"]

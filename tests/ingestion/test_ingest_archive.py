@@ -8,13 +8,12 @@ import json
 import sys
 import types
 
-import boto3
 import pytest
-from moto import mock_aws
 from tlc_samples import write_parquet, yellow_row
 
-from ingestion import file_ingest, glue_entry, job, manifest, spark_session, storage
+from ingestion import glue_entry, job, manifest, spark_session, storage
 from ingestion.results import FileResult
+from tests.ingestion.moto_lake import CATALOG, moto_lake
 from tests.orchestration.tools import REPO_ROOT
 
 GOOD = "yellow_tripdata_2024-01.parquet"
@@ -149,8 +148,8 @@ def test_move_file_onto_itself_keeps_the_file(tmp_path):
 
 
 # ---------- S3 (moto). moto's mock lives in this process and Spark's Python workers are other
-# processes, so here the job's Spark step is done in this process: the plan, then `ingest_file` for each
-# planned file (exactly what each Spark task runs), then the archive step, all on the real S3 code paths.
+# processes, so here the job's Spark step is done in this process (`execute(in_process=True)`: exactly
+# what each Spark task runs, then the commit), then the archive step, all on the real S3 code paths.
 # A rerun with nothing left to ingest is the real `run_ingestion` (it starts no Spark).
 
 LANDING, LAKE, QUARANTINE, ARCHIVE = "tlc-landing", "tlc-lake", "tlc-quarantine", "tlc-archive"
@@ -159,17 +158,7 @@ ROOTS = (f"s3://{LAKE}/", f"s3://{QUARANTINE}/")
 
 @pytest.fixture
 def s3(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3")
-        for bucket in (LANDING, LAKE, QUARANTINE, ARCHIVE):
-            client.create_bucket(Bucket=bucket)
+    with moto_lake(monkeypatch, [LANDING, LAKE, QUARANTINE, ARCHIVE]) as client:
         yield client
 
 
@@ -179,15 +168,9 @@ def _keys(client, bucket: str) -> list[str]:
 
 def _run_in_process(inputs: list[str], archive_root: str) -> list[FileResult]:
     """run_ingestion with the Spark step in this process (see above)."""
-    plan = job.plan(inputs, *ROOTS)
-    results = []
-    for item in plan.items:
-        if isinstance(item, FileResult):
-            results.append(item)
-        else:
-            assert item.unchanged is None, "use run_ingestion for a rerun"
-            results.append(file_ingest.ingest_file(item.inspection, *ROOTS, item.sha256))
-    return job.archive(results, *ROOTS, archive_root)
+    plan = job.plan(inputs, *ROOTS, catalog=CATALOG)
+    assert not [item for item in plan.items if not isinstance(item, FileResult) and item.unchanged], "a rerun"
+    return job.archive(job.execute(plan, in_process=True), *ROOTS, archive_root)
 
 
 def _no_spark():
@@ -208,11 +191,13 @@ def test_s3_archive_after_success_and_crash_between_copy_and_delete(s3, tmp_path
         with pytest.raises(OSError, match="simulated crash"):
             _run_in_process([uri], f"s3://{ARCHIVE}/")
     assert _keys(s3, LANDING) == [f"landing/{GOOD}"] and _keys(s3, ARCHIVE) == [archived_key]
-    parts = [k for k in _keys(s3, LAKE) if k.startswith("yellow_trips/year=2024/month=01/part-")]
+    parts = [k for k in _keys(s3, LAKE) if k.startswith("yellow_trips/data/service=yellow/year=2024/month=1/")]
     assert len(parts) == 1 and f"_manifests/{GOOD}.json" in _keys(s3, LAKE)
 
     # The rerun: same sha256 -> skipped (no Spark), then the archive is finished.
-    [rerun] = job.run_ingestion([uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/", spark_factory=_no_spark)
+    [rerun] = job.run_ingestion(
+        [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/", spark_factory=_no_spark, catalog=CATALOG
+    )
     assert rerun.status == "skipped" and rerun.archived_to == f"s3://{ARCHIVE}/{archived_key}"
     assert _keys(s3, LANDING) == [] and _keys(s3, ARCHIVE) == [archived_key]
     assert s3.get_object(Bucket=ARCHIVE, Key=archived_key)["Body"].read() == body
@@ -245,7 +230,9 @@ def test_s3_refused_file_is_moved_beside_its_report(s3, tmp_path):
     assert report["problem"] == result.problem and report["source_path"] == uri
 
     # Delivered twice: the second run finds nothing in landing and keeps the first refusal as it is.
-    [again] = job.run_ingestion([uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/", spark_factory=_no_spark)
+    [again] = job.run_ingestion(
+        [uri], *ROOTS, archive_root=f"s3://{ARCHIVE}/", spark_factory=_no_spark, catalog=CATALOG
+    )
     assert again.status == "refused" and again.problem == result.problem
     assert json.loads(storage.read_text(result.rejection_report)) == report
 
@@ -294,7 +281,7 @@ def test_s3_the_pinned_object_version_is_read_hashed_archived_and_deleted_alone(
     plan = job.plan([uri], *ROOTS, versions={uri: first_version})
     [item] = plan.items
     assert item.sha256 == _sha256(first) and item.inspection.raw.version_id == first_version
-    result = file_ingest.ingest_file(item.inspection, *ROOTS, item.sha256)
+    result = job.ingest_inspected(item.inspection, *ROOTS, item.sha256, catalog=CATALOG)
     assert result.manifest["rows_read"] == 12 and result.manifest["source_version"] == first_version
     [archived] = job.archive([result], *ROOTS, f"s3://{ARCHIVE}/")
 

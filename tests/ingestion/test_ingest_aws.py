@@ -1,9 +1,10 @@
-"""The AWS side under moto: raw files read from S3 (Parquet, CSV, gzip CSV), lake and quarantine
-partitions written and swapped on S3, manifests and reports there, and the Glue entry point.
+"""The AWS side under moto: raw files read from S3 (Parquet, CSV, gzip CSV), the lake's Iceberg tables
+committed to the Glue Data Catalog with their data on S3 (a month replaced, a crash between the
+commits converging on rerun), manifests and reports there, and the Glue entry point.
 
-The Glue Data Catalog tables and partitions are no longer registered by Python (the old
-`ingestion/catalog.py`): the tables are Terraform generated from the contract (tests/contract) and the
-state machine's RegisterPartitions adds each month (tests/orchestration)."""
+Glue runs in this process (`mock_aws`); S3 bytes written by pyarrow's C++ client (the tasks' data
+files, pyiceberg's metadata) go to a ThreadedMotoServer serving the same moto backends, which
+`mock_aws` cannot intercept."""
 
 from __future__ import annotations
 
@@ -15,32 +16,21 @@ import types
 
 import boto3
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from moto import mock_aws
 from tlc_samples import QUARANTINE_SCHEMA, csv_bytes, lake_schema, write_parquet, yellow_row
 
-from ingestion import file_ingest, glue_entry, lake, manifest, raw_files, storage
+from ingestion import glue_entry, job, lake_commit, lake_tables, manifest, raw_files, storage
 from ingestion.errors import BadFileError
+from tests.ingestion.moto_lake import CATALOG, DATABASE, moto_lake
 
 BUCKET = "tlc-lake"
 LANDING = "tlc-landing"
-PARTITION = "yellow_trips/year=2024/month=01"
+JANUARY = ("yellow", 2024, 1)
 
 
 @pytest.fixture
 def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        s3.create_bucket(Bucket=LANDING)
+    with moto_lake(monkeypatch, [BUCKET, LANDING]) as s3:
         yield s3
 
 
@@ -57,12 +47,18 @@ def _parquet_bytes(rows: list[dict], tmp_path) -> bytes:
     return write_parquet(tmp_path / "yellow_tripdata_2024-01.parquet", rows).read_bytes()
 
 
-def _table(s3, prefix: str, schema: pa.Schema) -> pa.Table:
-    parts = [k for k in _keys(s3, prefix + "/") if k.rsplit("/", 1)[-1].startswith("part-")]
-    tables = [pq.read_table(pa.BufferReader(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())) for k in parts]
-    table = pa.concat_tables(tables).sort_by("source_row")
-    assert table.schema == schema
-    return table
+def _ingest(uri: str, roots: lake_tables.LakeRoots):
+    return job.ingest_inspected(raw_files.inspect_file(uri), roots.lake_root, roots.quarantine_root, catalog=CATALOG)
+
+
+def _month(roots: lake_tables.LakeRoots, table: str, schema: pa.Schema, month=JANUARY) -> pa.Table:
+    """A month of a lake table as the Glue catalog's current snapshot holds it, read by field ID."""
+    from pyiceberg.expressions import And, EqualTo
+
+    service, year, month_ = month
+    iceberg = lake_tables.open_catalog(roots).load_table((DATABASE, table))
+    where = And(EqualTo("service", service), And(EqualTo("year", year), EqualTo("month", month_)))
+    return iceberg.scan(row_filter=where).to_arrow().select(schema.names).cast(schema).sort_by("source_row")
 
 
 def test_inspect_and_fingerprint_an_s3_parquet_from_its_footer(aws, tmp_path):
@@ -95,42 +91,53 @@ def test_manifest_and_rejection_round_trip_on_s3(aws):
     assert json.loads(storage.read_text(path))["problem"] == "bad"
 
 
-def test_s3_swap_replaces_the_partition_and_a_rerun_converges(aws, tmp_path, monkeypatch):
-    lake_root, quarantine_root = f"s3://{BUCKET}/lake", f"s3://{BUCKET}/quarantine"
+def test_s3_month_is_replaced_and_a_crash_between_the_commits_converges(aws, tmp_path, monkeypatch):
+    roots = lake_tables.LakeRoots(f"s3://{BUCKET}/lake", f"s3://{BUCKET}/quarantine", CATALOG)
     first = _put(
         aws, "v1/yellow_tripdata_2024-01.parquet", _parquet_bytes([yellow_row(i) for i in range(30)], tmp_path)
     )
-    result = file_ingest.ingest_file(raw_files.inspect_file(first), lake_root, quarantine_root)
+    result = job.ingest_inspected(
+        raw_files.inspect_file(first), roots.lake_root, roots.quarantine_root, catalog=CATALOG
+    )
     assert result.status == "ingested" and result.manifest["rows_accepted"] == 30
-    old_parts = _keys(aws, f"lake/{PARTITION}/")
-    assert len(old_parts) == 1 and lake.count_rows(f"{lake_root}/{PARTITION}") == 30
+    assert _month(roots, "yellow_trips", lake_schema("yellow")).num_rows == 30
+    glue = boto3.client("glue").get_table(DatabaseName=DATABASE, Name="yellow_trips")["Table"]
+    assert glue["Parameters"]["table_type"] == "ICEBERG"
+    assert glue["Parameters"]["metadata_location"].startswith(f"s3://{BUCKET}/lake/yellow_trips/metadata/")
 
-    # A new version of the month; the swap crashes after copying the new objects in, before deleting the old.
+    # A new version of the month; the job stops after the quarantine's commit, before the trips'.
     rows = [yellow_row(i) for i in range(12)] + [yellow_row(0)]  # one duplicate for the quarantine
     second = _put(aws, "v2/yellow_tripdata_2024-01.parquet", _parquet_bytes(rows, tmp_path))
-    real_delete = storage.delete_file
+    real = lake_commit.replace_months
 
-    def crash_on_old_part(uri: str) -> None:
-        if uri.endswith(old_parts[0]):
-            raise OSError("simulated crash in the middle of the swap")
-        real_delete(uri)
+    def crash_on_trips(table, *args, **kwargs):
+        if table.name()[-1] == "yellow_trips":
+            raise OSError("simulated crash between the two commits")
+        return real(table, *args, **kwargs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(storage, "delete_file", crash_on_old_part)
-        with pytest.raises(OSError, match="simulated crash"):
-            file_ingest.ingest_file(raw_files.inspect_file(second), lake_root, quarantine_root)
-    assert len(_keys(aws, f"lake/{PARTITION}/")) == 2  # old and new side by side until the rerun
-    assert manifest.read_manifest(lake_root, "yellow_tripdata_2024-01.parquet")["rows_read"] == 30
+        patch.setattr(lake_commit, "replace_months", crash_on_trips)
+        crashed = _ingest(second, roots)
+    assert crashed.status == "failed" and "simulated crash" in crashed.problem
+    assert _month(roots, "yellow_trips", lake_schema("yellow")).num_rows == 30  # the old month, whole
+    assert manifest.read_manifest(roots.lake_root, "yellow_tripdata_2024-01.parquet") is None
 
-    # The manifest still names the old sha256, so the rerun ingests again and converges.
-    rerun = file_ingest.ingest_file(raw_files.inspect_file(second), lake_root, quarantine_root)
+    # No receipt, so the rerun ingests again and converges.
+    rerun = job.ingest_inspected(
+        raw_files.inspect_file(second), roots.lake_root, roots.quarantine_root, catalog=CATALOG
+    )
     assert rerun.status == "ingested" and rerun.manifest["rows_accepted"] == 12
-    assert _keys(aws, f"lake/{PARTITION}/") != old_parts and len(_keys(aws, f"lake/{PARTITION}/")) == 1
-    assert _table(aws, f"lake/{PARTITION}", lake_schema("yellow"))["source_row"].to_pylist() == list(range(1, 13))
-    quarantined = _table(aws, f"quarantine/{PARTITION}", QUARANTINE_SCHEMA)
-    assert quarantined["reason_code"].to_pylist() == ["duplicate_row"]
-    # only the crashed swap's staging is left (S3 has no rename; a lifecycle rule on _staging/ expires it)
-    assert len(_keys(aws, "lake/_staging/")) == 1 and not _keys(aws, "quarantine/_staging/")
+    assert _month(roots, "yellow_trips", lake_schema("yellow"))["source_row"].to_pylist() == list(range(1, 13))
+    assert _month(roots, "quarantined_trips", QUARANTINE_SCHEMA)["reason_code"].to_pylist() == ["duplicate_row"]
+    pinned = lake_tables.PinnedLake.pin(lake_tables.open_catalog(roots), roots)
+    state = pinned.months()[JANUARY]
+    entry = lake_tables.load_log_entry(pinned.load_log(), state)
+    assert (entry["row_count"], entry["quarantined_count"], entry["sha256"]) == (
+        12,
+        1,
+        rerun.manifest["sha256"],
+    )
+    assert entry["lake_snapshot_id"] == rerun.manifest["lake_snapshot_id"] == state.lake_snapshot_id
 
 
 def test_s3_csv_and_gzip_csv_are_read_from_s3(aws, tmp_path):
@@ -149,7 +156,7 @@ def test_s3_csv_and_gzip_csv_are_read_from_s3(aws, tmp_path):
     packed = _put(aws, "landing/gz/yellow_tripdata_2019-01.csv.gz", gzip.compress(body, mtime=0))
     for uri, name in ((plain, "yellow_tripdata_2019-01.csv"), (packed, "yellow_tripdata_2019-01.csv.gz")):
         root = f"s3://{BUCKET}/{name}"
-        result = file_ingest.ingest_file(raw_files.inspect_file(uri), f"{root}/lake", f"{root}/q")
+        result = job.ingest_inspected(raw_files.inspect_file(uri), f"{root}/lake", f"{root}/q", catalog=CATALOG)
         assert result.status == "ingested", result.problem
         m = result.manifest
         assert (m["source_file"], m["source_path"]) == (name, uri)
@@ -194,5 +201,6 @@ def test_glue_entry_ingests_on_the_active_session_hashing_in_the_task(spark, tmp
     [result] = glue_entry.main(argv)
     assert result.status == "ingested" and result.manifest["rows_accepted"] == 25
     assert result.manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()  # hashed in the task
-    summary = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("\n{") + 1 :])
     assert summary["ok"] is True and summary["ingested"] == 1

@@ -1,26 +1,29 @@
 """The job end to end on real local Spark (files dealt to one task per core): several files in one job,
-results in input order, exact counts, the contract's columns, reruns that skip by sha256, refusals that stop only
-their file; and the publish step's crash safety, on `ingest_file` itself."""
+results in input order, exact counts, the contract's columns and the tables' field IDs, reruns that skip by
+sha256, refusals that stop only their file; and the commit's crash safety."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from tlc_samples import QUARANTINE_SCHEMA, ingest, lake_schema, partition_table
+from tlc_samples import QUARANTINE_SCHEMA, current_table, ingest, lake_schema, partition_table
 
-from ingestion import job, lake, manifest, synthetic
-from ingestion.contract import MANIFEST_KEYS
+from ingestion import job, lake, lake_commit, manifest, synthetic
+from ingestion.contract import MANIFEST_KEYS, iceberg_table
 from ingestion.errors import InputSetError, ReconciliationError
 
 
 def _snapshot(*folders: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+PARTITION_FIELDS = (pa.field("year", pa.int32()), pa.field("month", pa.int32()))
 
 
 def _no_spark():
@@ -80,10 +83,18 @@ def test_one_job_results_in_input_order_and_refusals_stop_only_their_file(ingest
         )
         assert manifest.read_manifest(str(ingested["lake"]), refused.source_file) is None
     for month in ("03", "04"):
-        assert not (ingested["lake"] / "yellow_trips" / "year=2024" / f"month={month}").exists()
-        assert not (ingested["quarantine"] / "yellow_trips" / "year=2024" / f"month={month}").exists()
-    assert ingested["messages"] == [job.describe(r) for r in results]
-    assert ingested["messages"][0].startswith(
+        partition = f"yellow_trips/year=2024/month={month}"
+        assert partition_table(ingested["lake"], partition, lake_schema("yellow")) is None
+        assert partition_table(ingested["quarantine"], partition, QUARANTINE_SCHEMA) is None
+    assert not list((ingested["lake"] / "yellow_trips" / "data" / "service=yellow" / "year=2024").glob("month=[34]/*"))
+    commits = [m for m in ingested["messages"] if m.startswith("committed ")]
+    assert [m.split(" (snapshot")[0] for m in commits] == [
+        "committed 3 month(s) to quarantined_trips",
+        "committed 1 month(s) to green_trips",
+        "committed 2 month(s) to yellow_trips",
+    ]
+    assert [m for m in ingested["messages"] if m not in commits] == [job.describe(r) for r in results]
+    assert [m for m in ingested["messages"] if m not in commits][0].startswith(
         "yellow_tripdata_2024-02.parquet: 3,000 read, 2,850 accepted, 150 quarantined ("
     )
 
@@ -97,9 +108,13 @@ def test_manifest_counts_equal_the_injected_anomalies_exactly(ingested):
         assert m["quarantined_by_reason"] == expected["quarantined_by_reason"]
         assert m["warnings_by_code"] == expected["warnings_by_code"]
         assert m["rows_read"] == m["rows_accepted"] + m["rows_quarantined"]
-        partition = m["lake_partition"]
-        assert lake.count_rows(str(ingested["lake"] / partition)) == m["rows_accepted"]
-        assert lake.count_rows(str(ingested["quarantine"] / partition)) == m["rows_quarantined"]
+        partition = _partition(m)
+        assert partition_table(ingested["lake"], partition, lake_schema(m["service"])).num_rows == m["rows_accepted"]
+        assert partition_table(ingested["quarantine"], partition, QUARANTINE_SCHEMA).num_rows == m["rows_quarantined"]
+
+
+def _partition(m: dict) -> str:
+    return f"{m['service']}_trips/year={m['year']:04d}/month={m['month']:02d}"
 
 
 def test_manifest_on_disk_is_one_json_line_in_contract_order(ingested):
@@ -113,13 +128,24 @@ def test_manifest_on_disk_is_one_json_line_in_contract_order(ingested):
         assert stored["source_path"] == ingested["inputs"][index] and stored["source_version"] is None
     green = ingested["results"][3].manifest
     assert (green["service"], green["year"], green["month"]) == ("green", 2024, 1)
-    assert green["lake_partition"] == green["quarantine_partition"] == "green_trips/year=2024/month=01"
+    assert green["lake_table"] == "green_trips"
+    january = ingested["results"][2].manifest
+    assert green["quarantine_snapshot_id"] == january["quarantine_snapshot_id"]  # one quarantine commit a run
+    assert green["lake_snapshot_id"] != january["lake_snapshot_id"]  # one commit per trip table
 
 
 def test_lake_partition_has_the_contract_columns_and_accepted_rows(ingested):
     table = partition_table(ingested["lake"], "yellow_trips/year=2024/month=01", lake_schema("yellow"))
-    part = next((ingested["lake"] / "yellow_trips/year=2024/month=01").glob("part-*.parquet"))
-    assert pq.read_schema(part) == lake_schema("yellow")  # names, order and types as the contract states
+    [part] = (ingested["lake"] / "yellow_trips/data/service=yellow/year=2024/month=1").glob("*.parquet")
+    file_schema = pq.read_schema(part)
+    # names, order and types as the contract states, the partition columns in the file, and each column
+    # carrying the field ID the catalog gave it (what readers resolve columns by)
+    assert file_schema.remove_metadata() == pa.schema(
+        [pa.field(f.name, f.type) for f in (*lake_schema("yellow"), *PARTITION_FIELDS)]
+    )
+    ids = {f.name: f.field_id for f in current_table(ingested["lake"], "yellow_trips").schema().fields}
+    assert {f.name: int(f.metadata[b"PARQUET:field_id"]) for f in file_schema} == ids
+    assert len(ids) == len(iceberg_table("yellow_trips").columns)
     assert table.num_rows == ingested["expected"][2]["rows_accepted"]
     keys = table.column("trip_key").to_pylist()
     assert len(set(keys)) == len(keys) and all(len(k) == 32 for k in keys)
@@ -144,7 +170,7 @@ def test_quarantine_partition_rows_have_reasons_and_raw_records(ingested):
 
 def test_source_rows_cover_each_file_exactly_once(ingested):
     for index, expected in ingested["expected"].items():
-        partition = ingested["results"][index].manifest["lake_partition"]
+        partition = _partition(ingested["results"][index].manifest)
         service = expected["service"]
         accepted = partition_table(ingested["lake"], partition, lake_schema(service))["source_row"].to_pylist()
         rejected = partition_table(ingested["quarantine"], partition, QUARANTINE_SCHEMA)["source_row"].to_pylist()
@@ -237,60 +263,51 @@ def test_cli_prints_summary_and_exits_non_zero_on_refusal(spark, tmp_path, capsy
     assert "duplicate input" in json.loads(capsys.readouterr().out)["error"]
 
 
-def test_crash_before_swap_keeps_previous_partition_and_rerun_converges(tmp_path, monkeypatch):
+def test_crash_before_the_commit_keeps_the_previous_month_and_rerun_converges(tmp_path, monkeypatch):
     raw, out = tmp_path / "raw", tmp_path / "out"
     path = raw / "yellow_tripdata_2024-08.parquet"
     synthetic.generate_month(raw, "yellow", 2024, 8, rows=300, seed=5, bad_share=0.1)
-    ingest(path, out)
-    before = _snapshot(out)
-
+    first = ingest(path, out)
+    before = (first.accepted(), first.quarantined())
     new_expected = synthetic.generate_month(raw, "yellow", 2024, 8, rows=200, seed=6, bad_share=0.1)
 
-    def crash(staging, final):
-        raise RuntimeError("simulated crash between write and swap")
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash between the tasks' writes and the commit")
 
-    monkeypatch.setattr(lake, "_swap_local", crash)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        ingest(path, out)
-    after_crash = {k: v for k, v in _snapshot(out).items() if ".staging-" not in k}
-    assert after_crash == before  # staging may be left behind; what readers see is untouched
+    monkeypatch.setattr(lake_commit, "replace_months", crash)
+    crashed = ingest(path, out)
+    assert crashed.result.status == "failed" and "simulated crash" in crashed.result.problem
+    assert (first.accepted(), first.quarantined()) == before  # what readers see is untouched
+    assert manifest.read_manifest(str(out / "lake"), path.name) is None  # so the rerun ingests again
 
     monkeypatch.undo()
     done = ingest(path, out)
     assert done.manifest["rows_accepted"] == new_expected["rows_accepted"]
     assert done.accepted().num_rows == new_expected["rows_accepted"]
-    assert not list(out.rglob(".*"))
 
 
-def test_crash_between_the_two_renames_is_recovered(tmp_path, monkeypatch):
+def test_crash_between_the_quarantine_and_the_trips_commit_converges_on_rerun(tmp_path, monkeypatch):
     raw, out = tmp_path / "raw", tmp_path / "out"
     path = raw / "yellow_tripdata_2024-09.parquet"
     synthetic.generate_month(raw, "yellow", 2024, 9, rows=300, seed=5, bad_share=0.1)
     first = ingest(path, out)
-    old_quarantine = _snapshot(first.quarantine / first.partition)
+    old_trips = first.accepted()
     synthetic.generate_month(raw, "yellow", 2024, 9, rows=200, seed=6, bad_share=0.1)
+    real = lake_commit.replace_months
 
-    real_rename = os.rename
-    calls = []
+    def crash_on_trips(table, *args, **kwargs):
+        if table.name()[-1] == "yellow_trips":
+            raise RuntimeError("simulated crash after the quarantine commit")
+        return real(table, *args, **kwargs)
 
-    def rename_once(src, dst):
-        calls.append(src)
-        if len(calls) == 2:  # the old quarantine partition is aside, the new one not yet in
-            raise OSError("simulated crash after moving the old partition aside")
-        real_rename(src, dst)
-
-    monkeypatch.setattr(os, "rename", rename_once)
-    with pytest.raises(OSError, match="simulated crash"):
-        ingest(path, out)
+    monkeypatch.setattr(lake_commit, "replace_months", crash_on_trips)
+    assert ingest(path, out).result.status == "failed"
+    assert first.accepted() == old_trips  # the trips are the old month, whole
+    assert manifest.read_manifest(str(out / "lake"), path.name) is None
     monkeypatch.undo()
-    final = first.quarantine / first.partition
-    assert not final.exists()
-    lake.recover(str(first.quarantine), first.partition)
-    assert _snapshot(final) == old_quarantine
-    assert [p.name for p in final.parent.iterdir()] == ["month=09"]
-    done = ingest(path, out)  # and the rerun converges on the new file
+    done = ingest(path, out)  # the rerun converges on the new file in both tables
     assert done.manifest["rows_read"] == 200
-    assert not list(out.rglob(".*"))
+    assert done.accepted().num_rows + done.quarantined().num_rows == 200
 
 
 def test_broken_reconciliation_publishes_nothing(tmp_path, monkeypatch):
@@ -306,7 +323,7 @@ def test_broken_reconciliation_publishes_nothing(tmp_path, monkeypatch):
     )
     assert job.describe(done.result).endswith("-> FAILED")
     assert not (tmp_path / "lake" / "_manifests").exists()
-    assert not list(tmp_path.rglob("part-*.parquet")) and not list(tmp_path.rglob(".*"))
+    assert not list(tmp_path.rglob("data/**/*.parquet")) and not list(tmp_path.rglob(".*"))
 
 
 def test_check_reconciliation_rejects_reasons_that_do_not_add_up():
@@ -350,17 +367,18 @@ def test_lake_timestamps_are_int64_microseconds_not_adjusted_to_utc(ingested):
     zone"; timestamptz unsupported: https://docs.aws.amazon.com/redshift/latest/dg/querying-iceberg-supported-data-types.html).
     No AWS page states which Parquet timestamp encodings Spectrum reads from plain Parquet tables (infra/README.md,
     "What cannot be verified"); not INT96, not nanoseconds, not UTC-adjusted values under a `timestamp` column."""
-    contract = json.loads((Path(__file__).resolve().parents[2] / "infra" / "lake_contract.json").read_text())
-    catalog = {name: table["columns"] for name, table in contract["trip_tables"].items()}
-    catalog["quarantined_trips"] = contract["quarantine_table"]["columns"]
+    catalog = {
+        name: [{"name": c.name, "type": c.type} for c in iceberg_table(name).columns]
+        for name in ("yellow_trips", "green_trips", "quarantined_trips")
+    }
     files = {
-        "yellow_trips": ingested["lake"] / "yellow_trips/year=2024/month=01",
-        "green_trips": ingested["lake"] / "green_trips/year=2024/month=01",
-        "quarantined_trips": ingested["quarantine"] / "yellow_trips/year=2024/month=01",
+        "yellow_trips": ingested["lake"] / "yellow_trips/data/service=yellow/year=2024/month=1",
+        "green_trips": ingested["lake"] / "green_trips/data/service=green/year=2024/month=1",
+        "quarantined_trips": ingested["quarantine"] / "quarantined_trips/data/service=yellow/year=2024/month=1",
     }
     checked = 0
     for table, folder in files.items():
-        schema = pq.ParquetFile(next(folder.glob("part-*.parquet"))).schema
+        schema = pq.ParquetFile(next(folder.glob("*.parquet"))).schema
         timestamps = {column["name"] for column in catalog[table] if column["type"] == "timestamp"}
         assert timestamps, f"{table}: the catalog types no column as timestamp"
         for column in (schema.column(i) for i in range(len(schema))):

@@ -16,7 +16,7 @@ import pytest
 
 from ingestion import synthetic
 from ingestion.contract import dataset
-from ingestion.file_ingest import ingest_file
+from ingestion.job import ingest_inspected
 from ingestion.raw_files import inspect_file
 from ingestion.results import INGESTED
 from ingestion.rules import rules_for
@@ -48,7 +48,7 @@ def _generate(folder, service, year, month, fmt="parquet", **kwargs) -> tuple[di
 @pytest.mark.parametrize(("service", "year", "month"), LAYOUTS, ids=[f"{s}-{y}-{m:02d}" for s, y, m in LAYOUTS])
 def test_ingestion_finds_exactly_what_was_planted(tmp_path, service, year, month, fmt):
     expected, path = _generate(tmp_path / "raw", service, year, month, fmt)
-    result = ingest_file(inspect_file(path), str(tmp_path / "lake"), str(tmp_path / "quarantine"))
+    result = ingest_inspected(inspect_file(path), str(tmp_path / "lake"), str(tmp_path / "quarantine"))
     assert result.status == INGESTED, result.problem
     manifest = result.manifest
     assert manifest["rows_read"] == expected["rows"] == ROWS

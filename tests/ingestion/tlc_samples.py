@@ -1,12 +1,13 @@
 """What the ingestion tests share: clean rows and writers in TLC's layouts, the real TLC samples, and
-`ingest`, which runs one file through `file_ingest.ingest_file` (the work of one Spark task, no Spark
-needed) and reads back what it wrote."""
+`ingest`, which runs one file through the job's task and commit in this process (`job.ingest_inspected`,
+no Spark) and reads back what it committed, by field ID, from the Iceberg tables' current metadata."""
 
 from __future__ import annotations
 
 import datetime as dt
 import gzip
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +15,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingestion import file_ingest, lake, manifest, raw_files
-from ingestion.contract import QUARANTINE_COLUMNS, dataset, logical_type
+from ingestion import job, manifest, raw_files
+from ingestion.contract import QUARANTINE_COLUMNS, QUARANTINE_TABLE, dataset, logical_type
 from ingestion.results import INGESTED, FileResult
 from ingestion.synthetic import tlc_schema
 
@@ -215,18 +216,44 @@ def sample(name: str) -> Path:
 # ---------- one file through the ingestion core, and what it wrote
 
 
-def partition_table(root: Path, partition: str, schema: pa.Schema) -> pa.Table | None:
-    """Every row of a published partition, ordered by source_row; None when it does not exist."""
-    folder = Path(root) / partition
-    if not folder.is_dir():
+def current_table(root: Path, table: str):
+    """The table as its newest metadata file describes it (no catalog needed: runs are sequential here),
+    or None when it was never created."""
+    from pyiceberg.table import StaticTable
+
+    files = sorted((Path(root) / table / "metadata").glob("*.metadata.json"))
+    if not files:
         return None
-    files = sorted(folder.glob("part-*.parquet"))
-    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in files], f"stray files in {folder}"
-    if not files:  # a partition with no rows (e.g. a file with nothing to quarantine)
-        return schema.empty_table()
-    table = pa.concat_tables(pq.read_table(f) for f in files).sort_by("source_row")
-    assert table.schema == schema, f"{folder}: {table.schema} is not the contract's {schema}"
-    return table
+    return StaticTable.from_metadata(str(max(files, key=lambda f: int(f.name.split("-", 1)[0]))))
+
+
+def committed_months(table) -> set[tuple[str, int, int]]:
+    """Every month some snapshot of the table replaced (its summary names the delivery)."""
+    months = set()
+    for snapshot in table.snapshots():
+        for key in snapshot.summary.additional_properties if snapshot.summary else {}:
+            if found := re.fullmatch(r"tlc\.delivery\.(\w+)-(\d{4})-(\d{2})", key):
+                months.add((found[1], int(found[2]), int(found[3])))
+    return months
+
+
+def partition_table(root: Path, partition: str, schema: pa.Schema) -> pa.Table | None:
+    """A month's rows in the lake or quarantine table under `root` (`partition`: the month's name,
+    ``yellow_trips/year=2024/month=01``), read by field ID at the current snapshot, in the contract's
+    columns and ordered by source_row; None when no commit ever replaced that month (an empty table:
+    a month committed with no rows)."""
+    service, year, month = re.fullmatch(r"(\w+)_trips/year=(\d{4})/month=(\d{2})", partition).groups()
+    table_name = QUARANTINE_TABLE if (Path(root) / QUARANTINE_TABLE).is_dir() else f"{service}_trips"
+    table = current_table(root, table_name)
+    if table is None or (service, int(year), int(month)) not in committed_months(table):
+        return None
+    from pyiceberg.expressions import And, EqualTo
+
+    month_filter = And(EqualTo("service", service), And(EqualTo("year", int(year)), EqualTo("month", int(month))))
+    rows = table.scan(row_filter=month_filter).to_arrow()
+    assert set(rows.column_names) == {*schema.names, "year", "month"}, f"{partition}: {rows.column_names}"
+    assert set(rows["year"].to_pylist()) <= {int(year)} and set(rows["month"].to_pylist()) <= {int(month)}
+    return rows.select(schema.names).cast(schema).sort_by("source_row")
 
 
 @dataclass
@@ -271,13 +298,13 @@ def ingest(path: Path, root: Path) -> Ingested:
     rows in the published Parquet footers (read = accepted + quarantined)."""
     lake_root, quarantine_root = Path(root) / "lake", Path(root) / "quarantine"
     inspection = raw_files.inspect_file(str(path))
-    result = file_ingest.ingest_file(inspection, str(lake_root), str(quarantine_root))
+    result = job.ingest_inspected(inspection, str(lake_root), str(quarantine_root))
     done = Ingested(result, lake_root, quarantine_root, inspection.raw.partition, inspection.raw.service)
     if result.status == INGESTED:
         stored = manifest.read_manifest(str(lake_root), inspection.raw.name)
         assert stored == result.manifest
-        accepted = lake.count_rows(str(lake_root / done.partition))
-        quarantined = lake.count_rows(str(quarantine_root / done.partition))
+        accepted = done.accepted().num_rows
+        quarantined = done.quarantined().num_rows
         assert (stored["rows_accepted"], stored["rows_quarantined"]) == (accepted, quarantined)
         assert stored["rows_read"] == accepted + quarantined
         assert sum(stored["quarantined_by_reason"].values()) == quarantined

@@ -14,9 +14,6 @@ from moto import mock_aws
 from moto.glue.exceptions import ConcurrentRunsExceededException
 
 from ingestion import glue_entry
-from ingestion.contract import partition_values
-from ingestion.raw_files import parse_raw_file
-from orchestration.aws.definition import CONTRACT_PATH
 from tests.orchestration.moto_patches import patched_moto_stepfunctions
 from tests.orchestration.sfn_harness import (
     BUCKETS,
@@ -38,7 +35,7 @@ def test_s3_event_runs_every_stage_and_notifies_success(pipeline) -> None:
 
     assert execution.status == "SUCCEEDED", execution.cause
     entered = execution.entered_states()
-    stages = ["ValidateInput", "Ingest", "RegisterPartitions", "Transform", "PublishArtifacts", "NotifySuccess"]
+    stages = ["ValidateInput", "Ingest", "Transform", "PublishArtifacts", "NotifySuccess"]
     assert [s for s in entered if s in stages] == stages
 
     # Ingest: exactly the object version of the event (pinned: a re-upload during the run is another
@@ -53,23 +50,10 @@ def test_s3_event_runs_every_stage_and_notifies_success(pipeline) -> None:
             "--lake_root": f"s3://{BUCKETS['lake']}/",
             "--quarantine_root": f"s3://{BUCKETS['quarantine']}/",
             "--archive_root": f"s3://{BUCKETS['archive']}/",
+            "--catalog": f"glue:{GLUE_DATABASE}",
         }
     ]
-    # RegisterPartitions: Spectrum sees the month in the lake and in quarantine.
-    lake = pipeline.glue.get_partition(
-        DatabaseName=GLUE_DATABASE, TableName="yellow_trips", PartitionValues=partition_values(2024, 1)
-    )
-    assert (
-        lake["Partition"]["StorageDescriptor"]["Location"] == f"s3://{BUCKETS['lake']}/yellow_trips/year=2024/month=01/"
-    )
-    quarantine = pipeline.glue.get_partition(
-        DatabaseName=GLUE_DATABASE,
-        TableName="quarantined_trips",
-        PartitionValues=["yellow", *partition_values(2024, 1)],
-    )
-    assert quarantine["Partition"]["StorageDescriptor"]["Location"] == (
-        f"s3://{BUCKETS['quarantine']}/yellow_trips/year=2024/month=01/"
-    )
+    # No partition to register: Spectrum reads the Iceberg tables the job committed to the catalog.
     # Transform: the dbt container with the default command, the run's vars and where to put artifacts.
     assert pipeline.container_runs == [
         ContainerRun(
@@ -120,30 +104,17 @@ def test_s3_event_runs_every_stage_and_notifies_success(pipeline) -> None:
     ],
 )
 def test_every_dataset_and_format_of_the_contract_routes_end_to_end(pipeline, key) -> None:
-    """Issue 14 / 11: the for-hire datasets and gzip CSV are accepted keys; the partitions registered
-    carry the contract's values (the month as the integer the int key holds) and the table's columns."""
+    """Issue 14 / 11: the for-hire datasets and gzip CSV are accepted keys, and the job is started on
+    exactly that object, with the lake's catalog."""
     execution = pipeline.run(s3_object_created_event(key), name=key.split("/")[-1].replace(".", "-"))
     assert execution.status == "SUCCEEDED", execution.cause
-    raw = parse_raw_file(key)
-    contract = json.loads(CONTRACT_PATH.read_text())
-    lake = pipeline.glue.get_partition(
-        DatabaseName=GLUE_DATABASE,
-        TableName=raw.service + "_trips",
-        PartitionValues=partition_values(raw.year, raw.month),
-    )["Partition"]["StorageDescriptor"]
-    assert lake["Location"] == f"s3://{BUCKETS['lake']}/{raw.partition}/"
-    expected = [c["name"] for c in contract["trip_tables"][f"{raw.service}_trips"]["columns"]]
-    assert [c["Name"] for c in lake["Columns"]] == expected
-    quarantine = pipeline.glue.get_partition(
-        DatabaseName=GLUE_DATABASE,
-        TableName="quarantined_trips",
-        PartitionValues=[raw.service, *partition_values(raw.year, raw.month)],
-    )["Partition"]["StorageDescriptor"]
-    assert quarantine["Location"] == f"s3://{BUCKETS['quarantine']}/{raw.partition}/"
+    [run] = pipeline.glue_runs
+    assert json.loads(run.arguments["--inputs"])[0]["uri"] == f"s3://{BUCKETS['landing']}/{key}"
+    assert run.arguments["--catalog"] == f"glue:{GLUE_DATABASE}"
 
 
-def test_a_reload_of_a_registered_month_succeeds(pipeline) -> None:
-    """Registering a partition that already exists is not an error: a reload rewrites the same place."""
+def test_a_reload_of_a_month_succeeds(pipeline) -> None:
+    """A second delivery of a month runs the same way: the job replaces the month in one commit."""
     assert pipeline.run(s3_object_created_event(KEY), name="first").status == "SUCCEEDED"
     csv_key = "landing/yellow_tripdata_2024-01.csv"
     assert pipeline.run(s3_object_created_event(csv_key), name="again").status == "SUCCEEDED"
@@ -179,9 +150,6 @@ def test_request_overrides_the_dbt_command_and_vars(pipeline) -> None:
     [container] = pipeline.container_runs
     assert container.command == ["build", "--select", "fact_trips+"]
     assert json.loads(container.environment["DBT_VARS"]) == {"rebuild_months": ["2023-12"]}
-    pipeline.glue.get_partition(
-        DatabaseName=GLUE_DATABASE, TableName="green_trips", PartitionValues=partition_values(2023, 12)
-    )
 
 
 @pytest.mark.parametrize(

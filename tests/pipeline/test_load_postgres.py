@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 from pathlib import Path
@@ -65,25 +66,30 @@ def _rows(n: int, source_file: str, quarantine: bool = False) -> pa.Table:
     return pa.table(data)
 
 
-def _write_month(root: Path, lake_rows: int, quarantine_rows: int, source_file: str, version: str) -> dict:
-    lake, quarantine = root / "lake", root / "quarantine"
-    for base, n, q in ((lake, lake_rows, False), (quarantine, quarantine_rows, True)):
-        part = base / "yellow_trips" / "year=2024" / "month=01"
+def _write_month(
+    root: Path, lake_rows: int, quarantine_rows: int, source_file: str, version: str
+) -> load_postgres.MonthToLoad:
+    """A month's data files (the lake's and the quarantine's, one each when it has rows) and the load
+    the loader is asked to do: what the pinned lake would hand it."""
+    files = {}
+    for base, n, q in (("lake", lake_rows, False), ("quarantine", quarantine_rows, True)):
+        part = root / base / version
         part.mkdir(parents=True, exist_ok=True)
-        for old in part.glob("*.parquet"):
-            old.unlink()
+        files[base] = [str(part / "00000.parquet")] if n else []
         if n:
-            pq.write_table(_rows(n, source_file, q), part / "part-00000.parquet")
-    return {
-        "service": "yellow",
-        "year": 2024,
-        "month": 1,
-        "source_file": source_file,
-        "sha256": "0" * 64,
-        "ingested_at": version,
-        "rows_accepted": lake_rows,
-        "rows_quarantined": quarantine_rows,
-    }
+            pq.write_table(_rows(n, source_file, q), files[base][0])
+    return load_postgres.MonthToLoad(
+        "yellow",
+        2024,
+        1,
+        version,
+        source_file,
+        "0" * 64,
+        lake_rows,
+        quarantine_rows,
+        files["lake"],
+        files["quarantine"],
+    )
 
 
 def _counts(conn) -> tuple[int, int, int]:
@@ -97,14 +103,10 @@ def _counts(conn) -> tuple[int, int, int]:
 
 def test_reload_replaces_the_month_instead_of_doubling_it(conn, tmp_path):
     load_postgres.ensure_raw_schema(conn)
-    first = load_postgres.load_partition(
-        conn, _write_month(tmp_path, 50, 3, "f.parquet", "v1"), tmp_path / "lake", tmp_path / "quarantine"
-    )
+    first = load_postgres.load_partition(conn, _write_month(tmp_path, 50, 3, "f.parquet", "v1"))
     assert (first.rows_loaded, first.rows_quarantined, first.skipped) == (50, 3, False)
     assert _counts(conn) == (50, 3, 50)
-    second = load_postgres.load_partition(
-        conn, _write_month(tmp_path, 40, 5, "f.parquet", "v2"), tmp_path / "lake", tmp_path / "quarantine"
-    )
+    second = load_postgres.load_partition(conn, _write_month(tmp_path, 40, 5, "f.parquet", "v2"))
     assert (second.rows_loaded, second.rows_quarantined) == (40, 5)
     assert _counts(conn) == (40, 5, 40)
 
@@ -112,17 +114,15 @@ def test_reload_replaces_the_month_instead_of_doubling_it(conn, tmp_path):
 def test_same_lake_version_is_not_reloaded(conn, tmp_path):
     load_postgres.ensure_raw_schema(conn)
     manifest = _write_month(tmp_path, 10, 1, "f.parquet", "v1")
-    load_postgres.load_partition(conn, manifest, tmp_path / "lake", tmp_path / "quarantine")
-    again = load_postgres.load_partition(conn, manifest, tmp_path / "lake", tmp_path / "quarantine")
+    load_postgres.load_partition(conn, manifest)
+    again = load_postgres.load_partition(conn, manifest)
     assert again.skipped
     assert _counts(conn) == (10, 1, 10)
 
 
 def test_timestamps_keep_the_wall_clock_time(conn, tmp_path):
     load_postgres.ensure_raw_schema(conn)
-    load_postgres.load_partition(
-        conn, _write_month(tmp_path, 2, 0, "f.parquet", "v1"), tmp_path / "lake", tmp_path / "quarantine"
-    )
+    load_postgres.load_partition(conn, _write_month(tmp_path, 2, 0, "f.parquet", "v1"))
     with conn.cursor() as cur:
         cur.execute("select min(pickup_at), max(dropoff_at) from raw.yellow_trips")
         assert cur.fetchone() == (dt.datetime(2024, 1, 1, 8, 0), dt.datetime(2024, 1, 1, 8, 10))
@@ -130,9 +130,7 @@ def test_timestamps_keep_the_wall_clock_time(conn, tmp_path):
 
 def test_a_failure_mid_load_leaves_the_previous_month_intact(conn, tmp_path, monkeypatch):
     load_postgres.ensure_raw_schema(conn)
-    load_postgres.load_partition(
-        conn, _write_month(tmp_path, 30, 2, "f.parquet", "v1"), tmp_path / "lake", tmp_path / "quarantine"
-    )
+    load_postgres.load_partition(conn, _write_month(tmp_path, 30, 2, "f.parquet", "v1"))
     real_copy = load_postgres._copy
     calls = []
 
@@ -144,28 +142,23 @@ def test_a_failure_mid_load_leaves_the_previous_month_intact(conn, tmp_path, mon
 
     monkeypatch.setattr(load_postgres, "_copy", copy_then_die)
     with pytest.raises(OSError):
-        load_postgres.load_partition(
-            conn, _write_month(tmp_path, 99, 9, "f.parquet", "v2"), tmp_path / "lake", tmp_path / "quarantine"
-        )
+        load_postgres.load_partition(conn, _write_month(tmp_path, 99, 9, "f.parquet", "v2"))
     conn.rollback()
     assert _counts(conn) == (30, 2, 30)
 
 
-def test_a_lake_that_disagrees_with_its_manifest_is_refused(conn, tmp_path):
+def test_a_lake_that_disagrees_with_its_load_log_is_refused(conn, tmp_path):
     load_postgres.ensure_raw_schema(conn)
-    manifest = _write_month(tmp_path, 20, 0, "f.parquet", "v1")
-    manifest["rows_accepted"] = 21
-    with pytest.raises(RuntimeError, match="manifest says 21"):
-        load_postgres.load_partition(conn, manifest, tmp_path / "lake", tmp_path / "quarantine")
+    manifest = dataclasses.replace(_write_month(tmp_path, 20, 0, "f.parquet", "v1"), rows_accepted=21)
+    with pytest.raises(RuntimeError, match="load log says 21"):
+        load_postgres.load_partition(conn, manifest)
     assert _counts(conn) == (0, 0, 0)
 
 
 def test_hostile_file_names_are_data_not_sql(conn, tmp_path):
     load_postgres.ensure_raw_schema(conn)
     hostile = "yellow_tripdata_2024-01'; drop table raw.partition_loads;--.parquet"
-    load_postgres.load_partition(
-        conn, _write_month(tmp_path, 5, 1, hostile, "v1"), tmp_path / "lake", tmp_path / "quarantine"
-    )
+    load_postgres.load_partition(conn, _write_month(tmp_path, 5, 1, hostile, "v1"))
     with conn.cursor() as cur:
         cur.execute("select source_file from raw.partition_loads")
         assert cur.fetchone()[0] == hostile
@@ -209,13 +202,12 @@ def test_rows_with_different_nulls_and_large_or_negative_amounts_arrive_exactly(
     quarantine = quarantine.set_column(
         quarantine.schema.get_field_index("raw_record"), "raw_record", pa.array(raw, pa.string())
     )
-    manifest = _write_month(tmp_path, 0, 0, "f.parquet", "v1")
-    for root, rows in (("lake", table), ("quarantine", quarantine)):
-        part = tmp_path / root / "yellow_trips" / "year=2024" / "month=01"
-        pq.write_table(rows, part / "part-00000.parquet", row_group_size=700)
-    manifest["rows_accepted"], manifest["rows_quarantined"] = n, m
+    manifest = _write_month(tmp_path, 1, 1, "f.parquet", "v1")
+    for path, rows in ((manifest.lake_files[0], table), (manifest.quarantine_files[0], quarantine)):
+        pq.write_table(rows, path, row_group_size=700)
+    manifest = dataclasses.replace(manifest, rows_accepted=n, rows_quarantined=m)
     load_postgres.ensure_raw_schema(conn)
-    load_postgres.load_partition(conn, manifest, tmp_path / "lake", tmp_path / "quarantine")
+    load_postgres.load_partition(conn, manifest)
     with conn.cursor() as cur:
         cur.execute(
             "select source_row, passenger_count, vendor_id, store_and_fwd_flag, fare_amount, tip_amount, trip_key,"
@@ -259,11 +251,11 @@ def test_raw_tables_have_exactly_the_contract_columns(conn):
 
 def test_a_lake_column_outside_the_contract_stops_the_load_before_any_copy(conn, tmp_path):
     manifest = _write_month(tmp_path, 4, 0, "f.parquet", "v1")
-    part = tmp_path / "lake" / "yellow_trips" / "year=2024" / "month=01" / "part-00000.parquet"
+    part = manifest.lake_files[0]
     table = pq.read_table(part)
     pq.write_table(table.append_column("surprise_fee", pa.array([1.0] * table.num_rows)), part)
     load_postgres.ensure_raw_schema(conn)
     with pytest.raises(RuntimeError, match="lake columns surprise_fee are not in the contract"):
-        load_postgres.load_partition(conn, manifest, tmp_path / "lake", tmp_path / "quarantine")
+        load_postgres.load_partition(conn, manifest)
     conn.rollback()
     assert _counts(conn) == (0, 0, 0)

@@ -193,7 +193,7 @@ def warehouse_state(database: str, months: list[tuple[int, int]] | None = None) 
 
 
 def loaded_versions(database: str) -> dict[str, str]:
-    """'yellow 2024-01' -> the lake version (manifest ingested_at) each loaded partition came from."""
+    """'yellow 2024-01' -> the lake version (the month's last-updated snapshots) each loaded month came from."""
     with connect(database) as conn, conn.cursor() as cur:
         cur.execute("select to_regclass('raw.partition_loads')")
         if cur.fetchone()[0] is None:
@@ -212,14 +212,33 @@ def lake_files(work_dir: Path) -> dict[str, int]:
     return found
 
 
-def hidden_leftovers(work_dir: Path) -> list[str]:
-    """Staging or renamed-aside partitions (`.month=MM.staging-*`, `.month=MM.old-*`) still on disk."""
-    return sorted(
-        str(p.relative_to(work_dir))
-        for root in (work_dir / "lake", work_dir / "quarantine")
-        if root.exists()
-        for p in root.rglob(".month=*")
-    )
+def lake_months(work_dir: Path) -> dict:
+    """(service, year, month) -> MonthState of every month the lake's current snapshots hold."""
+    from ingestion import lake_tables
+
+    lake_root, quarantine_root = work_dir / "lake", work_dir / "quarantine"
+    if not (lake_root / lake_tables.LOCAL_CATALOG_FILE).exists():
+        return {}
+    roots = lake_tables.LakeRoots(str(lake_root), str(quarantine_root))
+    return lake_tables.PinnedLake.pin(lake_tables.open_catalog(roots), roots).months()
+
+
+def unreferenced_files(work_dir: Path) -> list[str]:
+    """Files under the lake's tables that their current metadata does not name: what a killed run wrote
+    and never committed (data files, half-written `.tmp-*` ones, metadata), until the upkeep deletes them."""
+    from ingestion import lake_maintenance, lake_tables
+
+    lake_root, quarantine_root = work_dir / "lake", work_dir / "quarantine"
+    if not (lake_root / lake_tables.LOCAL_CATALOG_FILE).exists():
+        return []
+    roots = lake_tables.LakeRoots(str(lake_root), str(quarantine_root))
+    catalog = lake_tables.open_catalog(roots)
+    found = []
+    for table in lake_tables.ensure_tables(catalog, roots).values():
+        referenced = lake_maintenance.referenced_files(table)
+        folder = Path(lake_tables.local_path(table.location()))
+        found += [str(p.relative_to(work_dir)) for p in folder.rglob("*") if p.is_file() and str(p) not in referenced]
+    return sorted(found)
 
 
 def manifests(work_dir: Path) -> dict[str, dict]:
@@ -227,11 +246,9 @@ def manifests(work_dir: Path) -> dict[str, dict]:
 
 
 def comparable_manifests(work_dir: Path) -> dict[str, dict]:
-    """Manifests without what differs between two correct runs (when, and from which folder)."""
-    return {
-        name: {k: v for k, v in m.items() if k not in ("ingested_at", "source_path")}
-        for name, m in manifests(work_dir).items()
-    }
+    """Manifests without what differs between two correct runs (when, from which folder, which snapshot)."""
+    volatile = ("ingested_at", "source_path", "delivered_at", "lake_snapshot_id", "quarantine_snapshot_id")
+    return {name: {k: v for k, v in m.items() if k not in volatile} for name, m in manifests(work_dir).items()}
 
 
 # ---------- running the pipeline
@@ -345,18 +362,15 @@ def kill_when(child: Child, condition: Callable[[], bool], what: str, timeout: f
 
 
 def lake_write_in_progress(work_dir: Path) -> Callable[[], bool]:
-    """True while the ingestion job writes a partition aside: a `.month=MM.staging-*` directory
-    exists under the lake or quarantine root (ingestion/lake.py `_staging_path`)."""
-    roots = [work_dir / "lake" / "yellow_trips", work_dir / "quarantine" / "yellow_trips"]
+    """True while the ingestion job's tasks write a month's data files and nothing is committed yet: a
+    file exists under a table's ``data/`` folder (ingestion/lake.py `month_folder`) and no receipt."""
+    roots = [work_dir / "lake" / "yellow_trips" / "data", work_dir / "quarantine" / "quarantined_trips" / "data"]
+    receipts = work_dir / "lake" / "_manifests"
 
     def condition() -> bool:
-        for root in roots:
-            if not root.is_dir():
-                continue
-            for year in os.scandir(root):
-                if year.is_dir() and any(".staging-" in e.name for e in os.scandir(year.path)):
-                    return True
-        return False
+        if receipts.is_dir() and any(os.scandir(receipts)):
+            return False
+        return any(files for root in roots if root.is_dir() for _, _, files in os.walk(root))
 
     return condition
 
@@ -404,7 +418,12 @@ FACT_WRITE = (
 def copy_work_dir(source: Path, target: Path) -> Path:
     """A second work dir holding the same sample, lake and quarantine (what a clone of the database
     needs beside it)."""
+    from ingestion.lake_relocate import relocate
+    from ingestion.lake_tables import LakeRoots
+
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("artifacts", "runs"))
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("artifacts", "runs", "lake", "quarantine"))
+    # an Iceberg table names its files by absolute path: a plain copy would still write the source's lake
+    relocate(*(LakeRoots(str(root / "lake"), str(root / "quarantine")) for root in (source, target)))
     return target

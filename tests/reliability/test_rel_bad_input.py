@@ -100,7 +100,7 @@ def test_an_unusable_file_is_refused_quarantined_and_changes_nothing(case, wareh
     # no partial rows anywhere: lake and quarantine partitions and manifests untouched, no staging
     # left behind, the warehouse exactly as the reference run left it
     assert _not_rejected(harness.lake_files(work_dir)) == lake_before
-    assert harness.hidden_leftovers(work_dir) == []
+    assert harness.unreferenced_files(work_dir) == []
     assert harness.warehouse_state(database) == reference.state
     assert harness.loaded_versions(database) == versions_before
 

@@ -42,12 +42,12 @@ def test_two_runs_at_once_are_serialized_and_equal_a_single_run(reference, tmp_p
     first_report, second_report = (_report(run, work_dir) for run in (first, second))
     assert [f["status"] for f in first_report["files"]] == ["ingested", "ingested"]
     assert [f["status"] for f in second_report["files"]] == ["skipped", "skipped"]
-    assert _stage(first_report, "RegisterPartitions")["rows_out"] == reference.state["raw.yellow_trips"]["rows"]
-    assert _stage(second_report, "RegisterPartitions")["rows_out"] == 0, "nothing left to load"
+    assert _stage(first_report, "LoadWarehouse")["rows_out"] == reference.state["raw.yellow_trips"]["rows"]
+    assert _stage(second_report, "LoadWarehouse")["rows_out"] == 0, "nothing left to load"
     assert second.output().index(WAITING.format(database)) < second.output().index("] ValidateInput")
     assert harness.warehouse_state(database) == reference.state
     assert harness.comparable_manifests(work_dir) == reference.manifests
-    assert harness.hidden_leftovers(work_dir) == []
+    assert harness.unreferenced_files(work_dir) == []
 
 
 def _report(run: harness.Child, work_dir) -> dict:

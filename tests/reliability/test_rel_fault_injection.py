@@ -3,17 +3,17 @@
 One warehouse, four runs of `python -m orchestration.local.run_pipeline` as child processes, each in
 its own process group (a SIGKILL to the group takes the Spark JVM with it):
 
-1. killed while the ingestion job writes a lake partition aside (a `.month=MM.staging-*` directory
-   exists under the lake root);
+1. killed while the ingestion job's tasks write a month's data files, before any commit (a file under
+   a table's `data/` folder, no receipt yet);
 2. rerun, killed while the loader COPYs a month into PostgreSQL (`copy ... from stdin` active in
    pg_stat_activity);
 3. rerun, killed while dbt fills `analytics.fact_trips` (its INSERT active in pg_stat_activity);
 4. rerun to the end: row counts and checksums of fact_trips, the raw tables and the quarantine equal
-   the reference run's, the lake's manifests too, and no staging directory is left.
+   the reference run's, the lake's manifests too, and no file the tables do not reference is left.
 
 Each kill is asserted to have happened mid-stage, never assumed: the run's exit is -9, its output
-stops in that stage, and the state it left shows the interruption (a staging leftover and no
-manifest; fewer months loaded than ingested, each month all-or-nothing; no fact_trips at all).
+stops in that stage, and the state it left shows the interruption (data files no snapshot references
+and no receipt; fewer months loaded than ingested, each month all-or-nothing; no fact_trips at all).
 No test hook in the pipeline: the stages are recognised from outside, as an operator would.
 """
 
@@ -85,36 +85,31 @@ def _month_rows(database: str, year: int, month: int) -> tuple[int, int]:
 def test_1_sigkill_during_the_lake_write(scene):
     child = scene.step("1-lake-write")
     scene.kills["Ingest"] = harness.kill_when(
-        child, harness.lake_write_in_progress(scene.work_dir), "a lake partition being written aside"
+        child, harness.lake_write_in_progress(scene.work_dir), "data files being written before the commit"
     )
     harness.wait_until_idle(scene.database)
     _killed_in(child, "Ingest")
 
-    leftovers = harness.hidden_leftovers(scene.work_dir)
-    staging = [p for p in leftovers if ".staging-" in p]
-    assert staging, f"no staging directory left behind: the kill missed the write ({leftovers})"
-    manifests = harness.manifests(scene.work_dir)
-    for path in staging:  # the partition being written was never published nor recorded
-        month = path.split(".month=")[1][:2]
-        partition = Path(path).parent / f"month={month}"
-        assert not (scene.work_dir / partition).exists(), partition
-        assert f"yellow_tripdata_2024-{month}.parquet.json" not in manifests
+    leftovers = harness.unreferenced_files(scene.work_dir)
+    assert [p for p in leftovers if "/data/" in p], "no uncommitted data file left: the kill missed the write"
+    assert harness.manifests(scene.work_dir) == {}, "a month was committed and recorded"
+    assert harness.lake_months(scene.work_dir) == {}, "a reader of the lake sees rows of the killed run"
     assert harness.loaded_versions(scene.database) == {}, "nothing reached the warehouse"
     scene.broken = False
 
 
 def test_2_rerun_sigkill_during_the_postgres_load(scene):
     child = scene.step("2-load")
-    scene.kills["RegisterPartitions"] = harness.kill_when(
+    scene.kills["LoadWarehouse"] = harness.kill_when(
         child, scene.watch.active(harness.COPY_STATEMENT), "a COPY into the raw layer"
     )
     harness.wait_until_idle(scene.database)  # the killed client's backend rolls back
-    _killed_in(child, "RegisterPartitions")
+    _killed_in(child, "LoadWarehouse")
 
-    # the rerun recovered from the killed lake write: every month ingested, nothing left aside
+    # the rerun recovered from the killed lake write: every month ingested, the killed run's files deleted
     manifests = harness.manifests(scene.work_dir)
     assert sorted(manifests) == [f"yellow_tripdata_{m}.parquet.json" for m in harness.MONTHS]
-    assert harness.hidden_leftovers(scene.work_dir) == []
+    assert harness.unreferenced_files(scene.work_dir) == []
     # the load was interrupted, and every month is all or nothing
     loaded = harness.loaded_versions(scene.database)
     assert len(loaded) < len(manifests), f"every month was loaded: the kill came too late ({loaded})"
@@ -149,6 +144,6 @@ def test_4_rerun_converges_to_the_clean_run(scene, reference):
 
     assert harness.warehouse_state(scene.database) == reference.state
     assert harness.comparable_manifests(scene.work_dir) == reference.manifests
-    assert harness.hidden_leftovers(scene.work_dir) == []
-    assert set(scene.kills) == {"Ingest", "RegisterPartitions", "Transform"}
+    assert harness.unreferenced_files(scene.work_dir) == []
+    assert set(scene.kills) == {"Ingest", "LoadWarehouse", "Transform"}
     scene.broken = False

@@ -12,6 +12,7 @@ passes their values to glue:CreatePartition.)
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import json
 import re
@@ -134,26 +135,23 @@ def test_a_hostile_file_name_is_refused_before_any_sql(reference, hostile_db, tm
 def test_hostile_manifest_values_reach_postgres_as_data_or_quoted_identifiers(reference, hostile_db):
     """The loader's SQL takes file names, versions and checksums as parameters and partition names as
     quoted identifiers: a manifest crafted to inject SQL loads as data, or fails, and never executes."""
-    [january] = [m for m in harness.manifests(reference.work_dir).values() if m["month"] == 1]
     lake, quarantine = reference.work_dir / "lake", reference.work_dir / "quarantine"
+    [january] = [m for m in load_postgres.lake_months(lake, quarantine) if m.month == 1]
     conn = psycopg2.connect(harness.dsn(hostile_db))
     try:
         load_postgres.ensure_raw_schema(conn)
-        crafted = {
-            **january,
-            "source_file": HOSTILE,
-            "sha256": "'); drop table x;--",
-            "ingested_at": "v'); drop table x;--",
-        }
-        result = load_postgres.load_partition(conn, crafted, lake, quarantine)
-        assert result.rows_loaded == january["rows_accepted"]
+        crafted = dataclasses.replace(
+            january, source_file=HOSTILE, sha256="'); drop table x;--", version="v'); drop table x;--"
+        )
+        result = load_postgres.load_partition(conn, crafted)
+        assert result.rows_loaded == january.rows_accepted
         with conn.cursor() as cur:
             cur.execute("select source_file, sha256, lake_version from raw.partition_loads")
-            assert cur.fetchall() == [(HOSTILE, crafted["sha256"], crafted["ingested_at"])]
+            assert cur.fetchall() == [(HOSTILE, crafted.sha256, crafted.version)]
         conn.commit()
-        service = {**january, "service": 'yellow"; drop table x; --'}
+        service = dataclasses.replace(january, service='yellow"; drop table x; --')
         with pytest.raises(KeyError, match="unknown service"):  # not a dataset of the contract: no SQL runs
-            load_postgres.load_partition(conn, service, lake, quarantine)
+            load_postgres.load_partition(conn, service)
         conn.rollback()
     finally:
         conn.close()

@@ -19,7 +19,14 @@ locals {
   # (tests/infra/test_glue_job.py checks it). Installed by pip on the workers at job start, wheels only:
   # Glue compiles no native code ("Using Python libraries with AWS Glue",
   # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-python-libraries.html).
-  additional_python_modules = ["shapely==2.2.0"]
+  # pyiceberg commits the lake's Iceberg tables. It needs pyarrow >= 18 and Glue 5.0 ships 17.0.0
+  # ("Python modules already provided in AWS Glue 5.0"); pyarrow 26 would need NumPy 2 (Glue has 1.26.4),
+  # so the project is locked on 25.0.0 everywhere. pyiceberg's compiled dependencies Glue lacks are
+  # listed too, so each is pinned and its wheel checked for Glue's platform (tests/infra/test_glue_runtime.py).
+  additional_python_modules = [
+    "shapely==2.2.0", "pyiceberg==0.12.0", "pyarrow==25.0.0", "pydantic==2.14.3", "mmh3==5.3.1", "pyroaring==1.2.0",
+    "pydantic_core==2.50.4", "zstandard==0.25.0",
+  ]
 }
 
 # The job's code, uploaded from ingestion/ on every apply that changed it.
@@ -99,8 +106,12 @@ data "aws_iam_policy_document" "glue" {
     resources = [var.kms_key_arn]
   }
   statement {
-    sid       = "ReadCatalog"
-    actions   = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions"]
+    # pyiceberg's Glue catalog: GetDatabase (before every create and commit), GetTable (load), CreateTable
+    # (a table missing from the catalog is created from the contract), UpdateTable (every commit, with the
+    # VersionId it read: a lost race fails and is retried). Authorised on the catalog, the database and
+    # the table ("Specifying AWS Glue resource ARNs", https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html).
+    sid       = "CommitIcebergTables"
+    actions   = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"]
     resources = [local.catalog_arn, local.database_arn, local.tables_arn]
   }
   statement {
@@ -165,7 +176,7 @@ resource "aws_glue_security_configuration" "this" {
 
 resource "aws_glue_job" "ingest" {
   name                   = "${var.name}-ingest"
-  description            = "TLC files -> lake + quarantine, then archive (ingestion/glue_entry.py); --inputs comes from the state machine"
+  description            = "TLC files -> the lake's Iceberg tables, then archive (ingestion/glue_entry.py); --inputs comes from the state machine"
   role_arn               = aws_iam_role.glue.arn
   glue_version           = "5.0"
   worker_type            = var.worker_type
@@ -193,6 +204,7 @@ resource "aws_glue_job" "ingest" {
     "--lake_root"                       = "s3://${var.buckets["lake"]}/"
     "--quarantine_root"                 = "s3://${var.buckets["quarantine"]}/"
     "--archive_root"                    = "s3://${var.buckets["archive"]}/"
+    "--catalog"                         = "glue:${aws_glue_catalog_database.lake.name}"
     "--TempDir"                         = "s3://${var.buckets["artifacts"]}/glue-temp/${var.name}/"
     "--enable-metrics"                  = "true"
     "--custom-logGroup-prefix"          = local.log_group_prefix

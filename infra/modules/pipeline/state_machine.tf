@@ -40,11 +40,6 @@ data "aws_iam_policy_document" "state_machine" {
     resources = [var.glue_job_arn]
   }
   statement {
-    sid       = "RegisterPartitions"
-    actions   = ["glue:CreatePartition", "glue:GetPartition", "glue:GetTable", "glue:GetDatabase"]
-    resources = [var.glue_catalog_arn, var.glue_database_arn, var.glue_tables_arn]
-  }
-  statement {
     sid       = "RunDbtTask"
     actions   = ["ecs:RunTask"]
     resources = ["${var.task_definition_family_arn}:*"]

@@ -32,18 +32,6 @@ variable "glue_database_name" {
   type = string
 }
 
-variable "glue_catalog_arn" {
-  type = string
-}
-
-variable "glue_database_arn" {
-  type = string
-}
-
-variable "glue_tables_arn" {
-  type = string
-}
-
 variable "ecs_cluster_arn" {
   type = string
 }

@@ -79,9 +79,6 @@ module "pipeline" {
   glue_job_name              = module.ingest.job_name
   glue_job_arn               = module.ingest.job_arn
   glue_database_name         = module.ingest.database_name
-  glue_catalog_arn           = module.ingest.catalog_arn
-  glue_database_arn          = module.ingest.database_arn
-  glue_tables_arn            = module.ingest.tables_arn
   ecs_cluster_arn            = module.dbt_runner.cluster_arn
   task_definition_arn        = module.dbt_runner.task_definition_arn
   task_definition_family_arn = module.dbt_runner.task_definition_family_arn

@@ -1,0 +1,309 @@
+"""The lake's Iceberg tables: the catalog that holds them, their creation from the contract, and what
+each month holds now.
+
+Catalog: the AWS Glue Data Catalog on AWS (``glue:<database>``), a SQLite SQL catalog locally
+(``sqlite:<path>``; by default ``<lake root>/_catalog.sqlite``). Every table is created here, from
+`ingestion.contract.iceberg_tables`, by the driver of the first run that needs it: the same code on
+Glue and on a laptop (docs/iceberg_lake.md).
+
+Imported by the driver only, and only when a run has something to commit or load: a rerun with
+nothing new never imports pyiceberg.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.transforms import IdentityTransform
+from pyiceberg.types import NestedField
+
+from ingestion import storage
+from ingestion.contract import (
+    LOAD_LOG_TABLE,
+    MONTH_PARTITION,
+    QUARANTINE_TABLE,
+    IcebergTable,
+    iceberg_table,
+    iceberg_tables,
+    logical_type,
+)
+
+LOCAL_NAMESPACE = "lake"
+LOCAL_CATALOG_FILE = "_catalog.sqlite"
+# Table properties every lake table is created with. Snappy: what the job's writer uses (and Spectrum
+# documents). Old metadata files go with each commit beyond the last 20, so a table's metadata folder
+# stays small however often a month is replaced. No retries inside pyiceberg: a lost race is retried by
+# `lake_commit`, which recomputes the month's files and checks for a newer delivery first (pyiceberg's
+# own retry would re-apply the old plan).
+TABLE_PROPERTIES = {
+    "commit.retry.num-retries": "0",
+    "format-version": "2",
+    "write.format.default": "parquet",
+    "write.parquet.compression-codec": "snappy",
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "20",
+}
+
+Month = tuple[str, int, int]  # (service, year, month)
+
+
+@dataclass(frozen=True)
+class LakeRoots:
+    """Where the lake lives: its two roots and its catalog (None: the SQLite file in the lake root)."""
+
+    lake_root: str
+    quarantine_root: str
+    catalog: str | None = None
+
+    @property
+    def catalog_spec(self) -> str:
+        if self.catalog:
+            return self.catalog
+        if storage.is_s3(self.lake_root):
+            raise ValueError(f"{self.lake_root}: a lake on S3 needs a catalog (--catalog glue:<database>)")
+        return f"sqlite:{os.path.abspath(storage.join(self.lake_root, LOCAL_CATALOG_FILE))}"
+
+    @property
+    def namespace(self) -> str:
+        kind, _, value = self.catalog_spec.partition(":")
+        return value if kind == "glue" else LOCAL_NAMESPACE
+
+    def location(self, table: IcebergTable) -> str:
+        """``<root>/<table>``: where the table's data and metadata folders live."""
+        root = self.quarantine_root if table.root == "quarantine" else self.lake_root
+        return _uri(storage.join(root, table.name))
+
+
+def _uri(location: str) -> str:
+    return location if storage.is_s3(location) else "file://" + os.path.abspath(location)
+
+
+def open_catalog(roots: LakeRoots) -> Catalog:
+    """The catalog named by ``roots.catalog_spec``."""
+    kind, _, value = roots.catalog_spec.partition(":")
+    if kind == "sqlite":
+        from pyiceberg.catalog.sql import SqlCatalog
+
+        os.makedirs(os.path.dirname(value), exist_ok=True)
+        return SqlCatalog("lake", uri=f"sqlite:///{value}", warehouse=_uri(os.path.dirname(value)))
+    if kind == "glue":
+        from pyiceberg.catalog.glue import GlueCatalog
+
+        return GlueCatalog("glue", **s3_properties())
+    raise ValueError(f"unknown catalog {roots.catalog_spec!r}: expected sqlite:<path> or glue:<database>")
+
+
+def s3_properties() -> dict[str, str]:
+    """pyiceberg's S3 settings: the region and (tests, moto) the endpoint boto3 would use."""
+    import boto3
+
+    region = boto3.session.Session().region_name or "us-east-1"
+    properties = {"s3.region": region, "glue.region": region, "client.region": region}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        properties["s3.endpoint"] = endpoint
+    glue_endpoint = os.environ.get("AWS_ENDPOINT_URL_GLUE") or os.environ.get("AWS_ENDPOINT_URL")
+    if glue_endpoint:
+        properties["glue.endpoint"] = glue_endpoint
+    return properties
+
+
+# ---------- schemas from the contract
+
+
+def iceberg_schema(table: IcebergTable) -> Schema:
+    """The contract's columns as an Iceberg schema, field IDs 1..n in contract order (the catalog
+    assigns its own on create: what files are written with is read back from the catalog)."""
+    return Schema(
+        *(
+            NestedField(
+                field_id=i, name=c.name, field_type=logical_type(c.type).iceberg, required=False, doc=c.description
+            )
+            for i, c in enumerate(table.columns, start=1)
+        )
+    )
+
+
+def partition_spec(schema: Schema, table: IcebergTable) -> PartitionSpec:
+    """Identity on each partition column: a month predicate on the columns prunes to its files."""
+    return PartitionSpec(
+        *(
+            PartitionField(schema.find_field(name).field_id, 1000 + i, IdentityTransform(), name)
+            for i, name in enumerate(table.partitioned_by)
+        )
+    )
+
+
+def write_schema(table: Table) -> pa.Schema:
+    """The Arrow schema data files are written with: the contract's Arrow types, the field IDs of the
+    table as the catalog holds it (``PARQUET:field_id``)."""
+    contract = iceberg_table(table.name()[-1])
+    fields = []
+    for column in contract.columns:
+        field_id = table.schema().find_field(column.name).field_id
+        fields.append(
+            pa.field(column.name, logical_type(column.type).arrow, metadata={"PARQUET:field_id": str(field_id)})
+        )
+    return pa.schema(fields)
+
+
+# ---------- creating and opening the tables
+
+
+def ensure_tables(catalog: Catalog, roots: LakeRoots, names: Iterable[str] | None = None) -> dict[str, Table]:
+    """Every lake table (or those named), created from the contract where missing; an existing table
+    whose columns differ from the contract's stops the run here, naming the difference."""
+    wanted = [t for t in iceberg_tables() if names is None or t.name in set(names)]
+    if roots.namespace == LOCAL_NAMESPACE:
+        try:
+            catalog.create_namespace(LOCAL_NAMESPACE)
+        except NamespaceAlreadyExistsError:
+            pass
+    tables = {}
+    for spec in wanted:
+        identifier = (roots.namespace, spec.name)
+        try:
+            table = catalog.load_table(identifier)
+        except NoSuchTableError:
+            schema = iceberg_schema(spec)
+            try:
+                table = catalog.create_table(
+                    identifier,
+                    schema,
+                    location=roots.location(spec),
+                    partition_spec=partition_spec(schema, spec),
+                    properties=TABLE_PROPERTIES,
+                )
+            except TableAlreadyExistsError:  # another run created it first
+                table = catalog.load_table(identifier)
+        _check_columns(table, spec)
+        tables[spec.name] = table
+    return tables
+
+
+def snapshot_id(table: Table) -> int | None:
+    """The table's current snapshot id (None: nothing committed yet)."""
+    current = table.current_snapshot()
+    return current.snapshot_id if current else None
+
+
+def _check_columns(table: Table, spec: IcebergTable) -> None:
+    have = [(f.name, str(f.field_type)) for f in table.schema().fields]
+    want = [(c.name, str(NestedField(1, c.name, logical_type(c.type).iceberg).field_type)) for c in spec.columns]
+    if have != want:
+        missing = [name for name, _ in want if name not in dict(have)]
+        other = [f"{name} {kind}" for name, kind in have if (name, kind) not in want]
+        raise RuntimeError(
+            f"lake table {spec.name} does not match ingestion/contract/: missing {missing or 'nothing'},"
+            f" different or extra {other or 'nothing'}; nothing was written"
+        )
+
+
+# ---------- what each month holds now
+
+
+@dataclass(frozen=True)
+class MonthState:
+    """A month as the lake holds it at pinned snapshots: the snapshot that last wrote its trips and its
+    quarantine (None: no rows there) and the rows of each."""
+
+    service: str
+    year: int
+    month: int
+    lake_snapshot_id: int | None
+    quarantine_snapshot_id: int | None
+    lake_rows: int
+    quarantine_rows: int
+
+    @property
+    def version(self) -> str:
+        """What the warehouse records to tell whether the month changed since it was loaded."""
+        return f"{self.lake_snapshot_id or '-'}/{self.quarantine_snapshot_id or '-'}"
+
+
+def _partitions(table: Table, snapshot_id: int | None) -> dict[Month, tuple[int, int]]:
+    """(last-updated snapshot, rows) of every month partition, at `snapshot_id`."""
+    if snapshot_id is None:
+        return {}
+    found = {}
+    for row in table.inspect.partitions(snapshot_id=snapshot_id).to_pylist():
+        part = row["partition"]
+        found[(part["service"], part["year"], part["month"])] = (row["last_updated_snapshot_id"], row["record_count"])
+    return found
+
+
+@dataclass
+class PinnedLake:
+    """Every lake table at the snapshot current when it was pinned: all reads of one load or one
+    reconciliation see the same lake, whatever commits meanwhile."""
+
+    tables: dict[str, Table]
+    snapshots: dict[str, int | None]
+
+    @classmethod
+    def pin(cls, catalog: Catalog, roots: LakeRoots) -> PinnedLake:
+        tables = ensure_tables(catalog, roots)
+        return cls(tables, {name: snapshot_id(t) for name, t in tables.items()})
+
+    def months(self) -> dict[Month, MonthState]:
+        """Every month that has rows in a trip table or the quarantine."""
+        quarantine = _partitions(self.tables[QUARANTINE_TABLE], self.snapshots[QUARANTINE_TABLE])
+        trips: dict[Month, tuple[int, int]] = {}
+        for spec in iceberg_tables():
+            if spec.root == "lake" and spec.partitioned_by == MONTH_PARTITION:
+                trips.update(_partitions(self.tables[spec.name], self.snapshots[spec.name]))
+        out = {}
+        for key in sorted(set(trips) | set(quarantine)):
+            lake_id, lake_rows = trips.get(key, (None, 0))
+            q_id, q_rows = quarantine.get(key, (None, 0))
+            out[key] = MonthState(*key, lake_id, q_id, lake_rows, q_rows)
+        return out
+
+    def data_files(self, table_name: str, month: Month) -> list[str]:
+        """The data files that hold a month of a table at the pinned snapshot (local paths or URIs)."""
+        from pyiceberg.expressions import And, EqualTo
+
+        snapshot = self.snapshots[table_name]
+        if snapshot is None:
+            return []
+        service, year, month_ = month
+        scan = self.tables[table_name].scan(
+            row_filter=And(EqualTo("service", service), And(EqualTo("year", year), EqualTo("month", month_))),
+            snapshot_id=snapshot,
+        )
+        return sorted(local_path(task.file.file_path) for task in scan.plan_files())
+
+    def load_log(self) -> list[dict[str, Any]]:
+        """Every row of the load log at the pinned snapshot."""
+        snapshot = self.snapshots[LOAD_LOG_TABLE]
+        if snapshot is None:
+            return []
+        return self.tables[LOAD_LOG_TABLE].scan(snapshot_id=snapshot).to_arrow().to_pylist()
+
+
+def local_path(uri: str) -> str:
+    """A ``file://`` URI as a path; other URIs unchanged."""
+    return uri[len("file://") :] if uri.startswith("file://") else uri
+
+
+def load_log_entry(rows: list[dict[str, Any]], state: MonthState) -> dict[str, Any] | None:
+    """The load-log row that describes what a month holds now: the one whose snapshots are the month's
+    (the latest such row if a crash between the two commits made two); None when no row matches (a
+    commit whose load-log row never landed)."""
+    matching = [
+        row
+        for row in rows
+        if (row["service"], row["year"], row["month"]) == (state.service, state.year, state.month)
+        and (state.lake_snapshot_id is None or row["lake_snapshot_id"] == state.lake_snapshot_id)
+        and (state.quarantine_snapshot_id is None or row["quarantine_snapshot_id"] == state.quarantine_snapshot_id)
+    ]
+    return max(matching, key=lambda row: row["loaded_at"]) if matching else None
