@@ -15,10 +15,11 @@ Two phases, each file touched once:
    tidies the tables it committed to (`lake_maintenance`). No Spark session is started, and the
    catalog is not opened, when nothing is left to ingest.
 
-With an archive root (production: the Glue job), each raw file leaves its landing place once the job
-is done with it: an ingested or skipped file is copied to ``<archive>/<service>/<sha256>/<name>``, a
-refused one to ``<quarantine>/_rejected_files/<name>`` beside its report, then deleted where it was.
-Without one (``make run`` on a user's folder) raw files are never moved or deleted.
+Then `dispose` puts each raw file where it belongs, the one place that decides it for the Glue job, the
+CLI and ``make run``. With an archive root (production: the Glue job), each raw file leaves its landing
+place: an ingested or skipped file is copied to ``<archive>/<service>/<sha256>/<name>``, a refused one to
+``<quarantine>/_rejected_files/<name>`` beside its report, then deleted where it was. Without one (a
+user's folder) raw files are never moved or deleted: a refused file is copied beside its report.
 
 Command line (exit 0 ok, 1 a file was refused or failed, 2 a bad input list):
 
@@ -349,6 +350,24 @@ def archive(results: list[FileResult], lake_root: str, quarantine_root: str, arc
     return out
 
 
+def dispose(
+    results: list[FileResult], lake_root: str, quarantine_root: str, archive_root: str | None = None
+) -> list[FileResult]:
+    """Where each raw file goes now (see the module docstring); `moved_to` names where a refused file was
+    put. Without an archive root a file ingested now also drops the copy of an earlier refusal."""
+    if archive_root:
+        return archive(results, lake_root, quarantine_root, archive_root)
+    for result in results:
+        target = rejected_file_path(quarantine_root, result.source_file)
+        if result.status == REFUSED:
+            if _exists(result.source_path, result.source_version):
+                storage.copy_file(result.source_path, target, source_version_id=result.source_version)
+                result.moved_to = target
+        elif result.status == INGESTED and storage.spark_uri(target) != storage.spark_uri(result.source_path):
+            storage.delete_file(target)
+    return results
+
+
 def run_ingestion(
     inputs: list[str],
     lake_root: str,
@@ -365,9 +384,7 @@ def run_ingestion(
     InputSetError for duplicate inputs before doing anything."""
     say = progress or (lambda message: None)
     planned = plan(inputs, lake_root, quarantine_root, hash_files, archive_root, versions, catalog)
-    results = execute(planned, spark_factory, say)
-    if archive_root:
-        results = archive(results, lake_root, quarantine_root, archive_root)
+    results = dispose(execute(planned, spark_factory, say), lake_root, quarantine_root, archive_root)
     for result in results:
         say(describe(result))
     return results
@@ -379,7 +396,7 @@ def describe(result: FileResult) -> str:
     if result.status == SKIPPED:
         return f"{result.source_file}: unchanged (sha256 already ingested), skipped{where}"
     if result.status == REFUSED:
-        moved = f", moved to {result.moved_to}" if result.moved_to else ""
+        moved = f", now at {result.moved_to}" if result.moved_to else ""
         return f"{result.error} -> refused{moved}"
     if not result.ok:
         return f"{result.error} -> FAILED"

@@ -12,9 +12,9 @@ read back as NULLs or swapped columns.
 
 Concurrency: a commit that loses a race (CommitFailedException: another writer committed first)
 reloads the table and tries again. A month that a concurrent run replaced with a *newer* delivery
-(the snapshot summaries committed since this run opened the table) is not retried over it: that
-file fails, naming the newer delivery, and its data files are deleted. Same month, older delivery:
-ours wins whole (docs/iceberg_lake.md, "Commits").
+(the snapshot summaries committed since this run opened the table), or whose current delivery is a
+newer upload of the same S3 object, is not replaced: that file fails, naming the newer delivery, and
+its data files are deleted. Otherwise ours wins whole (docs/iceberg_lake.md, "Commits").
 """
 
 from __future__ import annotations
@@ -41,12 +41,14 @@ from pyiceberg.table.update.snapshot import _OverwriteFiles
 
 from ingestion import lake, manifest, storage
 from ingestion.contract import (
+    FORMATS,
     LOAD_LOG_COLUMNS,
     LOAD_LOG_LAKE_COLUMNS,
     LOAD_LOG_TABLE,
     QUARANTINE_TABLE,
     iceberg_table,
     logical_type,
+    raw_file_name,
 )
 from ingestion.lake_tables import LakeRoots, Month
 from ingestion.results import FAILED, INGESTED, FileResult
@@ -67,11 +69,16 @@ class Delivery:
     source_file: str
     sha256: str
     delivered_at: str
+    source_version: str | None = None  # the S3 object version (None: a local file)
 
     @classmethod
     def of(cls, result: FileResult) -> Delivery:
         m = result.manifest
-        return cls(m["source_file"], m["sha256"], m["delivered_at"] or "")
+        return cls(m["source_file"], m["sha256"], m["delivered_at"] or "", m.get("source_version"))
+
+    def newer_than(self, other: Delivery) -> bool:
+        """Delivered later (ties, S3's one-second LastModified, broken by sha256); the same content never is."""
+        return self.sha256 != other.sha256 and (self.delivered_at, self.sha256) > (other.delivered_at, other.sha256)
 
 
 def month_of(result: FileResult) -> Month:
@@ -142,15 +149,26 @@ def _month_filter(months: Iterable[Month]):
     return expression
 
 
-def _newer_concurrent(table: Table, base: int | None, month: Month, ours: Delivery) -> Delivery | None:
-    """A delivery of `month` committed since `base` (this run's view) that is newer than ours."""
-    snapshot = table.current_snapshot()
-    while snapshot is not None and snapshot.snapshot_id != base:
+def _superseding(table: Table, base: int | None, month: Month, ours: Delivery) -> Delivery | None:
+    """The delivery of `month` that must not be replaced by ours, if any:
+
+    - one committed since `base` (this run's view of the table: a concurrent run) that is newer;
+    - else the month's delivery when this run started, when it is a newer upload of the same S3 object
+      (an upload event can run after a later one's: the later upload wins whatever the order of runs).
+      Local files are not ordered by time: a file given again replaces the month, whatever its mtime.
+    """
+    snapshot, concurrent = table.current_snapshot(), True
+    while snapshot is not None:
+        concurrent = concurrent and snapshot.snapshot_id != base
         recorded = snapshot.summary.additional_properties.get(_summary_key(month)) if snapshot.summary else None
         if recorded:
             theirs = Delivery(**json.loads(recorded))
-            if theirs.delivered_at > ours.delivered_at:
-                return theirs
+            if concurrent:
+                if theirs.newer_than(ours):
+                    return theirs
+            else:
+                same_object = theirs.source_file == ours.source_file and theirs.source_version and ours.source_version
+                return theirs if same_object and theirs.newer_than(ours) else None
         snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
     return None
 
@@ -168,6 +186,12 @@ class _ReplaceMonths(_OverwriteFiles):
         kept = super()._existing_manifests()
         return [m for m in kept if m.has_added_files() or m.has_existing_files()]
 
+    def _clean_all_uncommitted(self) -> None:
+        """Keep the attempt's manifests when its commit is reported failed: on Glue a lost UpdateTable
+        response retried by the client reads as a conflict although the first call landed, and deleting
+        them would break the table's current snapshot. `replace_months` looks for the snapshot; files
+        that did not land are the upkeep's (unreferenced)."""
+
 
 def replace_months(
     table: Table,
@@ -184,7 +208,7 @@ def replace_months(
         table = table.refresh()
         superseded = {}
         for month, (ours, _) in months.items():
-            newer = _newer_concurrent(table, base, month, ours)
+            newer = _superseding(table, base, month, ours)
             if newer is not None:
                 superseded[month] = newer
         todo = {month: files for month, files in built.items() if month not in superseded}
@@ -192,6 +216,7 @@ def replace_months(
             return None, superseded
         properties = {"tlc.run": run_token}
         properties.update({_summary_key(m): json.dumps(months[m][0].__dict__) for m in todo})
+        overwrite = None
         try:
             with table.transaction() as tx:
                 operation = Operation.OVERWRITE if table.current_snapshot() else Operation.APPEND
@@ -205,6 +230,9 @@ def replace_months(
                             overwrite.append_data_file(entry)
             return table.current_snapshot().snapshot_id, superseded
         except CommitFailedException:
+            mine = overwrite._snapshot_id if overwrite is not None else None
+            if mine is not None and table.refresh().snapshot_by_id(mine) is not None:
+                return mine, superseded  # it landed after all (a lost response)
             if attempt == COMMIT_ATTEMPTS - 1:
                 raise
             time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
@@ -252,8 +280,9 @@ def commit(
     fresh = [r for r in results if r.status == INGESTED and r.data_files]
     if not fresh:
         return results
-    for result in fresh:
-        manifest.delete_manifest(roots.lake_root, result.source_file)
+    for result in fresh:  # every receipt of the month: its file under another format no longer is the lake's
+        for fmt in FORMATS:
+            manifest.delete_manifest(roots.lake_root, raw_file_name(*month_of(result), fmt))
     names = [QUARANTINE_TABLE, *sorted({r.manifest["lake_table"] for r in fresh})]
     failed: dict[str, str] = {}
     entries: dict[tuple[str, str], list[DataFile]] = {}
@@ -263,7 +292,7 @@ def commit(
                 entries[(r.source_file, name)] = [data_file(tables[name], path) for path in paths]
         except Exception as exc:  # noqa: BLE001 - the file fails with the reason, nothing of it committed
             failed[r.source_file] = str(exc)
-    landed: set[tuple[str, str]] = set()  # (file, table) whose files a snapshot references
+    landed: set[tuple[str, str]] = set()  # (file, table) whose files a snapshot references, or may
     for name in names:
         column = "quarantine_snapshot_id" if name == QUARANTINE_TABLE else "lake_snapshot_id"
         mine = [r for r in fresh if r.source_file not in failed and name in r.data_files]
@@ -275,13 +304,16 @@ def commit(
         except Exception as exc:  # noqa: BLE001 - every file of this commit fails with the reason
             for r in mine:
                 failed[r.source_file] = f"commit to {name} failed: {exc}"
+                # the commit may have landed (a lost response): its files are left to the upkeep, which
+                # deletes them only if no snapshot references them
+                landed.add((r.source_file, name))
             continue
         for r in mine:
             newer = superseded.get(month_of(r))
             if newer is not None:
                 failed[r.source_file] = (
-                    f"{name}: the month was replaced by a newer delivery ({newer.source_file}, delivered"
-                    f" {newer.delivered_at}) while this run ingested it; nothing of this file was committed"
+                    f"{name}: the lake holds a newer delivery of the month ({newer.source_file}, delivered"
+                    f" {newer.delivered_at}); this older one was not committed"
                 )
             else:
                 r.manifest[column] = snapshot

@@ -1,5 +1,5 @@
-"""The lake's upkeep after each commit: snapshots older than the time-travel window expired, and files
-no remaining snapshot references deleted.
+"""The lake's upkeep after each commit: snapshots replaced longer ago than the time-travel window
+expired, and files no remaining snapshot references deleted.
 
 pyiceberg's expiry only drops snapshots from the metadata; their files stay on disk (on S3) for ever.
 So after expiring, every file under each table's location that no snapshot, manifest or metadata-log
@@ -25,8 +25,9 @@ from ingestion.lake_tables import local_path
 
 # How far back a reader can travel (`FOR VERSION AS OF`, `scan(snapshot_id=...)`): the README states it.
 RETENTION = dt.timedelta(days=7)
-# Unreferenced files younger than this are left alone on AWS: the Glue job's timeout is far below it.
-ORPHAN_MIN_AGE = dt.timedelta(days=1)
+# Unreferenced files younger than this are left alone on AWS: a running job's, not committed yet. Glue
+# caps a job's timeout at 48 hours (infra's timeout_minutes is far below), so three days is past any run.
+ORPHAN_MIN_AGE = dt.timedelta(days=3)
 ATTEMPTS = 5
 
 
@@ -59,12 +60,26 @@ def referenced_files(table: Table) -> set[str]:
     return {local_path(path) for path in found}
 
 
+def _replaced_before(table: Table, before: dt.datetime) -> list[int]:
+    """Snapshots that stopped being current before `before` (the snapshot log says when each became
+    current; the next one's time is when it stopped): a reader that started on one within the window
+    keeps its files, however old the snapshot itself is. The current snapshot is never among them."""
+    limit = before.timestamp() * 1000
+    log = table.metadata.snapshot_log
+    ended = {entry.snapshot_id: after.timestamp_ms for entry, after in zip(log, log[1:], strict=False)}
+    current = table.current_snapshot()
+    return [
+        s.snapshot_id
+        for s in table.metadata.snapshots
+        if (current is None or s.snapshot_id != current.snapshot_id)
+        and ended.get(s.snapshot_id, s.timestamp_ms) < limit
+    ]
+
+
 def _expire(table: Table, before: dt.datetime) -> tuple[Table, int]:
     for attempt in range(ATTEMPTS):
         table = table.refresh()
-        current = table.current_snapshot()
-        old = [s for s in table.metadata.snapshots if s.timestamp_ms < before.timestamp() * 1000]
-        old = [s.snapshot_id for s in old if current is None or s.snapshot_id != current.snapshot_id]
+        old = _replaced_before(table, before)
         if not old:
             return table, 0
         try:
@@ -83,8 +98,8 @@ def upkeep(
     retention: dt.timedelta = RETENTION,
     orphan_min_age: dt.timedelta = ORPHAN_MIN_AGE,
 ) -> Upkeep:
-    """Expire the table's snapshots older than `retention` (never the current one), then delete the
-    unreferenced files under its location older than `orphan_min_age`."""
+    """Expire the table's snapshots replaced more than `retention` ago (never the current one), then
+    delete the unreferenced files under its location older than `orphan_min_age`."""
     now = now or dt.datetime.now(dt.UTC)
     table, expired = _expire(table, now - retention)
     referenced = referenced_files(table)
@@ -104,7 +119,12 @@ def upkeep_all(
     """`upkeep` of every table, one line of progress for those where something went."""
     done = []
     for table in tables.values():
-        result = upkeep(table, orphan_min_age=orphan_min_age)
+        try:
+            result = upkeep(table, orphan_min_age=orphan_min_age)
+        except Exception as exc:  # noqa: BLE001 - the run's commits stand; the next run's upkeep retries
+            if progress:
+                progress(f"upkeep {table.name()[-1]} failed, left for the next run: {exc}")
+            continue
         if progress and (result.snapshots_expired or result.files_deleted):
             progress(
                 f"upkeep {result.table}: {result.snapshots_expired} snapshot(s) expired,"

@@ -186,6 +186,10 @@ def ensure_tables(catalog: Catalog, roots: LakeRoots, names: Iterable[str] | Non
             except TableAlreadyExistsError:  # another run created it first
                 table = catalog.load_table(identifier)
         _check_columns(table, spec)
+        drifted = {k: v for k, v in TABLE_PROPERTIES.items() if table.properties.get(k) != v}
+        if drifted:  # a table made before a property was added (or changed by hand): the commit relies on them
+            with table.transaction() as tx:
+                tx.set_properties(**drifted)
         tables[spec.name] = table
     return tables
 
@@ -231,13 +235,21 @@ class MonthState:
 
 
 def _partitions(table: Table, snapshot_id: int | None) -> dict[Month, tuple[int, int]]:
-    """(last-updated snapshot, rows) of every month partition, at `snapshot_id`."""
+    """(snapshot that added the month's files, rows) of every month, at `snapshot_id`.
+
+    Read from the manifest entries, whose snapshot id survives the expiry of that snapshot (the
+    partitions metadata table's `last_updated_snapshot_id` becomes null then). A month's files are
+    all added by one commit, so the largest id is that commit's.
+    """
     if snapshot_id is None:
         return {}
-    found = {}
-    for row in table.inspect.partitions(snapshot_id=snapshot_id).to_pylist():
-        part = row["partition"]
-        found[(part["service"], part["year"], part["month"])] = (row["last_updated_snapshot_id"], row["record_count"])
+    snapshot = table.snapshot_by_id(snapshot_id)
+    found: dict[Month, tuple[int, int]] = {}
+    for manifest in snapshot.manifests(table.io):
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+            service, year, month = entry.data_file.partition
+            added, rows = found.get((service, year, month), (0, 0))
+            found[(service, year, month)] = (max(added, entry.snapshot_id), rows + entry.data_file.record_count)
     return found
 
 

@@ -27,7 +27,7 @@ class FileResult:
     seconds: float = 0.0
     source_version: str | None = None  # the S3 object version read (and archived); None locally
     archived_to: str | None = None  # with an archive root: where the raw file went
-    moved_to: str | None = None  # with an archive root: where a refused raw file went
+    moved_to: str | None = None  # where the refused raw file was put (moved with an archive root, else copied)
     notes: list[str] = field(default_factory=list)
     data_files: dict[str, list[str]] | None = None  # table -> files the task wrote, until the driver commits
 

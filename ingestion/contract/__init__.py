@@ -31,6 +31,7 @@ from ingestion.contract.layout import (
     landing_suffixes,
     partition_path,
     partition_values,
+    raw_file_name,
     table_name,
 )
 from ingestion.contract.types import TYPES, LogicalType, logical_type
@@ -67,5 +68,6 @@ __all__ = [
     "logical_type",
     "partition_path",
     "partition_values",
+    "raw_file_name",
     "table_name",
 ]

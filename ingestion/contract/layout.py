@@ -24,6 +24,13 @@ FILE_NAME_HELP = "{" + "|".join(SERVICES) + "}_tripdata_YYYY-MM.{" + ",".join(FO
 FILE_NAME_TEXT = "(" + "|".join(SERVICES) + ")_tripdata_YYYY-MM.(" + "|".join(FORMATS) + ")"
 
 
+def raw_file_name(service: str, year: int, month: int, fmt: str) -> str:
+    """The TLC file name of a dataset's month in a format (`FILE_NAME` parses it back)."""
+    name = f"{service}_tripdata_{year:04d}-{month:02d}.{fmt}"
+    assert FILE_NAME.match(name), name
+    return name
+
+
 def landing_key_patterns() -> list[str]:
     """Glob patterns (Step Functions `StringMatches`, EventBridge `wildcard`) of every raw file name."""
     return [f"{service}_tripdata_*-*.{fmt}" for service in SERVICES for fmt in FORMATS]

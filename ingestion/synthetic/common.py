@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from ingestion.contract import raw_file_name
+
 # Relative pickup volume per hour of day: quiet nights, morning and evening rush peaks.
 HOUR_WEIGHTS = np.array([3, 2, 1.5, 1, 1, 1.5, 3, 5, 6.5, 6, 5.5, 5.5, 6, 6, 6.5, 7, 7, 7.5, 8, 7.5, 6.5, 6, 5.5, 4.5])
 AIRPORT_ZONES = (1, 132, 138)  # Newark, JFK, LaGuardia
@@ -34,8 +36,8 @@ class Chunk:
 
 
 def file_name(service: str, year: int, month: int, fmt: str = "parquet") -> str:
-    """TLC's name for a month's file."""
-    return f"{service}_tripdata_{year:04d}-{month:02d}.{fmt}"
+    """TLC's name for a month's file (the contract's)."""
+    return raw_file_name(service, year, month, fmt)
 
 
 def zone_weights(rng: np.random.Generator) -> np.ndarray:

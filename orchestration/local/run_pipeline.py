@@ -164,22 +164,16 @@ def ensure_sample(config: RunConfig) -> list[Path]:
 # ---------- stages (names match orchestration/stages.json)
 
 
-def keep_refused_file(state: RunState, result) -> None:
-    """A refused file goes where refused files go: a copy in `<quarantine>/_rejected_files/` beside the
-    `<name>.error.json` the job wrote (docs/data_contracts.md). SOURCE is the user's folder: untouched."""
-    from ingestion.job import rejected_file_path
+def _dispose(state: RunState, results: list) -> list:
+    """Each raw file where the job puts it (`ingestion.job.dispose`: a refused one copied beside its
+    report in `<quarantine>/_rejected_files/`; SOURCE, the user's folder, is left alone)."""
+    from ingestion.job import dispose
 
-    target = Path(rejected_file_path(str(state.config.quarantine_root), result.source_file))
-    source = Path(result.source_path)
-    if source.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
-    state.report.rejected.append(str(target))
+    return dispose(results, str(state.config.lake_root), str(state.config.quarantine_root))
 
 
-def _refuse(state: RunState, refused: list) -> None:
-    for result in refused:
-        keep_refused_file(state, result)
+def _stop_refused(state: RunState, refused: list) -> None:
+    state.report.rejected += [result.moved_to or result.rejection_report for result in refused]
     raise InputError("; ".join(result.error for result in refused))
 
 
@@ -196,10 +190,11 @@ def validate_input(state: RunState) -> StageReport:
         state.plan = plan([str(p) for p in state.inputs], str(cfg.lake_root), str(cfg.quarantine_root))
         state.plan.orphan_min_age = dt.timedelta(0)  # the run holds the lake (lake_lock)
     except InputSetError as exc:
-        _refuse(state, [refusal(error.path, error, str(cfg.quarantine_root)) for error in exc.refusals])
+        refused = [refusal(error.path, error, str(cfg.quarantine_root)) for error in exc.refusals]
+        _stop_refused(state, _dispose(state, refused))
     state.report.files = [r.to_dict() for r in state.plan.refused]
     if state.plan.refused:
-        _refuse(state, state.plan.refused)
+        _stop_refused(state, _dispose(state, state.plan.refused))
     unchanged = len(state.inputs) - len(state.plan.to_ingest)
     return StageReport(
         "ValidateInput",
@@ -209,8 +204,7 @@ def validate_input(state: RunState) -> StageReport:
 
 
 def ingest(state: RunState) -> StageReport:
-    from ingestion import storage
-    from ingestion.job import describe, execute, rejected_file_path
+    from ingestion.job import describe, execute
     from ingestion.results import FAILED, INGESTED, REFUSED
 
     timing: dict[str, float] = {}
@@ -225,19 +219,17 @@ def ingest(state: RunState) -> StageReport:
 
     if state.plan.to_ingest:
         say(f"  ingesting {len(state.plan.to_ingest)} file(s) on Spark (one job, one task per core)")
-    results = execute(state.plan, spark, lambda message: say(f"  {message}"))
+    results = _dispose(state, execute(state.plan, spark, lambda message: say(f"  {message}")))
     for result in results:
         say(f"  {describe(result)}")
     state.report.files = [r.to_dict() for r in results]
     fresh = [r for r in results if r.status == INGESTED]
-    for result in fresh:  # a file refused earlier and now ingested: drop the stale copy
-        storage.delete_file(rejected_file_path(str(state.config.quarantine_root), result.source_file))
     failed = [r for r in results if r.status == FAILED]
     if failed:
         raise RuntimeError("; ".join(r.error for r in failed))
     refused = [r for r in results if r.status == REFUSED]
     if refused:
-        _refuse(state, refused)
+        _stop_refused(state, refused)
     rows_read = sum(r.count("rows_read") for r in fresh)
     accepted = sum(r.count("rows_accepted") for r in fresh)
     quarantined = sum(r.count("rows_quarantined") for r in fresh)
@@ -373,7 +365,7 @@ def lake_lock(work_dir: Path) -> Iterator[None]:
     by the kernel when the process dies, so a killed run never leaves it behind).
 
     With it, nothing else writes this lake during the run, so the lake's upkeep may delete every file
-    no snapshot references, however young (a killed run's leftovers), instead of waiting a day.
+    no snapshot references, however young (a killed run's leftovers), instead of waiting three days.
     """
     import fcntl
 

@@ -15,9 +15,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,32 +97,15 @@ def test_the_jobs_own_modules_are_wheels_that_load_on_glue_5(glue_job, glue_pyth
 def s3_server(tmp_path_factory) -> Iterator[str]:
     """moto's S3 and Glue in a process of its own (the state machine's in-process moto must not share its
     state), with Glue's UpdateTable refusing a stale VersionId (tests/orchestration/moto_glue.py)."""
-    port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, moto_glue.__file__, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2).read()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto server did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.2)
-    s3 = boto3.client("s3", endpoint_url=endpoint, **_client_credentials())
-    for bucket in BUCKETS.values():
-        s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    boto3.client("glue", endpoint_url=endpoint, **_client_credentials()).create_database(
-        DatabaseInput={"Name": GLUE_DATABASE}
-    )  # Terraform's (infra/modules/ingest/catalog.tf); the tables are the job's
-    yield endpoint
-    process.terminate()
-    process.wait(timeout=10)
+    with log.open("w") as out, moto_glue.server_process(free_port(), out) as endpoint:
+        s3 = boto3.client("s3", endpoint_url=endpoint, **_client_credentials())
+        for bucket in BUCKETS.values():
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        glue = boto3.client("glue", endpoint_url=endpoint, **_client_credentials())
+        glue.create_database(DatabaseInput={"Name": GLUE_DATABASE})  # Terraform's; the tables are the job's
+        yield endpoint
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import hashlib
 import json
 import sys
 import types
+from pathlib import Path
 
 import pytest
 from tlc_samples import write_parquet, yellow_row
@@ -96,7 +97,7 @@ def test_a_rerun_after_the_move_reports_the_earlier_outcome(spark, local):
     assert storage.list_files(rejected) == [f"{rejected}/{BAD}", f"{rejected}/{BAD}.error.json"]  # none for GOOD
     assert messages == [
         f"{GOOD}: unchanged (sha256 already ingested), skipped, archived to {first[0].archived_to}",
-        f"{BAD}: file is empty (0 bytes) -> refused, moved to {first[1].moved_to}",
+        f"{BAD}: file is empty (0 bytes) -> refused, now at {first[1].moved_to}",
     ]
 
     # A fixed upload of the refused month is ingested; its refusal (report and file) is superseded.
@@ -126,16 +127,22 @@ def test_crash_between_copy_and_delete_then_rerun_converges(spark, local, monkey
 
 
 def test_without_archive_root_no_raw_file_is_moved_or_deleted(spark, local):
+    """The CLI and `make run` dispose of files as the Glue job does (`job.dispose`), minus the moves: a
+    refused file is copied beside its report, the user's folder is left as it was."""
     before = _files(local["raw"])
     results = job.run_ingestion(
         [local["good"], local["bad"]], local["lake"], local["quarantine"], spark_factory=lambda: spark
     )
     assert [r.status for r in results] == ["ingested", "refused"]
-    assert results[0].archived_to is None and results[1].moved_to is None
+    kept = f"{local['quarantine']}/_rejected_files/{BAD}"
+    assert results[0].archived_to is None and results[1].moved_to == kept
     assert _files(local["raw"]) == before
-    assert storage.list_files(f"{local['quarantine']}/_rejected_files") == [
-        f"{local['quarantine']}/_rejected_files/{BAD}.error.json"
-    ]
+    assert storage.list_files(f"{local['quarantine']}/_rejected_files") == [kept, f"{kept}.error.json"]
+    # the file delivered again, now good: ingested, and the copy of its refusal goes with the report
+    write_parquet(Path(local["bad"]), [_february_row(i) for i in range(5)])
+    [again] = job.run_ingestion([local["bad"]], local["lake"], local["quarantine"], spark_factory=lambda: spark)
+    assert again.status == "ingested"
+    assert storage.list_files(f"{local['quarantine']}/_rejected_files") == []
     assert job.parse_args(["--input", "x", "--lake-root", "l", "--quarantine-root", "q"]).archive_root is None
 
 

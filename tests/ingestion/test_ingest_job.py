@@ -258,7 +258,10 @@ def test_cli_prints_summary_and_exits_non_zero_on_refusal(spark, tmp_path, capsy
     summary = json.loads(out.out)
     assert (summary["ok"], summary["refused"], summary["skipped"]) == (False, 1, 1)
     assert summary["files"][0]["problem"] == "file is empty (0 bytes)"
-    assert out.err.splitlines()[0] == "yellow_tripdata_2024-07.parquet: file is empty (0 bytes) -> refused"
+    assert out.err.splitlines()[0] == (
+        "yellow_tripdata_2024-07.parquet: file is empty (0 bytes) -> refused,"
+        f" now at {tmp_path / 'q' / '_rejected_files' / 'yellow_tripdata_2024-07.parquet'}"
+    )
     assert job.main(["--input", good, "--input", good, *args]) == 2
     assert "duplicate input" in json.loads(capsys.readouterr().out)["error"]
 
@@ -395,3 +398,33 @@ def test_lake_timestamps_are_int64_microseconds_not_adjusted_to_utc(ingested):
                 ), f"{table}.{column.name}: {logical}"
                 checked += 1
     assert checked >= 5
+
+
+def test_a_month_replaced_under_another_format_drops_the_old_formats_receipt(tmp_path):
+    """After the CSV of a month replaces its Parquet, the Parquet given again is not "already ingested":
+    the lake holds the CSV's rows, so it is ingested again (review m1)."""
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    parquet = raw / "yellow_tripdata_2024-05.parquet"
+    synthetic.generate_month(raw, "yellow", 2024, 5, rows=120, seed=3, bad_share=0.0)
+    synthetic.generate_month(raw, "yellow", 2024, 5, rows=80, seed=4, bad_share=0.0, fmt="csv")
+    assert ingest(parquet, out).manifest["rows_read"] == 120
+    assert ingest(raw / "yellow_tripdata_2024-05.csv", out).manifest["rows_read"] == 80
+    assert manifest.read_manifest(str(out / "lake"), parquet.name) is None
+    again = ingest(parquet, out)
+    assert again.result.status == "ingested" and again.accepted().num_rows == 120
+
+
+def test_a_rerun_with_nothing_new_opens_no_catalog_and_imports_no_pyiceberg(ingested):
+    """The receipts answer "already in the lake" (issue 19: a no-op rerun stays JVM- and catalog-free)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from ingestion import job; "
+        f"results = job.run_ingestion({[ingested['inputs'][i] for i in ingested['expected']]!r},"
+        f" {str(ingested['lake'])!r}, {str(ingested['quarantine'])!r}); "
+        "print([r.status for r in results], any(m.startswith('pyiceberg') for m in sys.modules))"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=repo, check=True)
+    assert out.stdout.split("\n")[-2] == "['skipped', 'skipped', 'skipped'] False"

@@ -27,9 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
+from typing import IO
 
 from moto.glue.exceptions import GlueClientError
 from moto.glue.models import FakeTable, GlueBackend
@@ -90,6 +94,30 @@ def glue_update_table_enforces_version_id() -> Iterator[None]:
         yield
     finally:
         GlueResponse.update_table = original
+
+
+@contextlib.contextmanager
+def server_process(port: int, log: IO[str] | int = subprocess.DEVNULL, patched: bool = True) -> Iterator[str]:
+    """moto's server in a process of its own on 127.0.0.1:`port` (this file as a program: with the patch;
+    or moto's plain server), its output to `log`; yields its endpoint once it answers, stops it after."""
+    program = [__file__] if patched else ["-m", "moto.server"]
+    process = subprocess.Popen([sys.executable, *program, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    raise RuntimeError(f"moto server did not start (exit {process.poll()})") from None
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 if __name__ == "__main__":

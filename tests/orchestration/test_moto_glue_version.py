@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -57,7 +53,6 @@ SPEC = PartitionSpec(
     PartitionField(source_id=2, field_id=1001, transform=IdentityTransform(), name="year"),
     PartitionField(source_id=3, field_id=1002, transform=IdentityTransform(), name="month"),
 )
-MOTO_GLUE = Path(moto_glue.__file__)
 
 Backend = Callable[[bool], contextlib.AbstractContextManager[dict[str, str]]]
 
@@ -124,31 +119,9 @@ def threaded_server(patched: bool) -> Iterator[dict[str, str]]:
 def server_process(patched: bool) -> Iterator[dict[str, str]]:
     """moto's server in a process of its own: tests/orchestration/moto_glue.py run as a program, or moto's
     plain server for the unpatched case."""
-    port = free_port()
-    program = [str(MOTO_GLUE)] if patched else ["-m", "moto.server"]
-    process = subprocess.Popen(
-        [sys.executable, *program, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    raise RuntimeError(f"moto server did not start: {process.communicate()[1][-2000:]}") from None
-                time.sleep(0.2)
+    with moto_glue.server_process(free_port(), patched=patched) as endpoint:
         boto3.client("s3", region_name=REGION, endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
         yield _catalog_properties(s3_endpoint=endpoint, glue_endpoint=endpoint)
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
 
 
 BACKENDS: dict[str, Backend] = {
