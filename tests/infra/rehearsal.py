@@ -65,7 +65,7 @@ PLACEHOLDER_OUTPUTS = {
 }
 # The services the platform's resources and data sources call.
 ENDPOINTS = [
-    "cloudwatch", "dynamodb", "ec2", "ecr", "ecs", "events", "glue", "iam", "kms", "logs",
+    "athena", "cloudwatch", "dynamodb", "ec2", "ecr", "ecs", "events", "glue", "iam", "kms", "logs",
     "s3", "sfn", "sns", "sqs", "sts",
 ]  # fmt: skip
 

@@ -11,6 +11,8 @@ the rehearsal's apply: every ARN, policy document and rule as AWS received them)
 - a trust-policy row: the role's trust policy lets the service assume it with the row's context (what the
   service sends for this deployment), and refuses each of the row's `refused` contexts (another account's
   resource naming the role: the confused deputy);
+- an identity-refusal row: the principal's role policies do not allow any of its actions on any of its
+  resources (the lake reader's read-only property: no S3 write on the lake, no Glue change, no other workgroup);
 - a network row: the endpoint exists in the subnets' route table or subnets, and the security groups let
   the traffic out (and, for an interface endpoint or another group, in).
 Plus: every Task state of the state machine has rows for its integration, so a new state without them fails.
@@ -110,6 +112,7 @@ def test_every_row_names_a_known_principal_and_a_documentation_page() -> None:
         *MATRIX["resource_policies"],
         *MATRIX["key_policy"]["rows"],
         *MATRIX["trust_policies"],
+        *MATRIX["identity_refusals"],
     ]
     for row in rows:
         assert row["principal"] in MATRIX["principals"], row
@@ -165,6 +168,19 @@ def test_identity_policy_row(row: dict[str, Any], rehearsal: Rehearsal) -> None:
                     for arn in (role_arn, f"arn:aws:iam::{ACCOUNT_ID}:root")
                 }
                 assert "deny" not in by_key and "allow" in by_key, f"the key policy lets {role_arn} not {action}"
+
+
+@pytest.mark.parametrize("row", MATRIX["identity_refusals"], ids=_row_id)
+def test_identity_refusal_row(row: dict[str, Any], rehearsal: Rehearsal) -> None:
+    """What a role must not do is refused by its own policies, with any request context the row gives."""
+    role_arn, documents = role_policies(rehearsal, MATRIX["principals"][row["principal"]]["role"])
+    resources = [resolve(r, rehearsal) for r in row["resources"]]
+    context = resolve_context(row.get("context", {}), rehearsal)
+    for action in row["actions"]:
+        for resource in resources:
+            assert decide(documents, action, resource, context) != "allow", (
+                f"{row['principal']} ({role_arn}) may {action} on {resource}: {row['why']}"
+            )
 
 
 @pytest.mark.parametrize("row", MATRIX["resource_policies"], ids=_row_id)

@@ -6,3 +6,6 @@ output "state_machine_arn" { value = module.platform.state_machine_arn }
 output "failure_topic_arn" { value = module.platform.failure_topic_arn }
 output "success_topic_arn" { value = module.platform.success_topic_arn }
 output "kms_key_arn" { value = module.platform.kms_key_arn }
+output "athena_workgroup" { value = module.platform.athena_workgroup }
+output "lake_reader_role_arn" { value = module.platform.lake_reader_role_arn }
+output "lake_database" { value = module.platform.lake_database }

@@ -92,3 +92,16 @@ module "pipeline" {
   failure_subscribers        = var.failure_subscribers
   log_retention_days         = var.log_retention_days
 }
+
+module "analytics" {
+  source                         = "../analytics"
+  name                           = local.name
+  kms_key_arn                    = module.storage.kms_key_arn
+  buckets                        = module.storage.bucket_names
+  bucket_arns                    = module.storage.bucket_arns
+  glue_database_name             = module.ingest.database_name
+  glue_catalog_arn               = module.ingest.catalog_arn
+  glue_database_arn              = module.ingest.database_arn
+  bytes_scanned_cutoff_per_query = var.athena_bytes_scanned_cutoff_per_query
+  lake_reader_principals         = var.lake_reader_principals
+}

@@ -31,3 +31,16 @@ output "success_topic_arn" {
 output "kms_key_arn" {
   value = module.storage.kms_key_arn
 }
+
+# Ad-hoc SQL over the lake (infra/README.md, "Ad-hoc SQL with Athena").
+output "athena_workgroup" {
+  value = module.analytics.workgroup_name
+}
+
+output "lake_reader_role_arn" {
+  value = module.analytics.lake_reader_role_arn
+}
+
+output "lake_database" {
+  value = module.ingest.database_name
+}

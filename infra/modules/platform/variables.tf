@@ -63,3 +63,15 @@ variable "log_retention_days" {
   type    = number
   default = 365
 }
+
+variable "athena_bytes_scanned_cutoff_per_query" {
+  description = "Athena cancels a query of the lake workgroup past this many bytes scanned (modules/analytics)."
+  type        = number
+  default     = 10737418240
+}
+
+variable "lake_reader_principals" {
+  description = "Who may assume the lake reader role (modules/analytics); empty: this account's identities, with MFA."
+  type        = list(string)
+  default     = []
+}

@@ -73,10 +73,13 @@ module "archive" {
 module "artifacts" {
   source                  = "../bucket"
   bucket                  = local.bucket_name["artifacts"]
-  purpose                 = "Glue code, dbt run artifacts and docs"
+  purpose                 = "Glue code, dbt run artifacts and docs, Athena query results"
   kms_key_arn             = aws_kms_key.data.arn
   access_log_bucket       = module.logs.id_once_policy_applied
   noncurrent_version_days = var.artifacts_noncurrent_days
+  # Athena's query results (modules/analytics) are kept 30 days (a past query's result can be
+  # downloaded until then; the query itself can always be run again).
+  expiration = { prefix = "athena-results/", days = 30 }
 }
 
 # S3 -> EventBridge: the pipeline's trigger rule matches "Object Created" in the landing bucket.
