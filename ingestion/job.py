@@ -360,7 +360,9 @@ def dispose(
     for result in results:
         target = rejected_file_path(quarantine_root, result.source_file)
         if result.status == REFUSED:
-            if _exists(result.source_path, result.source_version):
+            # a local file refused into an S3 quarantine keeps only its report (no copy across the two)
+            same_kind = storage.is_s3(result.source_path) == storage.is_s3(target)
+            if same_kind and _exists(result.source_path, result.source_version):
                 storage.copy_file(result.source_path, target, source_version_id=result.source_version)
                 result.moved_to = target
         elif result.status == INGESTED and storage.spark_uri(target) != storage.spark_uri(result.source_path):

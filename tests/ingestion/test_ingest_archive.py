@@ -13,6 +13,7 @@ import pytest
 from tlc_samples import write_parquet, yellow_row
 
 from ingestion import glue_entry, job, manifest, spark_session, storage
+from ingestion.errors import BadFileError
 from ingestion.results import FileResult
 from tests.ingestion.moto_lake import CATALOG, moto_lake
 from tests.orchestration.tools import REPO_ROOT
@@ -337,3 +338,16 @@ def test_s3_an_archived_upload_leaves_nothing_in_the_versioned_landing_bucket(s3
     )
     assert "no noncurrent version and no delete marker" in where_it_goes
     assert "only copy" in where_it_goes
+
+
+def test_a_local_file_refused_into_an_s3_quarantine_keeps_its_report_only(monkeypatch, tmp_path):
+    with moto_lake(monkeypatch, [QUARANTINE]) as client:
+        empty = tmp_path / BAD
+        empty.write_bytes(b"")
+        [result] = job.dispose(
+            [job.refusal(str(empty), BadFileError(str(empty), "file is empty (0 bytes)"), f"s3://{QUARANTINE}/")],
+            f"s3://{LAKE}/",
+            f"s3://{QUARANTINE}/",
+        )
+        assert result.moved_to is None and empty.exists()
+        assert _keys(client, QUARANTINE) == [f"_rejected_files/{BAD}.error.json"]
