@@ -53,10 +53,6 @@ def month_folder(table_location: str, service: str, year: int, month: int) -> st
     return storage.join(table_location, "data", f"service={service}", f"year={year}", f"month={month}")
 
 
-def _path(uri: str) -> str:
-    return uri[len("file://") :] if uri.startswith("file://") else uri
-
-
 @dataclass
 class MonthWriter:
     """Rows of one month of one table, written to new data files, waiting for the driver's commit.
@@ -127,7 +123,7 @@ class MonthWriter:
 
     def _open(self) -> None:
         target = storage.join(self.folder, f"{self.token}-{len(self.files):05d}.parquet")
-        self._sink = storage.open_output_stream(_path(target))
+        self._sink = storage.open_output_stream(storage.local_path(target))
         self.files.append(target)
         self._writer = pq.ParquetWriter(
             self._sink, self.schema, use_dictionary=_dictionary_columns(self.schema), **_PARQUET_OPTIONS
@@ -167,13 +163,13 @@ class MonthWriter:
 def delete_files(uris: list[str]) -> None:
     """Delete data files nobody references (a failed task's, a commit that did not happen)."""
     for uri in uris:
-        storage.delete_file(_path(uri))
+        storage.delete_file(storage.local_path(uri))
 
 
 def count_rows(uris: list[str]) -> int:
     """Rows in data files, from their Parquet footers."""
     total = 0
     for uri in uris:
-        with storage.open_binary(_path(uri)) as handle:
+        with storage.open_binary(storage.local_path(uri)) as handle:
             total += pq.ParquetFile(handle).metadata.num_rows
     return total

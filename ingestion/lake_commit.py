@@ -20,8 +20,6 @@ its data files are deleted. Otherwise ours wins whole (docs/iceberg_lake.md, "Co
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -46,20 +44,14 @@ from ingestion.contract import (
     LOAD_LOG_LAKE_COLUMNS,
     LOAD_LOG_TABLE,
     QUARANTINE_TABLE,
-    iceberg_table,
     logical_type,
     raw_file_name,
 )
-from ingestion.lake_tables import LakeRoots, Month
+from ingestion.lake_tables import LakeRoots, Month, retry_on_conflict, write_schema
 from ingestion.results import FAILED, INGESTED, FileResult
 
 Progress = Callable[[str], None]
-COMMIT_ATTEMPTS = 8
 DELIVERY_PREFIX = "tlc.delivery."
-
-
-class SupersededError(Exception):
-    """A month was replaced by a newer delivery while this run ingested it."""
 
 
 @dataclass(frozen=True)
@@ -95,19 +87,20 @@ def _summary_key(month: Month) -> str:
 
 
 def check_file_schema(table: Table, path: str, schema: pa.Schema) -> None:
-    """Every column of a data file must be the table's column of that name, with the field ID the
-    catalog holds and the contract's type; and no column may be missing."""
-    contract = {c.name: logical_type(c.type).arrow for c in iceberg_table(table.name()[-1]).columns}
-    ids = {f.name: f.field_id for f in table.schema().fields}
-    problems = [f"{name} is missing" for name in ids if name not in schema.names]
+    """Every column of a data file must be the one the table is written with (`write_schema`: the
+    contract's type, the field ID the catalog holds), and no column may be missing."""
+    expected = {f.name: (int(f.metadata[b"PARQUET:field_id"]), f.type) for f in write_schema(table)}
+    problems = [f"{name} is missing" for name in expected if name not in schema.names]
     for column in schema:
         found = (column.metadata or {}).get(b"PARQUET:field_id")
-        if column.name not in ids:
+        if column.name not in expected:
             problems.append(f"{column.name} is not a column of the table")
-        elif found is None or int(found) != ids[column.name]:
-            problems.append(f"{column.name} has field ID {found and int(found)}, the table {ids[column.name]}")
-        elif column.type != contract[column.name]:
-            problems.append(f"{column.name} is {column.type}, the contract says {contract[column.name]}")
+            continue
+        field_id, kind = expected[column.name]
+        if found is None or int(found) != field_id:
+            problems.append(f"{column.name} has field ID {found and int(found)}, the table {field_id}")
+        elif column.type != kind:
+            problems.append(f"{column.name} is {column.type}, the contract says {kind}")
     if problems:
         raise RuntimeError(f"{path}: not committed to {table.name()[-1]}: {'; '.join(problems)}")
 
@@ -204,8 +197,9 @@ def replace_months(
     Returns (the snapshot id, the months left out because a newer delivery replaced them since `base`).
     """
     built = {month: entries for month, (_, entries) in months.items()}
-    for attempt in range(COMMIT_ATTEMPTS):
-        table = table.refresh()
+
+    def attempt() -> tuple[int | None, dict[Month, Delivery]]:
+        table.refresh()
         superseded = {}
         for month, (ours, _) in months.items():
             newer = _superseding(table, base, month, ours)
@@ -228,15 +222,14 @@ def replace_months(
                     for files in todo.values():
                         for entry in files:
                             overwrite.append_data_file(entry)
-            return table.current_snapshot().snapshot_id, superseded
         except CommitFailedException:
             mine = overwrite._snapshot_id if overwrite is not None else None
             if mine is not None and table.refresh().snapshot_by_id(mine) is not None:
                 return mine, superseded  # it landed after all (a lost response)
-            if attempt == COMMIT_ATTEMPTS - 1:
-                raise
-            time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
-    raise AssertionError("unreachable")
+            raise
+        return table.current_snapshot().snapshot_id, superseded
+
+    return retry_on_conflict(attempt)
 
 
 # ---------- the load log
@@ -252,14 +245,7 @@ def append_load_log(table: Table, manifests: list[dict]) -> None:
     schema = _load_log_schema(table)
     columns = (*LOAD_LOG_COLUMNS, *LOAD_LOG_LAKE_COLUMNS)
     rows = pa.Table.from_pylist([{c.name: m[c.manifest_key] for c in columns} for m in manifests], schema=schema)
-    for attempt in range(COMMIT_ATTEMPTS):
-        try:
-            table.refresh().append(rows)
-            return
-        except CommitFailedException:
-            if attempt == COMMIT_ATTEMPTS - 1:
-                raise
-            time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
+    retry_on_conflict(lambda: table.refresh().append(rows))
 
 
 # ---------- the run's commit

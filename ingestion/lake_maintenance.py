@@ -12,16 +12,13 @@ unreferenced: it may belong to a run that has not committed yet. On AWS that age
 from __future__ import annotations
 
 import datetime as dt
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
 from ingestion import storage
-from ingestion.lake_tables import local_path
+from ingestion.lake_tables import local_path, retry_on_conflict
 
 # How far back a reader can travel (`FOR VERSION AS OF`, `scan(snapshot_id=...)`): the README states it.
 RETENTION = dt.timedelta(days=7)
@@ -76,20 +73,15 @@ def _replaced_before(table: Table, before: dt.datetime) -> list[int]:
     ]
 
 
-def _expire(table: Table, before: dt.datetime) -> tuple[Table, int]:
-    for attempt in range(ATTEMPTS):
-        table = table.refresh()
-        old = _replaced_before(table, before)
-        if not old:
-            return table, 0
-        try:
+def _expire(table: Table, before: dt.datetime) -> int:
+    def attempt() -> int:
+        old = _replaced_before(table.refresh(), before)
+        if old:
             table.maintenance.expire_snapshots().by_ids(old).commit()
-            return table.refresh(), len(old)
-        except CommitFailedException:
-            if attempt == ATTEMPTS - 1:
-                raise
-            time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
-    raise AssertionError("unreachable")
+            table.refresh()
+        return len(old)
+
+    return retry_on_conflict(attempt, ATTEMPTS)
 
 
 def upkeep(
@@ -101,7 +93,7 @@ def upkeep(
     """Expire the table's snapshots replaced more than `retention` ago (never the current one), then
     delete the unreferenced files under its location older than `orphan_min_age`."""
     now = now or dt.datetime.now(dt.UTC)
-    table, expired = _expire(table, now - retention)
+    expired = _expire(table, now - retention)
     referenced = referenced_files(table)
     deleted = 0
     for path, modified in storage.list_files_with_times(local_path(table.location())):

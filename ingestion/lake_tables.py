@@ -13,13 +13,20 @@ nothing new never imports pyiceberg.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -36,6 +43,7 @@ from ingestion.contract import (
     iceberg_tables,
     logical_type,
 )
+from ingestion.storage import local_path
 
 LOCAL_NAMESPACE = "lake"
 LOCAL_CATALOG_FILE = "_catalog.sqlite"
@@ -54,6 +62,7 @@ TABLE_PROPERTIES = {
 }
 
 Month = tuple[str, int, int]  # (service, year, month)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -194,6 +203,22 @@ def ensure_tables(catalog: Catalog, roots: LakeRoots, names: Iterable[str] | Non
     return tables
 
 
+COMMIT_ATTEMPTS = 8
+
+
+def retry_on_conflict(commit: Callable[[], T], attempts: int = COMMIT_ATTEMPTS) -> T:
+    """`commit()` again after a lost race (CommitFailedException: another writer committed first), with
+    jittered exponential backoff; the last attempt's failure is raised. `commit` reloads what it needs."""
+    for attempt in range(attempts):
+        try:
+            return commit()
+        except CommitFailedException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
+    raise AssertionError("unreachable")
+
+
 def snapshot_id(table: Table) -> int | None:
     """The table's current snapshot id (None: nothing committed yet)."""
     current = table.current_snapshot()
@@ -234,65 +259,74 @@ class MonthState:
         return f"{self.lake_snapshot_id or '-'}/{self.quarantine_snapshot_id or '-'}"
 
 
-def _partitions(table: Table, snapshot_id: int | None) -> dict[Month, tuple[int, int]]:
-    """(snapshot that added the month's files, rows) of every month, at `snapshot_id`.
+@dataclass
+class _MonthFiles:
+    """A month of one table at a snapshot: the snapshot that added its files, its rows, the files."""
 
-    Read from the manifest entries, whose snapshot id survives the expiry of that snapshot (the
-    partitions metadata table's `last_updated_snapshot_id` becomes null then). A month's files are
-    all added by one commit, so the largest id is that commit's.
+    added: int = 0
+    rows: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+def _months(table: Table, snapshot_id: int | None) -> dict[Month, _MonthFiles]:
+    """Every month of the table at `snapshot_id`, from one read of its manifest entries, whose snapshot
+    id survives the expiry of that snapshot (the partitions metadata table's `last_updated_snapshot_id`
+    becomes null then). A month's files are all added by one commit, so the largest id is that commit's.
     """
     if snapshot_id is None:
         return {}
-    snapshot = table.snapshot_by_id(snapshot_id)
-    found: dict[Month, tuple[int, int]] = {}
-    for manifest in snapshot.manifests(table.io):
+    found: dict[Month, _MonthFiles] = {}
+    for manifest in table.snapshot_by_id(snapshot_id).manifests(table.io):
         for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-            service, year, month = entry.data_file.partition
-            added, rows = found.get((service, year, month), (0, 0))
-            found[(service, year, month)] = (max(added, entry.snapshot_id), rows + entry.data_file.record_count)
+            month = found.setdefault(tuple(entry.data_file.partition), _MonthFiles())
+            month.added = max(month.added, entry.snapshot_id)
+            month.rows += entry.data_file.record_count
+            month.files.append(local_path(entry.data_file.file_path))
     return found
 
 
 @dataclass
 class PinnedLake:
     """Every lake table at the snapshot current when it was pinned: all reads of one load or one
-    reconciliation see the same lake, whatever commits meanwhile."""
+    reconciliation see the same lake, whatever commits meanwhile. Each table's manifests are read once."""
 
     tables: dict[str, Table]
     snapshots: dict[str, int | None]
+    _read: dict[str, dict[Month, _MonthFiles]] = field(default_factory=dict)
 
     @classmethod
     def pin(cls, catalog: Catalog, roots: LakeRoots) -> PinnedLake:
         tables = ensure_tables(catalog, roots)
         return cls(tables, {name: snapshot_id(t) for name, t in tables.items()})
 
+    def _table_months(self, name: str) -> dict[Month, _MonthFiles]:
+        if name not in self._read:
+            self._read[name] = _months(self.tables[name], self.snapshots[name])
+        return self._read[name]
+
     def months(self) -> dict[Month, MonthState]:
         """Every month that has rows in a trip table or the quarantine."""
-        quarantine = _partitions(self.tables[QUARANTINE_TABLE], self.snapshots[QUARANTINE_TABLE])
-        trips: dict[Month, tuple[int, int]] = {}
+        quarantine = self._table_months(QUARANTINE_TABLE)
+        trips: dict[Month, _MonthFiles] = {}
         for spec in iceberg_tables():
             if spec.root == "lake" and spec.partitioned_by == MONTH_PARTITION:
-                trips.update(_partitions(self.tables[spec.name], self.snapshots[spec.name]))
+                trips.update(self._table_months(spec.name))
         out = {}
         for key in sorted(set(trips) | set(quarantine)):
-            lake_id, lake_rows = trips.get(key, (None, 0))
-            q_id, q_rows = quarantine.get(key, (None, 0))
-            out[key] = MonthState(*key, lake_id, q_id, lake_rows, q_rows)
+            lake, kept = trips.get(key), quarantine.get(key)
+            out[key] = MonthState(
+                *key,
+                lake.added if lake else None,
+                kept.added if kept else None,
+                lake.rows if lake else 0,
+                kept.rows if kept else 0,
+            )
         return out
 
     def data_files(self, table_name: str, month: Month) -> list[str]:
         """The data files that hold a month of a table at the pinned snapshot (local paths or URIs)."""
-        from pyiceberg.expressions import And, EqualTo
-
-        snapshot = self.snapshots[table_name]
-        if snapshot is None:
-            return []
-        service, year, month_ = month
-        scan = self.tables[table_name].scan(
-            row_filter=And(EqualTo("service", service), And(EqualTo("year", year), EqualTo("month", month_))),
-            snapshot_id=snapshot,
-        )
-        return sorted(local_path(task.file.file_path) for task in scan.plan_files())
+        found = self._table_months(table_name).get(month)
+        return sorted(found.files) if found else []
 
     def load_log(self) -> list[dict[str, Any]]:
         """Every row of the load log at the pinned snapshot."""
@@ -300,11 +334,6 @@ class PinnedLake:
         if snapshot is None:
             return []
         return self.tables[LOAD_LOG_TABLE].scan(snapshot_id=snapshot).to_arrow().to_pylist()
-
-
-def local_path(uri: str) -> str:
-    """A ``file://`` URI as a path; other URIs unchanged."""
-    return uri[len("file://") :] if uri.startswith("file://") else uri
 
 
 def load_log_entry(rows: list[dict[str, Any]], state: MonthState) -> dict[str, Any] | None:

@@ -50,6 +50,11 @@ def is_s3(uri: str) -> bool:
     return uri.startswith(S3_SCHEMES)
 
 
+def local_path(uri: str) -> str:
+    """A ``file://`` URI (how Iceberg names local files) as a path; other URIs unchanged."""
+    return uri[len("file://") :] if uri.startswith("file://") else uri
+
+
 def join(root: str, *parts: str) -> str:
     """Join with '/' whatever the scheme; `root` may end with '/' or not."""
     return posixpath.join(root.rstrip("/") if root != "/" else root, *parts)

@@ -62,14 +62,18 @@ def render_definition(variables: dict[str, str]) -> dict[str, Any]:
     return json.loads(render(variables))
 
 
+def _stages() -> list[dict[str, Any]]:
+    return json.loads(STAGES_PATH.read_text())["stages"]
+
+
 def stage_names() -> list[str]:
     """The pipeline's stages in order, shared with the local runner."""
-    return [stage["name"] for stage in json.loads(STAGES_PATH.read_text())["stages"]]
+    return [stage["name"] for stage in _stages()]
 
 
 def aws_stage_names() -> list[str]:
     """The stages that are states of the state machine (in order): those with an `aws` description."""
-    return [stage["name"] for stage in json.loads(STAGES_PATH.read_text())["stages"] if stage["aws"]]
+    return [stage["name"] for stage in _stages() if stage["aws"]]
 
 
 def success_path(definition: dict[str, Any], choose: dict[str, str]) -> list[str]:
