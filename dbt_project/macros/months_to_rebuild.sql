@@ -244,6 +244,29 @@
 
 
 {#
+    `where <column> in (...)`: the months an incremental model builds, on a built model's month column
+    (a mart rather than the lake, so no partition columns to prune on): nothing when it builds every
+    month, the `months_to_build` CTE of partition_load_ctes when the months are resolved in SQL, else
+    the listed months as literals (an empty list selects no row).
+
+    Args:
+        column: the month column (first day of the month, a date).
+        months: what months_to_rebuild returned.
+#}
+{% macro where_months_to_build(column, months) -%}
+    {%- if months == 'query' %}
+    where {{ column }} in (select months_to_build.pickup_month from months_to_build)
+    {%- elif months is not none and months | length == 0 %}
+    where 1 = 0
+    {%- elif months is not none %}
+    where {{ column }} in (
+        {%- for month in months | sort %}cast('{{ month }}' as date){{ ', ' if not loop.last }}{% endfor -%}
+    )
+    {%- endif %}
+{%- endmacro %}
+
+
+{#
     Custom incremental strategy (`incremental_strategy='rebuild_months'`): delete exactly the months the
     model resolved (months_to_rebuild) from the target, then insert the new rows. dbt's delete+insert
     deletes only the key values present in the new rows, so a month whose reload left zero trips kept

@@ -21,8 +21,12 @@ Environment (the state machine's Transform state sets the last three per executi
                          (index.html, catalog.json); empty: keep them local only
 
 Guarantees: the exit code is dbt's (non-zero when a model or test failed or dbt could not run),
-or 2 for bad input, or 3 when the artifacts could not be uploaded, or 124 when dbt ran out of time. run_results.json and
-manifest.json are uploaded whether dbt succeeded or not; the docs site only after a success.
+or 2 for bad input, or 3 when the artifacts could not be uploaded, or 4 when the only failure is the
+warehouse not reconciling with the lake, or 124 when dbt ran out of time. run_results.json and
+manifest.json are uploaded whether dbt succeeded or not; the docs site only after a success. When the
+reconciliation test (rpt_lake_reconciliation) fails, its months are read back and uploaded as
+reconciliation.json, {"message": "<one line per month>", "months": [...]}: the state machine puts the
+message in its failure notification.
 """
 
 from __future__ import annotations
@@ -45,8 +49,18 @@ LOG = logging.getLogger("entrypoint")
 ALLOWED_COMMANDS = ("build", "run", "test", "seed")
 ALWAYS_UPLOADED = ("run_results.json", "manifest.json")
 DOCS_SITE = ("index.html", "catalog.json")
+RECONCILIATION_FILE = "reconciliation.json"
+# The data test on rpt_lake_reconciliation.reconciliation_status (its `name:` in rpt_lake_reconciliation.yml).
+RECONCILIATION_TEST = "warehouse_reconciles_with_lake"
+UNRECONCILED_MONTHS_SQL = (
+    "select service, pickup_month, source_file, lake_trips, warehouse_trips, lake_quarantined,"
+    " warehouse_quarantined from {{ ref('rpt_lake_reconciliation') }}"
+    " where reconciliation_status = 'mismatch' order by 1, 2"
+)
+MAX_MONTHS_NAMED = 50
 EXIT_BAD_INPUT = 2
 EXIT_UPLOAD_FAILED = 3
+EXIT_NOT_RECONCILED = 4
 EXIT_TIMED_OUT = 124  # as timeout(1)
 
 
@@ -228,15 +242,82 @@ def _run(command: list[str], env: Mapping[str, str], deadline: float | None) -> 
         return EXIT_TIMED_OUT
 
 
+def failed_nodes(target_path: Path) -> list[str]:
+    """Names of the nodes dbt's run_results.json reports as failed or errored (none when it is missing)."""
+    try:
+        results = json.loads((target_path / "run_results.json").read_text())["results"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [r["unique_id"].split(".")[2] for r in results if r.get("status") in ("fail", "error")]
+
+
+def _show_rows(output: str) -> list[dict] | None:
+    """The rows `dbt show --output json --log-format json` printed (its ShowNode event), or None."""
+    for line in output.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("info", {}).get("name") == "ShowNode":
+            return json.loads(event["data"]["preview"])
+    return None
+
+
+def reconciliation_report(rows: list[dict], other_failures: Sequence[str]) -> dict:
+    """reconciliation.json: the unreconciled months, and one line naming them (and whatever else
+    failed) for a notification."""
+    lines = [
+        f"{r['service']} {str(r['pickup_month'])[:7]} ({r['source_file']}): trips lake {r['lake_trips']:,},"
+        f" warehouse {r['warehouse_trips']:,}; quarantined lake {r['lake_quarantined']:,},"
+        f" warehouse {r['warehouse_quarantined']:,}"
+        for r in rows[:MAX_MONTHS_NAMED]
+    ]
+    more = f"; and {len(rows) - MAX_MONTHS_NAMED} more month(s)" if len(rows) > MAX_MONTHS_NAMED else ""
+    message = f"The warehouse does not reconcile with the lake in {len(rows)} month(s): " + "; ".join(lines) + more
+    if other_failures:
+        message += f". dbt also failed on: {', '.join(sorted(other_failures))} (run_results.json)"
+    return {"message": message, "months": rows}
+
+
+def report_unreconciled_months(
+    settings: Settings, env: Mapping[str, str], deadline: float | None, other_failures: Sequence[str]
+) -> dict | None:
+    """Read the months rpt_lake_reconciliation marks unreconciled and write reconciliation.json."""
+    command = dbt_command(settings, "show", "--inline", UNRECONCILED_MONTHS_SQL, "--limit", str(MAX_MONTHS_NAMED + 1))
+    command += ["--output", "json", "--log-format", "json"]
+    timeout = None if deadline is None else max(deadline - time.monotonic(), 1.0)
+    try:
+        shown = subprocess.run(command, env=dict(env), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    rows = _show_rows(shown.stdout)
+    if rows is None:
+        LOG.error("could not read the unreconciled months back (dbt show exit code %s)", shown.returncode)
+        return None
+    report = reconciliation_report(rows, other_failures)
+    (settings.target_path / RECONCILIATION_FILE).write_text(json.dumps(report, indent=2, default=str))
+    LOG.error("%s", report["message"])
+    return report
+
+
 def run_dbt(settings: Settings, env: Mapping[str, str]) -> int:
     """The dbt command, then (after a success) `dbt docs generate`; returns dbt's exit code, or
-    EXIT_TIMED_OUT when both together ran longer than settings.timeout_seconds."""
+    EXIT_NOT_RECONCILED when the reconciliation test was its only failure, or EXIT_TIMED_OUT when
+    they together ran longer than settings.timeout_seconds."""
     deadline = None if settings.timeout_seconds is None else time.monotonic() + settings.timeout_seconds
+    for stale in ("run_results.json", RECONCILIATION_FILE):  # a reused scratch dir must not speak for this run
+        (settings.target_path / stale).unlink(missing_ok=True)
     code = _run(dbt_command(settings, *settings.command), env, deadline)
     if code == EXIT_TIMED_OUT:
         LOG.error("dbt %s stopped after %ss (DBT_TIMEOUT_SECONDS)", settings.command[0], settings.timeout_seconds)
     if code != 0:
         LOG.error("dbt %s failed with exit code %s", settings.command[0], code)
+        failed = failed_nodes(settings.target_path)
+        if code != EXIT_TIMED_OUT and RECONCILIATION_TEST in failed:
+            others = [name for name in failed if name != RECONCILIATION_TEST]
+            report = report_unreconciled_months(settings, env, deadline, others)
+            if report is not None and not others:
+                return EXIT_NOT_RECONCILED
         return code
     docs = _run(dbt_command(settings, "docs", "generate"), env, deadline)
     if docs != 0:
@@ -261,6 +342,8 @@ def upload_artifacts(settings: Settings, succeeded: bool, s3_client=None) -> lis
         s3_client = boto3.client("s3")
     bucket, prefix = split_s3_uri(settings.artifacts_uri)
     names = ALWAYS_UPLOADED + (DOCS_SITE if succeeded else ())
+    if (settings.target_path / RECONCILIATION_FILE).is_file():
+        names += (RECONCILIATION_FILE,)
     content_types = {".json": "application/json", ".html": "text/html"}
     uploaded = []
     for name in names:

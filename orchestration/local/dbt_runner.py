@@ -29,6 +29,7 @@ class DbtOutcome:
     seeds_ok: int = 0
     fact_rows: int | None = None
     failures: list[str] = field(default_factory=list)
+    failed_tests: list[str] = field(default_factory=list)
 
     def failures_text(self) -> str:
         return "; ".join(self.failures[:5]) + (f" (+{len(self.failures) - 5} more)" if len(self.failures) > 5 else "")
@@ -71,6 +72,7 @@ def _summarise(results) -> DbtOutcome:
             else:
                 outcome.tests_failed += 1
                 outcome.failures.append(f"test {node.name}: {status}")
+                outcome.failed_tests.append(node.name)
         elif kind in ("model", "snapshot"):
             if status == "success":
                 outcome.models_ok += 1

@@ -151,6 +151,21 @@ def _ecs_sync_resolver_failing_on_exit_code(original_builder: Any) -> Any:
 _AWS_SDK_SERVICE_ERROR_NAMES = {"glue": "Glue", "s3": "S3"}
 
 
+# Bug 5: an aws-sdk:s3:getObject task hands the state botocore's streaming body, so the next
+# `States.StringToJson($.Body)` fails with AttributeError. Step Functions returns the object's content as
+# text in Body (the AWS SDK integrations return the API's response as JSON; a getObject task's Body is the
+# object's text, as e.g. https://dev.classmethod.jp/articles/the-operation-when-the-maximum-payload-size-limit-of-256kb-was-exceeded-in-aws-step-functions/
+# reads it): decode it as the service does.
+def _aws_sdk_eval_service_task_reading_bodies(original: Any) -> Any:
+    def eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials):
+        original(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+        response = env.stack[-1]
+        if isinstance(response, dict) and hasattr(response.get("Body"), "read"):
+            response["Body"] = response["Body"].read().decode("utf-8")
+
+    return eval_service_task
+
+
 @contextlib.contextmanager
 def patched_moto_stepfunctions(ecs_sync_fails_on_exit_code: bool = True) -> Iterator[None]:
     """Apply the patches above for the duration of the block. `ecs_sync_fails_on_exit_code=False` leaves
@@ -158,9 +173,18 @@ def patched_moto_stepfunctions(ecs_sync_fails_on_exit_code: bool = True) -> Iter
     assert "def _normalise_parameters" not in inspect.getsource(StateTaskServiceEcs), (
         "moto's ECS integration now normalises its parameters: drop bug 2's patch"
     )
+    aws_sdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+    assert ".read()" not in inspect.getsource(aws_sdk._eval_service_task), (
+        "moto's aws-sdk integration now reads streaming bodies: drop bug 5's patch"
+    )
     with contextlib.ExitStack() as stack:
         stack.enter_context(
             mock.patch.dict(state_task_service_aws_sdk._SERVICE_ERROR_NAMES, _AWS_SDK_SERVICE_ERROR_NAMES)
+        )
+        stack.enter_context(
+            mock.patch.object(
+                aws_sdk, "_eval_service_task", _aws_sdk_eval_service_task_reading_bodies(aws_sdk._eval_service_task)
+            )
         )
         stack.enter_context(
             mock.patch.object(

@@ -382,3 +382,94 @@ def test_entrypoint_exits_non_zero_when_a_test_fails(warehouse, tmp_path, aws_en
     finally:
         _load_fixture(conn)
         conn.close()
+
+
+@pytest.mark.integration
+def test_entrypoint_names_the_months_the_warehouse_does_not_reconcile(warehouse, tmp_path, aws_env) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host=warehouse["PGHOST"],
+        port=warehouse["PGPORT"],
+        user=warehouse["PGUSER"],
+        password=warehouse["PGPASSWORD"],
+        dbname=warehouse["PGDATABASE"],
+    )
+    try:
+        # The lake says a reload of yellow's first month committed one trip more than the warehouse holds.
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "update raw.partition_loads set row_count = row_count + 1, loaded_at = now()"
+                " where service = 'yellow' and month = 1 returning year, row_count"
+            )
+            ((year, lake_trips),) = cur.fetchall()
+        env = container_env(warehouse, tmp_path, "unreconciled-run")
+        with mock_aws():
+            s3 = boto3.client("s3")
+            s3.create_bucket(Bucket=BUCKET)
+            code = entrypoint.main(["build", "--select", "+rpt_lake_reconciliation"], env)
+            assert code == entrypoint.EXIT_NOT_RECONCILED
+            assert uploaded(s3, "unreconciled-run") == ["manifest.json", "reconciliation.json", "run_results.json"]
+            report = json.loads(
+                s3.get_object(Bucket=BUCKET, Key="dbt/runs/unreconciled-run/reconciliation.json")["Body"].read()
+            )
+        ((month,),) = [(m["pickup_month"],) for m in report["months"]]
+        assert month.startswith(f"{year}-01")
+        assert f"yellow {year}-01" in report["message"]
+        assert f"trips lake {lake_trips:,}, warehouse {lake_trips - 1:,}" in report["message"]
+    finally:
+        _load_fixture(conn)
+        conn.close()
+
+
+@pytest.mark.integration
+def test_a_month_loaded_while_the_fact_was_built_is_behind_then_judged(warehouse, tmp_path, aws_env) -> None:
+    """On AWS another execution may commit a month (its load-log row last) after this build's fact was
+    built: the reconciliation then holds a fact built from an older load, which is `behind`, not a
+    mismatch; the next build rebuilds the fact and judges the month."""
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host=warehouse["PGHOST"],
+        port=warehouse["PGPORT"],
+        user=warehouse["PGUSER"],
+        password=warehouse["PGPASSWORD"],
+        dbname=warehouse["PGDATABASE"],
+    )
+
+    def statuses() -> dict[str, str]:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "select service || ' ' || to_char(pickup_month, 'YYYY-MM'), reconciliation_status"
+                " from ep.rpt_lake_reconciliation"
+            )
+            return dict(cur.fetchall())
+
+    def env(run_id: str) -> dict[str, str]:
+        (tmp_path / run_id).mkdir()
+        return container_env(warehouse, tmp_path / run_id, run_id)
+
+    try:
+        with mock_aws():
+            boto3.client("s3").create_bucket(Bucket=BUCKET)
+            build = ["build", "--select", "+rpt_lake_reconciliation"]
+            assert entrypoint.main([*build, "--full-refresh"], env("a")) == 0
+            assert set(statuses().values()) == {"reconciled"}
+            # The other execution's load of yellow's first month: one trip more, its log row newest.
+            with conn, conn.cursor() as cur:
+                cur.execute(
+                    "update raw.partition_loads set row_count = row_count + 1, loaded_at = now()"
+                    " where service = 'yellow' and month = 1 returning year"
+                )
+                ((year,),) = cur.fetchall()
+            month = f"yellow {year}-01"
+            only_the_report = ["build", "--select", "rpt_lake_reconciliation"]
+            assert entrypoint.main(only_the_report, env("b")) == 0
+            assert statuses()[month] == "behind"
+            assert set(statuses().values()) == {"reconciled", "behind"}
+            # The next build rebuilds the fact from the raw rows (one fewer than the log says): a mismatch.
+            assert entrypoint.main(build, env("c")) == entrypoint.EXIT_NOT_RECONCILED
+            assert statuses()[month] == "mismatch"
+    finally:
+        _load_fixture(conn)
+        conn.close()

@@ -45,7 +45,15 @@ SAMPLE_VARIABLES = {
 
 # Errors that say "try again later"; a failed job, a failed dbt build or a bad input is not one of them.
 NEVER_RETRIED = {"States.ALL", "States.TaskFailed", "States.Runtime", "States.Permissions", "States.Timeout"}
-FAILURE_HANDLERS = {"ReleaseLocksAfterFailure", "NotifyFailure", "PartitionBusy", "TransformBusy", "Failed"}
+# ReadReconciliation: after a failed Transform, names the unreconciled months (if any) in the failure.
+FAILURE_HANDLERS = {
+    "ReleaseLocksAfterFailure",
+    "NotifyFailure",
+    "PartitionBusy",
+    "TransformBusy",
+    "ReadReconciliation",
+    "Failed",
+}
 # What one wait of a retrier is, on average, as a share of its computed backoff (IntervalSeconds x
 # BackoffRate^attempt, capped by MaxDelaySeconds). The JitterStrategy values as AWS documents them
 # ("JitterType", https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_stepfunctions.JitterType.html;
@@ -204,7 +212,7 @@ def test_every_failure_is_caught_and_reaches_the_failure_topic(definition) -> No
         catch_all = [c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
         assert catch_all, f"{name} has no Catch for States.ALL"
         assert catch_all[0]["Next"] in FAILURE_HANDLERS, name
-        assert catch_all[0]["ResultPath"] in ("$.error", "$.release_error"), name
+        assert catch_all[0]["ResultPath"] in ("$.error", "$.release_error", "$.reconciliation_error"), name
     # Every failure handler ends in NotifyFailure -> Failed.
     for handler in FAILURE_HANDLERS - {"Failed"}:
         assert success_path({"StartAt": handler, "States": states}, {})[-2:] == ["NotifyFailure", "Failed"], handler

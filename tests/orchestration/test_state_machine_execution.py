@@ -14,6 +14,7 @@ from moto import mock_aws
 from moto.glue.exceptions import ConcurrentRunsExceededException
 
 from ingestion import glue_entry
+from orchestration.container import entrypoint
 from tests.orchestration.moto_patches import patched_moto_stepfunctions
 from tests.orchestration.sfn_harness import (
     BUCKETS,
@@ -251,6 +252,67 @@ def test_a_dbt_exit_code_the_sync_integration_lets_through_still_fails_the_run(a
         assert "Contents" not in pipeline.s3.list_objects_v2(Bucket=BUCKETS["artifacts"], Prefix="dbt/latest/")
         assert pipeline.messages("success") == []
         assert pipeline.locks() == []
+
+
+UNRECONCILED = [
+    {
+        "service": "yellow",
+        "pickup_month": "2024-01-01",
+        "source_file": "yellow_tripdata_2024-01.parquet",
+        "lake_trips": 2964624,
+        "warehouse_trips": 2964623,
+        "lake_quarantined": 12,
+        "warehouse_quarantined": 12,
+    }
+]
+
+
+def container_not_reconciling(pipeline: Pipeline):
+    """What the real entrypoint does when dbt's reconciliation test fails: run_results.json,
+    manifest.json and reconciliation.json (its own report format) uploaded, exit code 4."""
+
+    def run_container(run: ContainerRun, s3) -> None:
+        pipeline.container_uploading_artifacts(run, s3)
+        bucket, _, prefix = run.environment["ARTIFACTS_URI"].removeprefix("s3://").partition("/")
+        report = entrypoint.reconciliation_report(UNRECONCILED, other_failures=[])
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{entrypoint.RECONCILIATION_FILE}", Body=json.dumps(report))
+        run.exit_code = entrypoint.EXIT_NOT_RECONCILED
+
+    return run_container
+
+
+def assert_failure_names_the_unreconciled_month(pipeline: Pipeline) -> None:
+    [failure] = pipeline.messages("failure")
+    assert failure["message"]["error"] == "NotReconciled"
+    cause = failure["message"]["cause"]
+    assert cause.startswith("The warehouse does not reconcile with the lake in 1 month(s): yellow 2024-01")
+    assert "trips lake 2,964,624, warehouse 2,964,623" in cause
+    assert "Contents" not in pipeline.s3.list_objects_v2(Bucket=BUCKETS["artifacts"], Prefix="dbt/latest/")
+    assert pipeline.messages("success") == []
+    assert pipeline.locks() == []
+
+
+def test_a_warehouse_that_does_not_reconcile_fails_the_run_naming_the_months(pipeline) -> None:
+    pipeline.dbt_container = container_not_reconciling(pipeline)
+    execution = pipeline.run(s3_object_created_event(KEY), name="not-reconciled")
+
+    assert execution.status == "FAILED"
+    assert "ReadReconciliation" in execution.entered_states()
+    assert_failure_names_the_unreconciled_month(pipeline)
+
+
+def test_the_months_are_named_when_the_sync_integration_lets_exit_code_4_through(aws_env) -> None:
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        patched_moto_stepfunctions(ecs_sync_fails_on_exit_code=False),
+    ):
+        pipeline = Pipeline()
+        pipeline.dbt_container = container_not_reconciling(pipeline)
+        execution = pipeline.run(s3_object_created_event(KEY), name="not-reconciled-exit-4")
+
+        assert execution.status == "FAILED"
+        assert "CheckDbtExitCode" in execution.entered_states()
+        assert_failure_names_the_unreconciled_month(pipeline)
 
 
 def test_a_sidecar_container_does_not_decide_the_dbt_outcome(aws_env) -> None:

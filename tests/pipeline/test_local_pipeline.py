@@ -176,6 +176,34 @@ def test_a_real_tlc_folder_runs_from_source(first_run, warehouse, tmp_path):
     assert validate["detail"].endswith("not data, not read: PROVENANCE.md")
 
 
+def test_a_warehouse_that_lost_a_trip_fails_the_run_naming_the_month(first_run, warehouse):
+    """A month whose fact lost a trip the lake committed: dbt's reconciliation test fails the build and
+    the run's error names the month (as the AWS failure notification does); reloading it heals."""
+    warehouse.cursor().execute(
+        "delete from raw.yellow_trips where month = 2"
+        " and trip_key = (select min(trip_key) from raw.yellow_trips where month = 2);"
+        " update raw.partition_loads set loaded_at = now() where service = 'yellow' and month = 2"
+    )
+    try:
+        assert run_pipeline(first_run["args"]) == 1
+        summary = _latest_summary(first_run["work_dir"])
+        assert summary["failed_stage"] == "Transform"
+        assert "yellow 2024-02: lake " in summary["error"], summary["error"]
+        assert "test warehouse_reconciles_with_lake: fail" not in summary["error"]
+        verdicts = _scalar(
+            warehouse,
+            "select string_agg(to_char(pickup_month, 'YYYY-MM') || '=' || reconciliation_status, ','"
+            " order by pickup_month)"
+            " from analytics.rpt_lake_reconciliation",
+        )
+        assert verdicts.startswith("2024-01=reconciled,2024-02=mismatch"), verdicts
+    finally:
+        # A load-log row gone: the next run reloads the month from the lake, and the warehouse reconciles.
+        warehouse.cursor().execute("delete from raw.partition_loads where service = 'yellow' and month = 2")
+        assert run_pipeline(first_run["args"]) == 0
+    assert _latest_summary(first_run["work_dir"])["warehouse"]["ok"] is True
+
+
 def test_source_folder_with_taxi_and_for_hire_files(tmp_path):
     """`make run SOURCE=dir` on both of TLC's layouts, Parquet (2022 on) and the older CSV, and on a for-hire
     dataset: every accepted trip reaches its fact, and Transform's rows out counts both facts."""

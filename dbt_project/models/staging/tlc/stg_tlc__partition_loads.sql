@@ -19,6 +19,7 @@ renamed as (
         cast(source_file as varchar(128)) as source_file,
         cast(sha256 as varchar(64)) as source_file_sha256,
         cast(row_count as bigint) as rows_loaded,
+        cast(quarantined_count as bigint) as rows_quarantined,
         {{ to_utc_timestamp('loaded_at') }} as loaded_at
 
     from source
