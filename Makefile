@@ -20,10 +20,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Python 3.11 is what AWS Glue 5.0 runs; prefer it by name, else accept python3 if it is 3.11.
 PYTHON_BOOT ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 
-.PHONY: help setup run test lint psql docs stop clean lock bench prereqs
+.PHONY: help setup run test lint psql docs stop clean lock bench migrate-lake prereqs
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 prereqs:
 	@test -n "$(PYTHON_BOOT)" || { echo "error: Python 3.11 not found (install python3.11; AWS Glue 5.0 runs 3.11)" >&2; exit 1; }
@@ -68,6 +68,10 @@ lint: setup ## ruff on the Python code, sqlfluff on the dbt models
 
 bench: setup ## measure each stage against its floor (SCALE=rows per month; default small) -> BENCHMARKS.md
 	@$(PY) tests/bench/run_bench.py $(if $(SCALE),--scale $(SCALE))
+
+migrate-lake: setup ## re-ingest every month of a Hive-layout lake from its archive (OLD_LAKE=dir ARCHIVE=dir)
+	@test -n "$(OLD_LAKE)" && test -n "$(ARCHIVE)" || { echo "usage: make migrate-lake OLD_LAKE=<old lake root> ARCHIVE=<archive root>" >&2; exit 2; }
+	@$(PY) -m ingestion.migrate_hive_lake --old-lake "$(OLD_LAKE)" --archive "$(ARCHIVE)"
 
 psql: setup ## psql on the warehouse; with SQL on standard input it runs it and exits
 	@$(PG_ENV); PSQL=$$($(PY) -W ignore -c 'import pgserver._commands as c; print(c.POSTGRES_BIN_PATH / "psql")'); \
