@@ -48,9 +48,14 @@ class _Tally:
 
 
 def already_ingested(file_name: str, sha256: str, lake_root: str) -> dict | None:
-    """The stored manifest when the lake already holds this exact file (same sha256), else None."""
+    """The stored receipt when the lake already holds this exact file (same sha256), else None.
+
+    A manifest the Hive-layout lake left at the same path (it has `lake_partition`, not `lake_table`)
+    is no receipt: the Iceberg tables do not hold its rows (docs/iceberg_lake.md, "Migration")."""
     previous = manifest.read_manifest(lake_root, file_name)
-    return previous if previous and previous.get("sha256") == sha256 else None
+    if not previous or "lake_table" not in previous:
+        return None
+    return previous if previous.get("sha256") == sha256 else None
 
 
 def ingest_file(

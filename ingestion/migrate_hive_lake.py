@@ -299,7 +299,7 @@ def _hive_manifest_as_receipt(lake_root: str, month: HiveMonth) -> str | None:
         return None
     return (
         f"{month.label}: {manifest.manifest_path(lake_root, month.source_file)} is a Hive-lake manifest where"
-        f" the Iceberg lake keeps its receipts: the job would skip {month.source_file} as already ingested;"
+        f" the Iceberg lake keeps its receipts: committing {month.source_file} would overwrite it;"
         " move the Hive lake's manifests out of the Iceberg lake's _manifests/ first"
     )
 

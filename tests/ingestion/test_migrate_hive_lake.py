@@ -196,15 +196,15 @@ def test_hive_partitions_in_the_iceberg_tables_folders_are_refused_before_anythi
 
 
 def test_hive_manifests_where_the_iceberg_lake_keeps_its_receipts_are_named_not_taken_as_receipts(place, capsys):
-    # e.g. on AWS, where both lakes' root is the lake bucket's: the job would skip each file as unchanged
+    # e.g. on AWS, where both lakes' root is the lake bucket's: the commits would overwrite the old manifests
     shutil.copytree(place["old"] / "_manifests", place["lake"] / "_manifests")
     assert migrate_hive_lake.main(_args(place)) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
     assert len(errors) == len(MONTHS)
     receipt = place["lake"] / "_manifests" / "fhv_tripdata_2017-01.csv.json"
     assert errors[0] == (
-        f"error: fhv 2017-01: {receipt} is a Hive-lake manifest where the Iceberg lake keeps its receipts: the job"
-        " would skip fhv_tripdata_2017-01.csv as already ingested; move the Hive lake's manifests out of the"
+        f"error: fhv 2017-01: {receipt} is a Hive-lake manifest where the Iceberg lake keeps its receipts:"
+        " committing fhv_tripdata_2017-01.csv would overwrite it; move the Hive lake's manifests out of the"
         " Iceberg lake's _manifests/ first"
     )
     assert _iceberg(_roots(place))[0] == {}
@@ -242,3 +242,16 @@ def test_migrates_from_s3_into_the_glue_catalog(monkeypatch, tmp_path):
         )
         assert again.reingested == [] and len(again.already) == 4
         assert s3.list_objects_v2(Bucket="hive-lake")["KeyCount"] == 6  # the old lake untouched
+
+
+def test_a_hive_manifest_is_no_receipt_for_the_job(place):
+    """A Hive-lake manifest at the receipts' path names the file's sha256 but the Iceberg tables do not
+    hold its rows: the job must ingest the file, not skip it as unchanged."""
+    from ingestion.file_ingest import already_ingested
+
+    name = MONTHS[("fhv", 2017, 1)]
+    shutil.copytree(place["old"] / "_manifests", place["lake"] / "_manifests")
+    assert already_ingested(name, _manifest(name)["sha256"], str(place["lake"])) is None
+    receipt = {**_manifest(name), "lake_table": "fhv_trips"}
+    (place["lake"] / "_manifests" / f"{name}.json").write_text(json.dumps(receipt))
+    assert already_ingested(name, _manifest(name)["sha256"], str(place["lake"])) == receipt
