@@ -91,6 +91,7 @@ def check_file_schema(table: Table, path: str, schema: pa.Schema) -> None:
     contract's type, the field ID the catalog holds), and no column may be missing."""
     expected = {f.name: (int(f.metadata[b"PARQUET:field_id"]), f.type) for f in write_schema(table)}
     problems = [f"{name} is missing" for name in expected if name not in schema.names]
+    problems += [f"{name} appears twice" for name in sorted({n for n in schema.names if schema.names.count(n) > 1})]
     for column in schema:
         found = (column.metadata or {}).get(b"PARQUET:field_id")
         if column.name not in expected:
@@ -105,8 +106,10 @@ def check_file_schema(table: Table, path: str, schema: pa.Schema) -> None:
         raise RuntimeError(f"{path}: not committed to {table.name()[-1]}: {'; '.join(problems)}")
 
 
-def data_file(table: Table, path: str) -> DataFile:
-    """The DataFile entry of one written file: its footer's statistics and partition, after the check."""
+def data_file(table: Table, path: str, month: Month | None = None) -> DataFile:
+    """The DataFile entry of one written file: its footer's statistics and partition, after the check;
+    with `month`, the partition its rows hold must be that month (the commit drops only that month's
+    old files)."""
     metadata = table.metadata
     input_file = table.io.new_input(path)
     with input_file.open() as stream:
@@ -117,11 +120,17 @@ def data_file(table: Table, path: str) -> DataFile:
         stats_columns=compute_statistics_plan(metadata.schema(), metadata.properties),
         parquet_column_mapping=parquet_path_to_id_mapping(metadata.schema()),
     )
+    partition = statistics.partition(metadata.spec(), metadata.schema())
+    if month is not None and tuple(partition) != tuple(month):
+        raise RuntimeError(
+            f"{path}: not committed to {table.name()[-1]}: its rows are of {tuple(partition)}, the file's month"
+            f" is {tuple(month)}"
+        )
     return DataFile.from_args(
         content=DataFileContent.DATA,
         file_path=path,
         file_format=FileFormat.PARQUET,
-        partition=statistics.partition(metadata.spec(), metadata.schema()),
+        partition=partition,
         file_size_in_bytes=len(input_file),
         sort_order_id=None,
         spec_id=metadata.default_spec_id,
@@ -275,7 +284,7 @@ def commit(
     for r in fresh:  # every footer checked before anything is committed
         try:
             for name, paths in r.data_files.items():
-                entries[(r.source_file, name)] = [data_file(tables[name], path) for path in paths]
+                entries[(r.source_file, name)] = [data_file(tables[name], path, month_of(r)) for path in paths]
         except Exception as exc:  # noqa: BLE001 - the file fails with the reason, nothing of it committed
             failed[r.source_file] = str(exc)
     landed: set[tuple[str, str]] = set()  # (file, table) whose files a snapshot references, or may

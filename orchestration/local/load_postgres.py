@@ -307,6 +307,9 @@ class MonthToLoad:
     rows_quarantined: int
     lake_files: list[str]
     quarantine_files: list[str]
+    # what the lake's data files hold (their manifest entries' record counts), beside the log's counts
+    rows_in_lake: int = 0
+    quarantined_in_lake: int = 0
 
     @property
     def label(self) -> str:
@@ -421,6 +424,8 @@ def lake_months(lake_root: Path, quarantine_root: Path, catalog: str | None = No
                 rows_quarantined=int(entry["quarantined_count"]),
                 lake_files=pinned.data_files(dataset(state.service).table, key),
                 quarantine_files=pinned.data_files(QUARANTINE_TABLE, key),
+                rows_in_lake=state.lake_rows,
+                quarantined_in_lake=state.quarantine_rows,
             )
         )
     return months

@@ -146,6 +146,25 @@ def test_a_file_missing_a_column_or_with_another_type_is_refused(tmp_path):
         lake_commit.data_file(table, path)
 
 
+def test_a_file_of_another_month_or_with_a_column_twice_is_refused(tmp_path):
+    """The commit drops the old files of the file's month only: rows of another month would sit beside
+    that month's old rows. A column twice is ambiguous to every reader."""
+    table = _tables(_roots(tmp_path))[TABLE]
+    other = (MONTH[0], MONTH[1], MONTH[2] % 12 + 1)
+    [path] = _write(table, 2, "x", month=other)
+    with pytest.raises(RuntimeError, match=rf"its rows are of \('yellow', {other[1]}, {other[2]}\), the file's month"):
+        lake_commit.data_file(table, path, MONTH)
+    assert lake_commit.data_file(table, path, other).record_count == 2
+    rows = _rows(table, 1, "x")
+    twice = pa.Table.from_arrays(
+        [*rows.columns, rows["trip_key"]], schema=rows.schema.append(rows.schema.field("trip_key"))
+    )
+    local = str(tmp_path / "twice.parquet")
+    pq.write_table(twice, local)
+    with pytest.raises(RuntimeError, match="trip_key appears twice"):
+        lake_commit.data_file(table, local)
+
+
 # ---------- replacing a month while it is read
 
 
