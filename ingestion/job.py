@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ingestion import lake, manifest, raw_files, storage
+from ingestion import lake, lake_lock, manifest, raw_files, storage
 from ingestion.contract import LOAD_LOG_TABLE, QUARANTINE_TABLE
 from ingestion.errors import BadFileError, InputSetError
 from ingestion.file_ingest import already_ingested, ingest_file
@@ -224,32 +224,8 @@ def execute(
     ]
     done: dict[int, FileResult] = {}
     if work:
-        from ingestion import lake_commit, lake_tables
-
-        roots = lake_tables.LakeRoots(plan_.lake_root, plan_.quarantine_root, plan_.catalog)
-        tables = lake_tables.ensure_tables(lake_tables.open_catalog(roots), roots)
-        bases = {name: lake_tables.snapshot_id(t) for name, t in tables.items()}
-        targets = {
-            name: lake.Target(name, t.location(), lake_tables.write_schema(t))
-            for name, t in tables.items()
-            if name != LOAD_LOG_TABLE
-        }
-        units = [
-            (pos, item.inspection, item.sha256, plan_.lake_root, plan_.quarantine_root, targets) for pos, item in work
-        ]
-        for position, outcome in _run_tasks(
-            units, [item.inspection.size for _, item in work], spark_factory, in_process
-        ):
-            done[position] = FileResult.from_dict(outcome)
-        token = storage.unique_suffix()
-        committed = lake_commit.commit(roots, tables, bases, list(done.values()), token, progress)
-        touched = {r.manifest["lake_table"] for r in committed if r.status == INGESTED}
-        if touched:
-            from ingestion import lake_maintenance
-
-            names = {QUARANTINE_TABLE, LOAD_LOG_TABLE, *touched}
-            min_age = lake_maintenance.ORPHAN_MIN_AGE if plan_.orphan_min_age is None else plan_.orphan_min_age
-            lake_maintenance.upkeep_all({n: tables[n] for n in sorted(names)}, min_age, progress)
+        with lake_lock.holding(plan_.lake_root, progress):
+            done = _ingest_and_commit(plan_, work, spark_factory, progress, in_process)
     results = []
     for position, item in enumerate(plan_.items):
         if isinstance(item, FileResult):
@@ -262,6 +238,42 @@ def execute(
         else:
             results.append(done[position])
     return results
+
+
+def _ingest_and_commit(
+    plan_: Plan,
+    work: list[tuple[int, Planned]],
+    spark_factory: Callable[[], object] | None,
+    progress: Progress | None,
+    in_process: bool,
+) -> dict[int, FileResult]:
+    """The Spark tasks over `work`, then the commit and the upkeep; the FileResults by plan position."""
+    from ingestion import lake_commit, lake_tables
+
+    done: dict[int, FileResult] = {}
+    roots = lake_tables.LakeRoots(plan_.lake_root, plan_.quarantine_root, plan_.catalog)
+    tables = lake_tables.ensure_tables(lake_tables.open_catalog(roots), roots)
+    bases = {name: lake_tables.snapshot_id(t) for name, t in tables.items()}
+    targets = {
+        name: lake.Target(name, t.location(), lake_tables.write_schema(t))
+        for name, t in tables.items()
+        if name != LOAD_LOG_TABLE
+    }
+    units = [(pos, item.inspection, item.sha256, plan_.lake_root, plan_.quarantine_root, targets) for pos, item in work]
+    for position, outcome in _run_tasks(units, [item.inspection.size for _, item in work], spark_factory, in_process):
+        done[position] = FileResult.from_dict(outcome)
+    token = storage.unique_suffix()
+    committed = lake_commit.commit(roots, tables, bases, list(done.values()), token, progress)
+    touched = {r.manifest["lake_table"] for r in committed if r.status == INGESTED}
+    if touched:
+        from ingestion import lake_maintenance
+
+        names = {QUARANTINE_TABLE, LOAD_LOG_TABLE, *touched}
+        # a younger minimum age only while this process holds the lake: no other writer's files are young
+        min_age = plan_.orphan_min_age if plan_.orphan_min_age is not None and lake_lock.held(plan_.lake_root) else None
+        min_age = lake_maintenance.ORPHAN_MIN_AGE if min_age is None else min_age
+        lake_maintenance.upkeep_all({n: tables[n] for n in sorted(names)}, min_age, progress)
+    return done
 
 
 # ---------- archive (production): raw files leave landing once the job is done with them

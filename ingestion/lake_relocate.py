@@ -26,7 +26,7 @@ from pyiceberg.manifest import ManifestEntryStatus, ManifestFile, write_manifest
 from pyiceberg.serializers import ToOutputFile
 from pyiceberg.table import Table, TableProperties
 
-from ingestion import storage
+from ingestion import lake_lock, storage
 from ingestion.contract import MANIFEST_DIR, REJECTED_DIR, iceberg_tables
 from ingestion.lake_tables import LakeRoots, ensure_tables, local_path, open_catalog
 
@@ -103,7 +103,13 @@ def _copy_manifest(manifest: ManifestFile, table: Table, move, codec: str, schem
 
 
 def relocate(source: LakeRoots, target: LakeRoots) -> None:
-    """Copy the lake at `source` to `target` (see the module docstring)."""
+    """Copy the lake at `source` to `target` (see the module docstring), holding both (no upkeep may
+    delete a file while it is copied)."""
+    with lake_lock.holding(source.lake_root), lake_lock.holding(target.lake_root):
+        _relocate(source, target)
+
+
+def _relocate(source: LakeRoots, target: LakeRoots) -> None:
     old, new = open_catalog(source), open_catalog(target)
     ensure_tables(new, target, names=[])  # the namespace
     for spec in iceberg_tables():

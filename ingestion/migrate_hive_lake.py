@@ -30,16 +30,15 @@ folders shared with the new lake).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion import job, manifest, storage
+from ingestion import job, lake_lock, manifest, storage
 from ingestion.contract import FILE_NAME, MANIFEST_DIR, SERVICES, iceberg_tables
 from ingestion.results import INGESTED, SKIPPED, FileResult
 
@@ -266,27 +265,6 @@ def iceberg_deliveries(lake_root: str, quarantine_root: str, catalog: str | None
     return {key: lake_tables.load_log_entry(rows, state) for key, state in pinned.months().items()}
 
 
-@contextlib.contextmanager
-def _holding(lake_root: str, say: Progress) -> Iterator[bool]:
-    """A local lake is held as `make run` holds it (an exclusive lock on ``run.lock`` beside the lake
-    root, `orchestration.local.run_pipeline.lake_lock`): a run's upkeep, which deletes the files no
-    snapshot names at once, cannot delete this one's before they are committed. Yields whether held."""
-    if storage.is_s3(lake_root):
-        yield False
-        return
-    import fcntl
-
-    parent = os.path.dirname(os.path.abspath(lake_root))
-    os.makedirs(parent, exist_ok=True)
-    with open(os.path.join(parent, "run.lock"), "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"another run is using {lake_root}; waiting for it to finish")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield True
-
-
 # ---------- the migration
 
 
@@ -403,7 +381,7 @@ def migrate(
     for problem in unreadable:
         say(problem)
     say(f"Hive lake {old_lake}: {len(months)} month(s) in {manifests} manifest(s)")
-    with _holding(lake_root, say) as held:
+    with lake_lock.holding(lake_root, say) as held:
         holds = iceberg_deliveries(lake_root, quarantine_root, catalog)
         todo: list[tuple[HiveMonth, str]] = []
         for month in months:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestion import lake_lock
 from ingestion.contract import FILE_NAME, FILE_NAME_HELP, landing_suffixes
 from orchestration.container.entrypoint import RECONCILIATION_TEST
 from orchestration.local import embedded_postgres
@@ -189,7 +190,7 @@ def validate_input(state: RunState) -> StageReport:
     state.inputs = list_source_files(cfg.source, ignored) if cfg.source else ensure_sample(cfg)
     try:
         state.plan = plan([str(p) for p in state.inputs], str(cfg.lake_root), str(cfg.quarantine_root))
-        state.plan.orphan_min_age = dt.timedelta(0)  # the run holds the lake (lake_lock)
+        state.plan.orphan_min_age = dt.timedelta(0)  # the run holds the lake (ingestion.lake_lock)
     except InputSetError as exc:
         refused = [refusal(error.path, error, str(cfg.quarantine_root)) for error in exc.refusals]
         _stop_refused(state, _dispose(state, refused))
@@ -332,7 +333,7 @@ def run(config: RunConfig, report: RunReport | None = None) -> RunReport:
     saved_env = dict(os.environ)
     os.environ.update(state.connection.env())  # dbt (in-process) reads its profile from these PG* variables
     try:
-        with run_lock(state.connection), lake_lock(config.work_dir):
+        with run_lock(state.connection), lake_lock.holding(str(config.lake_root), say):
             _run_stages(names, state)
     finally:
         os.environ.clear()
@@ -361,26 +362,6 @@ def run_lock(connection: embedded_postgres.Connection) -> Iterator[None]:
         yield
     finally:
         conn.close()
-
-
-@contextmanager
-def lake_lock(work_dir: Path) -> Iterator[None]:
-    """Hold the work folder's lake for the run: an exclusive lock on ``<work dir>/run.lock`` (released
-    by the kernel when the process dies, so a killed run never leaves it behind).
-
-    With it, nothing else writes this lake during the run, so the lake's upkeep may delete every file
-    no snapshot references, however young (a killed run's leftovers), instead of waiting three days.
-    """
-    import fcntl
-
-    work_dir.mkdir(parents=True, exist_ok=True)
-    with open(work_dir / "run.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"another pipeline run is using {work_dir}; waiting for it to finish")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
 
 
 def _run_stages(names: list[str], state: RunState) -> None:
