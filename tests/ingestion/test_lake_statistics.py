@@ -1,6 +1,6 @@
 """Glue column statistics settings of the lake's tables (`ingestion.lake_statistics`), made by the job on the
 Glue catalog: against moto (Glue in this process, S3 on a moto server) with a stand-in for the settings API,
-which moto lacks (tests/ingestion/moto_column_statistics.py says what it does and does not model). Nothing
+which moto lacks (tests/orchestration/moto_glue_statistics.py says what it does and does not model). Nothing
 here reaches AWS, and no statistics task runs."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from tlc_samples import write_parquet, yellow_row
 from ingestion import glue_entry, job, lake_statistics, lake_tables, raw_files
 from ingestion.contract import iceberg_tables
 from ingestion.lake_statistics import StatisticsSchedule
-from tests.ingestion.moto_column_statistics import glue_column_statistics_settings
 from tests.ingestion.moto_lake import CATALOG, DATABASE, moto_lake
+from tests.orchestration.moto_glue_statistics import glue_column_statistics_settings
 
 BUCKET = "tlc-lake"
 LANDING = "tlc-landing"

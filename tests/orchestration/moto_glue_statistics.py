@@ -114,7 +114,7 @@ class ColumnStatisticsStandIn:
 
 def _check_moto_still_lacks_it() -> None:
     present = [name for name in OPERATIONS if hasattr(GlueResponse, name)]
-    assert not present, f"moto's Glue now implements {present}: drop tests/ingestion/moto_column_statistics.py"
+    assert not present, f"moto's Glue now implements {present}: drop tests/orchestration/moto_glue_statistics.py"
 
 
 @contextlib.contextmanager
