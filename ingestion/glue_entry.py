@@ -4,7 +4,9 @@ The state machine starts the job with ``--inputs``, ``--lake_root``, ``--quarant
 ``--archive_root`` (optional: where each raw file goes once ingested; a refused one goes beside its
 report) and ``--catalog`` (``glue:<database>``: the Glue Data Catalog database the lake's Iceberg tables
 are committed to); this reads them with ``getResolvedOptions`` and calls the same `run_ingestion` as the
-local CLI, on Glue's own Spark session.
+local CLI, on Glue's own Spark session. Terraform also gives ``--column_stats_role``,
+``--column_stats_schedule`` (``cron(...)``) and ``--column_stats_security_configuration``: the Glue column
+statistics settings every lake table gets (`ingestion.lake_statistics`; both of the first two, or none).
 
 ``--inputs``, the objects to ingest, each pinned to one S3 object version (`parse_inputs`):
 
@@ -33,7 +35,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 ARGUMENTS = ("inputs", "lake_root", "quarantine_root")
-OPTIONAL_ARGUMENTS = ("archive_root", "catalog")
+OPTIONAL_ARGUMENTS = (
+    "archive_root",
+    "catalog",
+    "column_stats_role",
+    "column_stats_schedule",
+    "column_stats_security_configuration",
+)
 
 
 def resolve_arguments(argv: Sequence[str]) -> dict[str, str]:
@@ -95,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> list:
     hundreds of months reads each file once, in parallel on the workers.
     """
     from ingestion.job import run_ingestion
+    from ingestion.lake_statistics import from_arguments
     from ingestion.results import summarize
     from ingestion.spark_session import get_spark
 
@@ -110,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> list:
         spark_factory=lambda: _glue_spark() or get_spark(),
         hash_files=False,
         versions={item.uri: item.version_id for item in pinned},
+        column_statistics=from_arguments(args),
     )
     summary = summarize(results)
     print(json.dumps(summary, indent=2, default=str))

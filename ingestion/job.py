@@ -12,8 +12,9 @@ Two phases, each file touched once:
    are dealt to the tasks biggest first, each to the task with the fewest bytes so far, because a
    Spark task costs ~0.1 s of scheduling however small its file (BENCHMARKS.md, "many files"). Each
    file yields a typed `FileResult`. Then the driver commits what the tasks wrote (`lake_commit`) and
-   tidies the tables it committed to (`lake_maintenance`). No Spark session is started, and the
-   catalog is not opened, when nothing is left to ingest.
+   tidies the tables it committed to (`lake_maintenance`). On the Glue catalog, given a schedule, each
+   table's Glue column statistics settings are made first (`lake_statistics`; a failure is reported, not
+   raised). No Spark session is started, and the catalog is not opened, when nothing is left to ingest.
 
 Then `dispose` puts each raw file where it belongs, the one place that decides it for the Glue job, the
 CLI and ``make run``. With an archive root (production: the Glue job), each raw file leaves its landing
@@ -36,6 +37,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ingestion import lake, lake_lock, manifest, raw_files, storage
 from ingestion.contract import LOAD_LOG_TABLE, QUARANTINE_TABLE
@@ -43,6 +45,9 @@ from ingestion.errors import BadFileError, InputSetError
 from ingestion.file_ingest import already_ingested, ingest_file
 from ingestion.raw_files import Inspection
 from ingestion.results import INGESTED, REFUSED, SKIPPED, FileResult, summarize
+
+if TYPE_CHECKING:
+    from ingestion.lake_statistics import StatisticsSchedule
 
 Progress = Callable[[str], None]
 HASH_THREADS = 4
@@ -68,6 +73,8 @@ class Plan:
     catalog: str | None = None  # lake_tables.LakeRoots.catalog: None is the SQLite file in the lake root
     # unreferenced lake files younger than this are kept (they may be a running job's); None: the default
     orphan_min_age: dt.timedelta | None = None
+    # Glue column statistics settings for every lake table (lake_statistics; Glue catalog only); None: none
+    column_statistics: StatisticsSchedule | None = None
 
     @property
     def refused(self) -> list[FileResult]:
@@ -107,6 +114,7 @@ def plan(
     archive_root: str | None = None,
     versions: Mapping[str, str | None] | None = None,
     catalog: str | None = None,
+    column_statistics: StatisticsSchedule | None = None,
 ) -> Plan:
     """Check the input set and every file in it without Spark. Raises InputSetError for duplicate
     inputs (before anything is written); a bad file becomes a refused result. With an archive root, a
@@ -118,7 +126,7 @@ def plan(
         except BadFileError:
             pass  # refused below, with the rest of its problems
     raw_files.check_unique(parsed)
-    result = Plan(list(inputs), lake_root, quarantine_root, catalog=catalog)
+    result = Plan(list(inputs), lake_root, quarantine_root, catalog=catalog, column_statistics=column_statistics)
     for path in inputs:
         version = _pinned_version(path, versions)
         try:
@@ -185,13 +193,16 @@ def ingest_inspected(
     quarantine_root: str,
     sha256: str | None = None,
     catalog: str | None = None,
+    column_statistics: StatisticsSchedule | None = None,
+    progress: Progress | None = None,
 ) -> FileResult:
     """One inspected file through the job's tasks and commit, in this process (no Spark): what the
     tests of the ingestion core run. Hashed here when `sha256` is not given."""
     sha256 = sha256 or raw_files.fingerprint(inspection.raw.path, inspection.raw.version_id)
     item = Planned(inspection, sha256, already_ingested(inspection.raw.name, sha256, lake_root))
     planned = Plan([inspection.raw.path], lake_root, quarantine_root, [item], catalog)
-    [result] = execute(planned, in_process=True)
+    planned.column_statistics = column_statistics
+    [result] = execute(planned, progress=progress, in_process=True)
     return result
 
 
@@ -253,6 +264,10 @@ def _ingest_and_commit(
     done: dict[int, FileResult] = {}
     roots = lake_tables.LakeRoots(plan_.lake_root, plan_.quarantine_root, plan_.catalog)
     tables = lake_tables.ensure_tables(lake_tables.open_catalog(roots), roots)
+    if plan_.column_statistics is not None:  # Glue's statistics schedule per table (on the Glue catalog)
+        from ingestion import lake_statistics
+
+        lake_statistics.ensure_for_lake(roots.catalog_spec, tables, plan_.column_statistics, progress)
     bases = {name: lake_tables.snapshot_id(t) for name, t in tables.items()}
     targets = {
         name: lake.Target(name, t.location(), lake_tables.write_schema(t))
@@ -392,12 +407,14 @@ def run_ingestion(
     hash_files: bool = True,
     versions: Mapping[str, str | None] | None = None,
     catalog: str | None = None,
+    column_statistics: StatisticsSchedule | None = None,
 ) -> list[FileResult]:
     """plan + execute (+ archive); one FileResult per input, in input order. `versions`: the S3 object
-    version of an input to read (default: its current version, pinned when the plan is made). Raises
+    version of an input to read (default: its current version, pinned when the plan is made);
+    `column_statistics`: the Glue column statistics schedule of every lake table (`lake_statistics`). Raises
     InputSetError for duplicate inputs before doing anything."""
     say = progress or (lambda message: None)
-    planned = plan(inputs, lake_root, quarantine_root, hash_files, archive_root, versions, catalog)
+    planned = plan(inputs, lake_root, quarantine_root, hash_files, archive_root, versions, catalog, column_statistics)
     results = dispose(execute(planned, spark_factory, say), lake_root, quarantine_root, archive_root)
     for result in results:
         say(describe(result))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.infra.rehearsal import Rehearsal
+from tests.infra.iam_policy import decide
+from tests.infra.rehearsal import ACCOUNT_ID, Rehearsal
 from tests.orchestration.tools import REPO_ROOT
 
 INGEST = "module.platform.module.ingest"
@@ -69,3 +70,55 @@ def test_additional_python_modules_are_the_locked_versions_as_wheels(rehearsal: 
         name, _, version = module.partition("==")
         assert version and locked.get(name.lower()) == version, f"{module}: requirements.lock has {locked.get(name)}"
     assert arguments["--python-modules-installer-option"] == "--only-binary=:all:", "Glue compiles no native code"
+
+
+def test_the_job_is_given_the_column_statistics_role_schedule_and_encrypted_logs(rehearsal: Rehearsal) -> None:
+    """Each lake table's Glue column statistics settings are the job's (ingestion/lake_statistics.py): its
+    arguments name the statistics role, the schedule (daily, 04:00 UTC by default) and a security configuration
+    that encrypts the task's CloudWatch logs with the platform key ("Column statistics API": SecurityConfiguration
+    is "used to encrypt CloudWatch logs")."""
+    arguments = rehearsal.resource(f"{INGEST}.aws_glue_job.ingest")["default_arguments"]
+    role = rehearsal.resource(f"{INGEST}.aws_iam_role.column_statistics")
+    configuration = rehearsal.resource(f"{INGEST}.aws_glue_security_configuration.column_statistics")
+    assert arguments["--column_stats_role"] == role["arn"]
+    assert arguments["--column_stats_schedule"] == "cron(0 4 * * ? *)"
+    assert arguments["--column_stats_security_configuration"] == configuration["name"]
+    key = rehearsal.resource("module.platform.module.storage.aws_kms_key.data")["arn"]
+    [encryption] = configuration["encryption_configuration"]
+    [cloudwatch] = encryption["cloudwatch_encryption"]
+    assert (cloudwatch["cloudwatch_encryption_mode"], cloudwatch["kms_key_arn"]) == ("SSE-KMS", key)
+
+
+def test_only_glue_may_assume_the_column_statistics_role(rehearsal: Rehearsal) -> None:
+    """The trust policy the prerequisites page gives: glue.amazonaws.com, sts:AssumeRole; no other service and
+    no identity of the account (column-stats-prereqs.html). Without a source condition: see column_statistics.tf."""
+    role = rehearsal.resource(f"{INGEST}.aws_iam_role.column_statistics")
+    trust = [role["assume_role_policy"]]
+    assert decide(trust, "sts:AssumeRole", role["arn"], {}, {"Service": "glue.amazonaws.com"}) == "allow"
+    for other in (
+        {"Service": "ec2.amazonaws.com"},
+        {"Service": "lambda.amazonaws.com"},
+        {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+    ):
+        assert decide(trust, "sts:AssumeRole", role["arn"], {}, other) != "allow", other
+
+
+def test_the_job_brings_a_boto3_that_knows_the_statistics_settings_api(rehearsal: Rehearsal) -> None:
+    """Glue 5.0 provides botocore 1.34.131 (tests/infra/glue5_runtime.txt), whose Glue model has no
+    Create/Get/UpdateColumnStatisticsTaskSettings: the job installs the locked boto3/botocore, whose model has
+    them (checked on this environment's botocore, installed from the same lock)."""
+    import botocore
+    import botocore.session
+
+    modules = rehearsal.resource(f"{INGEST}.aws_glue_job.ingest")["default_arguments"]["--additional-python-modules"]
+    pinned = dict(module.partition("==")[::2] for module in modules.split(","))
+    assert pinned["botocore"] == botocore.__version__ and "boto3" in pinned and "s3transfer" in pinned
+    runtime = (REPO_ROOT / "tests" / "infra" / "glue5_runtime.txt").read_text()
+    assert re.search(r"^botocore==1\.34\.131$", runtime, re.M), "Glue 5.0's botocore changed: re-check the upgrade"
+    operations = botocore.session.get_session().get_service_model("glue").operation_names
+    for name in (
+        "CreateColumnStatisticsTaskSettings",
+        "GetColumnStatisticsTaskSettings",
+        "UpdateColumnStatisticsTaskSettings",
+    ):
+        assert name in operations

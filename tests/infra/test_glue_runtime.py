@@ -22,6 +22,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ingestion.contract import iceberg_tables
 from tests.infra import glue_runtime
 from tests.infra.rehearsal import Rehearsal, free_port
 from tests.orchestration import moto_glue
@@ -221,6 +222,19 @@ def test_the_job_ingests_a_real_file_in_glue_5_runtime_as_the_state_machine_star
         glue = boto3.client("glue", endpoint_url=s3_server, **_client_credentials())
         table = glue.get_table(DatabaseName=GLUE_DATABASE, Name=manifest["lake_table"])["Table"]
     assert table["Parameters"]["table_type"] == "ICEBERG"
+    # Every lake table's Glue column statistics settings, made by the job (ingestion/lake_statistics.py) with the
+    # botocore it installs (Glue 5.0's own has no such API), against the server's stand-in of that API
+    # (tests/orchestration/moto_glue_statistics.py).
+    arguments = glue_job["default_arguments"]
+    for name in (spec.name for spec in iceberg_tables()):
+        settings = glue.get_column_statistics_task_settings(DatabaseName=GLUE_DATABASE, TableName=name)
+        found = settings["ColumnStatisticsTaskSettings"]
+        assert (found["Role"], found["Schedule"]["ScheduleExpression"], found["SecurityConfiguration"]) == (
+            arguments["--column_stats_role"],
+            arguments["--column_stats_schedule"],
+            arguments["--column_stats_security_configuration"],
+        ), name
+    assert "not set, left for the next run" not in outcome.stdout + outcome.stderr
     assert committed["lake"].schema == expected["lake"].schema
     assert sorted_rows(committed["lake"]) == sorted_rows(expected["lake"])
     assert committed["lake"].num_rows == manifest["rows_accepted"]

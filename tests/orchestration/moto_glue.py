@@ -21,6 +21,10 @@ pass the check. It covers moto in-process (`mock_aws`) and moto's server (Thread
 `python tests/orchestration/moto_glue.py -H HOST -p PORT` for a server in its own process), which share
 these classes. `_check_moto_still_ignores_version_id` fails loudly if a moto upgrade changed the code this
 relies on (or fixed the gap: then drop this module).
+
+The server of `server_process` (this file as a program) also answers Glue's column statistics task settings
+calls, which moto lacks, with the stand-in of tests/orchestration/moto_glue_statistics.py: the Glue job makes
+each lake table's settings (ingestion/lake_statistics.py) when it runs against that server.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 from moto.glue.exceptions import GlueClientError
@@ -98,8 +103,9 @@ def glue_update_table_enforces_version_id() -> Iterator[None]:
 
 @contextlib.contextmanager
 def server_process(port: int, log: IO[str] | int = subprocess.DEVNULL, patched: bool = True) -> Iterator[str]:
-    """moto's server in a process of its own on 127.0.0.1:`port` (this file as a program: with the patch;
-    or moto's plain server), its output to `log`; yields its endpoint once it answers, stops it after."""
+    """moto's server in a process of its own on 127.0.0.1:`port` (this file as a program: with the patch and the
+    column statistics settings stand-in; or moto's plain server), its output to `log`; yields its endpoint once
+    it answers, stops it after."""
     program = [__file__] if patched else ["-m", "moto.server"]
     process = subprocess.Popen([sys.executable, *program, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
     endpoint = f"http://127.0.0.1:{port}"
@@ -124,5 +130,8 @@ if __name__ == "__main__":
     # moto's server with the patch: takes moto_server's own arguments (-H HOST -p PORT ...).
     from moto.server import main
 
-    with glue_update_table_enforces_version_id():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for tests.orchestration
+    from tests.orchestration.moto_glue_statistics import glue_column_statistics_settings
+
+    with glue_update_table_enforces_version_id(), glue_column_statistics_settings():
         main(sys.argv[1:])

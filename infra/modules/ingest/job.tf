@@ -23,10 +23,19 @@ locals {
   # ("Python modules already provided in AWS Glue 5.0"); pyarrow 26 would need NumPy 2 (Glue has 1.26.4),
   # so the project is locked on 25.0.0 everywhere. pyiceberg's compiled dependencies Glue lacks are
   # listed too, so each is pinned and its wheel checked for Glue's platform (tests/infra/test_glue_runtime.py).
+  # boto3/botocore: Glue 5.0's botocore 1.34.131 has no Create/Get/UpdateColumnStatisticsTaskSettings (its
+  # Glue model lists none), which ingestion/lake_statistics.py calls; boto3 1.44 needs s3transfer 0.19.
   additional_python_modules = [
     "shapely==2.2.0", "pyiceberg==0.12.0", "pyarrow==25.0.0", "pydantic==2.14.3", "mmh3==5.3.1", "pyroaring==1.2.0",
-    "pydantic_core==2.50.4", "zstandard==0.25.0",
+    "pydantic_core==2.50.4", "zstandard==0.25.0", "boto3==1.44.5", "botocore==1.44.5", "s3transfer==0.19.3",
   ]
+  # Each lake table's Glue column statistics settings (column_statistics.tf), made by the job; none when the
+  # schedule is null.
+  column_statistics_arguments = var.column_statistics_schedule == null ? {} : {
+    "--column_stats_role"                   = aws_iam_role.column_statistics.arn
+    "--column_stats_schedule"               = var.column_statistics_schedule
+    "--column_stats_security_configuration" = aws_glue_security_configuration.column_statistics.name
+  }
 }
 
 # The job's code, uploaded from ingestion/ on every apply that changed it.
@@ -114,6 +123,33 @@ data "aws_iam_policy_document" "glue" {
     actions   = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"]
     resources = [local.catalog_arn, local.database_arn, local.tables_arn]
   }
+  # Each lake table's column statistics settings (ingestion/lake_statistics.py). Create and Update authorise on
+  # the catalog, the database and the table; GetColumnStatisticsTaskSettings has no resource type, so "*"
+  # ("Actions, resources, and condition keys for AWS Glue",
+  # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsglue.html).
+  statement {
+    sid       = "ScheduleColumnStatistics"
+    actions   = ["glue:CreateColumnStatisticsTaskSettings", "glue:UpdateColumnStatisticsTaskSettings"]
+    resources = [local.catalog_arn, local.database_arn, local.tables_arn]
+  }
+  statement {
+    sid       = "ReadColumnStatisticsSettings"
+    actions   = ["glue:GetColumnStatisticsTaskSettings"]
+    resources = ["*"]
+  }
+  # "The role you use to run column statistics must have the iam:PassRole permission on the role"
+  # ("Prerequisites for generating column statistics", https://docs.aws.amazon.com/glue/latest/dg/column-stats-prereqs.html);
+  # the settings calls pass it to Glue (iam:PassedToService glue.amazonaws.com, the same reference).
+  statement {
+    sid       = "PassTheColumnStatisticsRole"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.column_statistics.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["glue.amazonaws.com"]
+    }
+  }
   statement {
     # The job's two log groups (created below, so CreateLogGroup finds them there), by the names Glue 5.0
     # documents for --custom-logGroup-prefix. They are encrypted by their own kms_key_id, not by the
@@ -199,7 +235,7 @@ resource "aws_glue_job" "ingest" {
   # (state WAITING in "AWS Glue job run statuses", https://docs.aws.amazon.com/glue/latest/dg/job-run-statuses.html).
   job_run_queuing_enabled = true
 
-  default_arguments = {
+  default_arguments = merge({
     "--extra-py-files"                  = "s3://${var.buckets["artifacts"]}/${local.package_key}"
     "--lake_root"                       = "s3://${var.buckets["lake"]}/"
     "--quarantine_root"                 = "s3://${var.buckets["quarantine"]}/"
@@ -213,7 +249,7 @@ resource "aws_glue_job" "ingest" {
     "--enable-spark-ui"                 = "true"
     "--spark-event-logs-path"           = "s3://${var.buckets["artifacts"]}/glue-logs/${var.name}/"
     "--job-language"                    = "python"
-  }
+  }, local.column_statistics_arguments)
 
   depends_on = [aws_s3_object.glue_entry, aws_s3_object.ingestion_package, aws_cloudwatch_log_group.glue]
 }

@@ -57,3 +57,14 @@ variable "log_retention_days" {
   type    = number
   default = 365
 }
+
+variable "column_statistics_schedule" {
+  description = "When Glue computes each lake table's column statistics (Glue cron, UTC; column_statistics.tf); null: the job makes no statistics settings."
+  type        = string
+  default     = "cron(0 4 * * ? *)"
+  nullable    = true
+  validation {
+    condition     = var.column_statistics_schedule == null || can(regex("^cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)$", var.column_statistics_schedule))
+    error_message = "Glue's six-field cron(Minutes Hours Day-of-month Month Day-of-week Year), e.g. cron(0 4 * * ? *)."
+  }
+}

@@ -20,16 +20,17 @@ module "network" {
 }
 
 module "ingest" {
-  source                 = "../ingest"
-  name                   = local.name
-  kms_key_arn            = module.storage.kms_key_arn
-  buckets                = module.storage.bucket_names
-  bucket_arns            = module.storage.bucket_arns
-  landing_prefix         = var.landing_prefix
-  glue_entry_path        = var.glue_entry_path
-  ingestion_package_path = var.ingestion_package_path
-  number_of_workers      = var.glue_workers
-  log_retention_days     = var.log_retention_days
+  source                     = "../ingest"
+  name                       = local.name
+  kms_key_arn                = module.storage.kms_key_arn
+  buckets                    = module.storage.bucket_names
+  bucket_arns                = module.storage.bucket_arns
+  landing_prefix             = var.landing_prefix
+  glue_entry_path            = var.glue_entry_path
+  ingestion_package_path     = var.ingestion_package_path
+  number_of_workers          = var.glue_workers
+  log_retention_days         = var.log_retention_days
+  column_statistics_schedule = var.column_statistics_schedule
 }
 
 module "warehouse" {

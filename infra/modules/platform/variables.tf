@@ -49,6 +49,13 @@ variable "daily_schedule" {
   default = "cron(0 6 * * ? *)"
 }
 
+variable "column_statistics_schedule" {
+  description = "When Glue computes the lake tables' column statistics (modules/ingest; Glue cron, UTC): daily at 04:00 UTC, before the 06:00 dbt build; null: none."
+  type        = string
+  default     = "cron(0 4 * * ? *)"
+  nullable    = true
+}
+
 variable "success_subscribers" {
   type    = list(string)
   default = []
