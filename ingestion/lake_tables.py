@@ -195,12 +195,24 @@ def ensure_tables(catalog: Catalog, roots: LakeRoots, names: Iterable[str] | Non
             except TableAlreadyExistsError:  # another run created it first
                 table = catalog.load_table(identifier)
         _check_columns(table, spec)
-        drifted = {k: v for k, v in TABLE_PROPERTIES.items() if table.properties.get(k) != v}
-        if drifted:  # a table made before a property was added (or changed by hand): the commit relies on them
-            with table.transaction() as tx:
-                tx.set_properties(**drifted)
+        if _drifted(table):  # a table made before a property was added (or changed by hand): the commit relies on them
+            table = retry_on_conflict(lambda identifier=identifier: _set_properties(catalog.load_table(identifier)))
         tables[spec.name] = table
     return tables
+
+
+def _drifted(table: Table) -> dict[str, str]:
+    return {k: v for k, v in TABLE_PROPERTIES.items() if table.properties.get(k) != v}
+
+
+def _set_properties(table: Table) -> Table:
+    """The table with TABLE_PROPERTIES set (a concurrent writer, e.g. Glue's statistics task, may have
+    committed since it was loaded: retry_on_conflict loads it again)."""
+    drifted = _drifted(table)
+    if drifted:
+        with table.transaction() as tx:
+            tx.set_properties(**drifted)
+    return table
 
 
 COMMIT_ATTEMPTS = 8

@@ -102,6 +102,30 @@ def test_a_table_that_drifted_from_the_contract_stops_the_run(tmp_path):
         lake_tables.ensure_tables(catalog, roots)
 
 
+def test_a_table_property_changed_by_hand_is_set_again_even_when_another_commit_races(tmp_path, monkeypatch):
+    """The commit relies on commit.retry.num-retries=0 (our retry re-checks the delivery rules). Glue's
+    statistics task commits to the tables too: a repair that loses that race is retried."""
+    roots = _roots(tmp_path)
+    catalog = lake_tables.open_catalog(roots)
+    table = _tables(roots)[TABLE]
+    with table.transaction() as tx:
+        tx.set_properties(**{"commit.retry.num-retries": "4"})
+    real = lake_tables._set_properties
+    lost = []
+
+    def losing_once(t):
+        if not lost:
+            lost.append(t)
+            raise lake_tables.CommitFailedException("another writer committed first")
+        return real(t)
+
+    monkeypatch.setattr(lake_tables, "_set_properties", losing_once)
+    repaired = lake_tables.ensure_tables(catalog, roots)[TABLE]
+    assert len(lost) == 1
+    assert repaired.properties["commit.retry.num-retries"] == "0"
+    assert catalog.load_table(table.name()).properties["commit.retry.num-retries"] == "0"
+
+
 # ---------- field IDs
 
 
