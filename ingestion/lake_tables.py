@@ -351,12 +351,22 @@ class PinnedLake:
 def load_log_entry(rows: list[dict[str, Any]], state: MonthState) -> dict[str, Any] | None:
     """The load-log row that describes what a month holds now: the one whose snapshots are the month's
     (the latest such row if a crash between the two commits made two); None when no row matches (a
-    commit whose load-log row never landed)."""
-    matching = [
-        row
-        for row in rows
-        if (row["service"], row["year"], row["month"]) == (state.service, state.year, state.month)
-        and (state.lake_snapshot_id is None or row["lake_snapshot_id"] == state.lake_snapshot_id)
-        and (state.quarantine_snapshot_id is None or row["quarantine_snapshot_id"] == state.quarantine_snapshot_id)
+    commit whose load-log row never landed).
+
+    Two runs of the same file at once (a duplicate event, a job started by hand) can interleave their
+    two commits, leaving one run's trips beside the other's quarantine: no row names that pair, yet
+    both rows are of the same delivery (sha256), so the month is whole: the trips' row describes it."""
+    month = [
+        row for row in rows if (row["service"], row["year"], row["month"]) == (state.service, state.year, state.month)
     ]
+    trips = [r for r in month if state.lake_snapshot_id is None or r["lake_snapshot_id"] == state.lake_snapshot_id]
+    kept = [
+        r
+        for r in month
+        if state.quarantine_snapshot_id is None or r["quarantine_snapshot_id"] == state.quarantine_snapshot_id
+    ]
+    matching = [r for r in trips if r in kept]
+    if not matching and trips and kept:
+        deliveries = {r["sha256"] for r in trips} & {r["sha256"] for r in kept}
+        matching = [r for r in trips if r["sha256"] in deliveries]
     return max(matching, key=lambda row: row["loaded_at"]) if matching else None

@@ -496,3 +496,29 @@ def test_a_commit_reported_failed_that_landed_is_taken_as_done_and_its_files_kep
     assert len(calls) == 1 and snapshot == lake_tables.snapshot_id(table.refresh())
     assert _read(_reader_table(roots)).num_rows == 6
     assert len(table.snapshots()) == 1
+
+
+def test_the_same_file_committed_twice_at_once_still_has_its_load_log_row():
+    """Runs A and B of one file interleaved (A's quarantine, B's quarantine, B's trips, A's trips): the
+    month holds A's trips beside B's quarantine, a pair no load-log row names. Both rows are of the same
+    delivery, so the month is whole and A's row describes it; of two different deliveries it is not."""
+    month = ("yellow", 2024, 1)
+
+    def row(sha: str, trips: int, quarantine: int, loaded_at: str) -> dict:
+        return {
+            "service": "yellow",
+            "year": 2024,
+            "month": 1,
+            "sha256": sha,
+            "lake_snapshot_id": trips,
+            "quarantine_snapshot_id": quarantine,
+            "loaded_at": loaded_at,
+        }
+
+    state = lake_tables.MonthState(*month, lake_snapshot_id=4, quarantine_snapshot_id=2, lake_rows=9, quarantine_rows=1)
+    a, b = row("s", 4, 1, "2024-02-01T00:00:02Z"), row("s", 3, 2, "2024-02-01T00:00:01Z")
+    assert lake_tables.load_log_entry([a, b], state) == a
+    assert lake_tables.load_log_entry([a, {**b, "sha256": "other"}], state) is None
+    assert lake_tables.load_log_entry([row("s", 4, 2, "2024-02-01T00:00:03Z"), a, b], state)["loaded_at"].endswith(
+        "03Z"
+    )
