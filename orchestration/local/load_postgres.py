@@ -412,7 +412,9 @@ def lake_months(lake_root: Path, quarantine_root: Path, catalog: str | None = No
         if entry is None:
             raise RuntimeError(
                 f"{label}: the lake's snapshot of this month has no load-log row (an ingest stopped between"
-                " its commits); run the ingestion again for this month's file. Nothing was loaded."
+                " its commits, or two ingests of it ran at once); run the ingestion again for this month's"
+                f" file (should it be skipped as unchanged, delete its receipt {lake_root}/_manifests/<file>.json"
+                " first). Nothing was loaded."
             )
         months.append(
             MonthToLoad(
