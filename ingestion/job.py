@@ -258,25 +258,42 @@ def _ingest_and_commit(
     progress: Progress | None,
     in_process: bool,
 ) -> dict[int, FileResult]:
-    """The Spark tasks over `work`, then the commit and the upkeep; the FileResults by plan position."""
+    """The Spark tasks over `work`, then the commit and the upkeep; the FileResults by plan position.
+
+    The catalog is opened and the tables ensured on a thread beside the tasks (pyiceberg's import and
+    the catalog calls are ~0.8 s of a cold run, the driver is idle while Spark works): the tasks write
+    with the layout a table created from the contract has (`lake_layout.expected_layout`), and should
+    the catalog's differ (field IDs, location: a table made elsewhere), their files are deleted and the
+    tasks run again with the catalog's."""
+    from ingestion.lake_layout import LakeRoots, expected_layout
+
+    roots = LakeRoots(plan_.lake_root, plan_.quarantine_root, plan_.catalog)
+    with ThreadPoolExecutor(1, thread_name_prefix="catalog") as pool:
+        opening = pool.submit(_open_tables, plan_, roots, progress)
+        expected = {
+            name: lake.Target(name, location, schema)
+            for name, (location, schema) in expected_layout(roots).items()
+            if name != LOAD_LOG_TABLE
+        }
+        done = _ingest_all(plan_, work, expected, spark_factory, in_process)
+        try:
+            tables, bases = opening.result()
+        except BaseException:  # nothing will commit these files
+            _delete_written(done)
+            raise
     from ingestion import lake_commit, lake_tables
 
-    done: dict[int, FileResult] = {}
-    roots = lake_tables.LakeRoots(plan_.lake_root, plan_.quarantine_root, plan_.catalog)
-    tables = lake_tables.ensure_tables(lake_tables.open_catalog(roots), roots)
-    if plan_.column_statistics is not None:  # Glue's statistics schedule per table (on the Glue catalog)
-        from ingestion import lake_statistics
-
-        lake_statistics.ensure_for_lake(roots.catalog_spec, tables, plan_.column_statistics, progress)
-    bases = {name: lake_tables.snapshot_id(t) for name, t in tables.items()}
     targets = {
         name: lake.Target(name, t.location(), lake_tables.write_schema(t))
         for name, t in tables.items()
         if name != LOAD_LOG_TABLE
     }
-    units = [(pos, item.inspection, item.sha256, plan_.lake_root, plan_.quarantine_root, targets) for pos, item in work]
-    for position, outcome in _run_tasks(units, [item.inspection.size for _, item in work], spark_factory, in_process):
-        done[position] = FileResult.from_dict(outcome)
+    differ = sorted(n for n in targets if not _same_target(targets[n], expected[n]))
+    if differ:
+        say = progress or (lambda message: None)
+        say(f"the catalog's {', '.join(differ)} differ from the contract's layout: writing the files again")
+        _delete_written(done)
+        done = _ingest_all(plan_, work, targets, spark_factory, in_process)
     token = storage.unique_suffix()
     committed = lake_commit.commit(roots, tables, bases, list(done.values()), token, progress)
     touched = {r.manifest["lake_table"] for r in committed if r.status == INGESTED}
@@ -289,6 +306,42 @@ def _ingest_and_commit(
         min_age = lake_maintenance.ORPHAN_MIN_AGE if min_age is None else min_age
         lake_maintenance.upkeep_all({n: tables[n] for n in sorted(names)}, min_age, progress)
     return done
+
+
+def _open_tables(plan_: Plan, roots, progress: Progress | None) -> tuple[dict, dict]:
+    """The lake's tables from the catalog (created where missing) and their current snapshot ids."""
+    from ingestion import lake_tables
+
+    tables = lake_tables.ensure_tables(lake_tables.open_catalog(roots), roots)
+    if plan_.column_statistics is not None:  # Glue's statistics schedule per table (on the Glue catalog)
+        from ingestion import lake_statistics
+
+        lake_statistics.ensure_for_lake(roots.catalog_spec, tables, plan_.column_statistics, progress)
+    return tables, {name: lake_tables.snapshot_id(t) for name, t in tables.items()}
+
+
+def _delete_written(done: dict[int, FileResult]) -> None:
+    for result in done.values():
+        lake.delete_files([f for files in (result.data_files or {}).values() for f in files])
+
+
+def _same_target(a: lake.Target, b: lake.Target) -> bool:
+    return a.location == b.location and a.schema.equals(b.schema, check_metadata=True)
+
+
+def _ingest_all(
+    plan_: Plan,
+    work: list[tuple[int, Planned]],
+    targets: dict[str, lake.Target],
+    spark_factory: Callable[[], object] | None,
+    in_process: bool,
+) -> dict[int, FileResult]:
+    units = [(pos, item.inspection, item.sha256, plan_.lake_root, plan_.quarantine_root, targets) for pos, item in work]
+    sizes = [item.inspection.size for _, item in work]
+    return {
+        position: FileResult.from_dict(outcome)
+        for position, outcome in _run_tasks(units, sizes, spark_factory, in_process)
+    }
 
 
 # ---------- archive (production): raw files leave landing once the job is done with them

@@ -33,7 +33,6 @@ from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import NestedField
 
-from ingestion import storage
 from ingestion.contract import (
     LOAD_LOG_TABLE,
     MONTH_PARTITION,
@@ -43,10 +42,9 @@ from ingestion.contract import (
     iceberg_tables,
     logical_type,
 )
+from ingestion.lake_layout import LOCAL_NAMESPACE, LakeRoots, Month, arrow_field, uri
 from ingestion.storage import local_path
 
-LOCAL_NAMESPACE = "lake"
-LOCAL_CATALOG_FILE = "_catalog.sqlite"
 # Table properties every lake table is created with. Snappy: what the job's writer uses (and Spectrum
 # documents). Old metadata files go with each commit beyond the last 20, so a table's metadata folder
 # stays small however often a month is replaced. No retries inside pyiceberg: a lost race is retried by
@@ -61,39 +59,7 @@ TABLE_PROPERTIES = {
     "write.metadata.previous-versions-max": "20",
 }
 
-Month = tuple[str, int, int]  # (service, year, month)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LakeRoots:
-    """Where the lake lives: its two roots and its catalog (None: the SQLite file in the lake root)."""
-
-    lake_root: str
-    quarantine_root: str
-    catalog: str | None = None
-
-    @property
-    def catalog_spec(self) -> str:
-        if self.catalog:
-            return self.catalog
-        if storage.is_s3(self.lake_root):
-            raise ValueError(f"{self.lake_root}: a lake on S3 needs a catalog (--catalog glue:<database>)")
-        return f"sqlite:{os.path.abspath(storage.join(self.lake_root, LOCAL_CATALOG_FILE))}"
-
-    @property
-    def namespace(self) -> str:
-        kind, _, value = self.catalog_spec.partition(":")
-        return value if kind == "glue" else LOCAL_NAMESPACE
-
-    def location(self, table: IcebergTable) -> str:
-        """``<root>/<table>``: where the table's data and metadata folders live."""
-        root = self.quarantine_root if table.root == "quarantine" else self.lake_root
-        return _uri(storage.join(root, table.name))
-
-
-def _uri(location: str) -> str:
-    return location if storage.is_s3(location) else "file://" + os.path.abspath(location)
 
 
 def open_catalog(roots: LakeRoots) -> Catalog:
@@ -103,7 +69,7 @@ def open_catalog(roots: LakeRoots) -> Catalog:
         from pyiceberg.catalog.sql import SqlCatalog
 
         os.makedirs(os.path.dirname(value), exist_ok=True)
-        return SqlCatalog("lake", uri=f"sqlite:///{value}", warehouse=_uri(os.path.dirname(value)))
+        return SqlCatalog("lake", uri=f"sqlite:///{value}", warehouse=uri(os.path.dirname(value)))
     if kind == "glue":
         from pyiceberg.catalog.glue import GlueCatalog
 
@@ -156,13 +122,7 @@ def write_schema(table: Table) -> pa.Schema:
     """The Arrow schema data files are written with: the contract's Arrow types, the field IDs of the
     table as the catalog holds it (``PARQUET:field_id``)."""
     contract = iceberg_table(table.name()[-1])
-    fields = []
-    for column in contract.columns:
-        field_id = table.schema().find_field(column.name).field_id
-        fields.append(
-            pa.field(column.name, logical_type(column.type).arrow, metadata={"PARQUET:field_id": str(field_id)})
-        )
-    return pa.schema(fields)
+    return pa.schema(arrow_field(c, table.schema().find_field(c.name).field_id) for c in contract.columns)
 
 
 # ---------- creating and opening the tables

@@ -19,7 +19,7 @@ import pytest
 from pyiceberg.expressions import And, EqualTo
 from pyiceberg.types import DoubleType
 
-from ingestion import lake, lake_commit, lake_maintenance, lake_tables
+from ingestion import lake, lake_commit, lake_layout, lake_maintenance, lake_tables
 from ingestion.contract import LOAD_LOG_TABLE, QUARANTINE_TABLE, iceberg_table, logical_type
 from ingestion.lake_relocate import relocate
 from tests.ingestion.moto_lake import CATALOG, moto_lake
@@ -79,7 +79,11 @@ def _read(table, month=MONTH) -> pa.Table:
 
 def test_every_table_is_created_from_the_contract_partitioned_by_month(tmp_path):
     tables = _tables(_roots(tmp_path))
+    expected = lake_layout.expected_layout(_roots(tmp_path))  # what the tasks write with before the catalog opens
     for name, table in tables.items():
+        location, schema = expected[name]
+        assert location == table.location()
+        assert schema.equals(lake_tables.write_schema(table), check_metadata=True)
         contract = iceberg_table(name)
         assert [f.name for f in table.schema().fields] == [c.name for c in contract.columns]
         for field, column in zip(table.schema().fields, contract.columns, strict=True):

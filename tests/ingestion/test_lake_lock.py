@@ -75,3 +75,50 @@ def test_the_job_holds_a_local_lake_while_it_commits(tmp_path, monkeypatch):
     assert result.status == "ingested"
     assert seen == [True]
     assert not lake_lock.held(lake_root)
+
+
+def test_a_table_whose_field_ids_differ_from_the_contracts_order_is_written_again_with_its_own(tmp_path):
+    """The tasks write with the layout a table created from the contract has (field IDs 1..n), while the
+    catalog opens beside them. A table made elsewhere (here: a column dropped, so IDs start at 2) gets
+    its files written again with its own IDs, and reads back equal to a lake made from the contract."""
+    from pyiceberg.types import StringType
+
+    from ingestion import lake_tables
+    from ingestion.contract import iceberg_table
+
+    def ingest(name: str, said: list[str]) -> dict:
+        lake_root, quarantine_root = str(tmp_path / name / "lake"), str(tmp_path / name / "quarantine")
+        [result] = job.execute(
+            job.plan([str(SAMPLE)], lake_root, quarantine_root), progress=said.append, in_process=True
+        )
+        assert result.status == "ingested"
+        roots = lake_tables.LakeRoots(lake_root, quarantine_root)
+        table = lake_tables.open_catalog(roots).load_table((roots.namespace, "green_trips"))
+        return table, table.scan().to_arrow().sort_by("trip_key")
+
+    roots = lake_tables.LakeRoots(str(tmp_path / "elsewhere" / "lake"), str(tmp_path / "elsewhere" / "quarantine"))
+    catalog = lake_tables.open_catalog(roots)
+    catalog.create_namespace(roots.namespace)
+    spec = iceberg_table("green_trips")
+    schema = lake_tables.iceberg_schema(spec)
+    made = catalog.create_table(
+        (roots.namespace, spec.name),
+        lake_tables.Schema(
+            lake_tables.NestedField(1, "legacy", StringType(), required=False),
+            *(f.model_copy(update={"field_id": f.field_id + 1}) for f in schema.fields),
+        ),
+        location=roots.location(spec),
+        properties=lake_tables.TABLE_PROPERTIES,
+    )
+    with made.update_schema() as update:
+        update.delete_column("legacy")
+    with made.update_spec() as update:
+        for column in spec.partitioned_by:
+            update.add_identity(column)
+
+    said: list[str] = []
+    table, elsewhere = ingest("elsewhere", said)
+    assert table.schema().find_field("trip_key").field_id != schema.find_field("trip_key").field_id
+    assert said.count("the catalog's green_trips differ from the contract's layout: writing the files again") == 1
+    _, contract = ingest("contract", [])
+    assert elsewhere.select(contract.column_names).equals(contract)

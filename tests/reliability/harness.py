@@ -214,10 +214,10 @@ def lake_files(work_dir: Path) -> dict[str, int]:
 
 def lake_months(work_dir: Path) -> dict:
     """(service, year, month) -> MonthState of every month the lake's current snapshots hold."""
-    from ingestion import lake_tables
+    from ingestion import lake_layout, lake_tables
 
     lake_root, quarantine_root = work_dir / "lake", work_dir / "quarantine"
-    if not (lake_root / lake_tables.LOCAL_CATALOG_FILE).exists():
+    if not (lake_root / lake_layout.LOCAL_CATALOG_FILE).exists():
         return {}
     roots = lake_tables.LakeRoots(str(lake_root), str(quarantine_root))
     return lake_tables.PinnedLake.pin(lake_tables.open_catalog(roots), roots).months()
@@ -226,10 +226,10 @@ def lake_months(work_dir: Path) -> dict:
 def unreferenced_files(work_dir: Path) -> list[str]:
     """Files under the lake's tables that their current metadata does not name: what a killed run wrote
     and never committed (data files, half-written `.tmp-*` ones, metadata), until the upkeep deletes them."""
-    from ingestion import lake_maintenance, lake_tables
+    from ingestion import lake_layout, lake_maintenance, lake_tables
 
     lake_root, quarantine_root = work_dir / "lake", work_dir / "quarantine"
-    if not (lake_root / lake_tables.LOCAL_CATALOG_FILE).exists():
+    if not (lake_root / lake_layout.LOCAL_CATALOG_FILE).exists():
         return []
     roots = lake_tables.LakeRoots(str(lake_root), str(quarantine_root))
     catalog = lake_tables.open_catalog(roots)
