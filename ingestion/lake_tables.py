@@ -307,6 +307,11 @@ class PinnedLake:
             return []
         return self.tables[LOAD_LOG_TABLE].scan(snapshot_id=snapshot).to_arrow().to_pylist()
 
+    def described_months(self) -> dict[Month, tuple[MonthState, dict[str, Any] | None]]:
+        """Every month with the load-log row that describes it (`load_log_entry`; None: no row does)."""
+        rows = self.load_log()
+        return {key: (state, load_log_entry(rows, state)) for key, state in self.months().items()}
+
 
 def load_log_entry(rows: list[dict[str, Any]], state: MonthState) -> dict[str, Any] | None:
     """The load-log row that describes what a month holds now: the one whose snapshots are the month's

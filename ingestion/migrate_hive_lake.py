@@ -261,8 +261,7 @@ def iceberg_deliveries(lake_root: str, quarantine_root: str, catalog: str | None
 
     roots = lake_tables.LakeRoots(lake_root, quarantine_root, catalog)
     pinned = lake_tables.PinnedLake.pin(lake_tables.open_catalog(roots), roots)
-    rows = pinned.load_log()
-    return {key: lake_tables.load_log_entry(rows, state) for key, state in pinned.months().items()}
+    return {key: entry for key, (_, entry) in pinned.described_months().items()}
 
 
 # ---------- the migration

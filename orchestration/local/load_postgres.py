@@ -404,10 +404,8 @@ def lake_months(lake_root: Path, quarantine_root: Path, catalog: str | None = No
 
     roots = lake_tables.LakeRoots(str(lake_root), str(quarantine_root), catalog)
     pinned = lake_tables.PinnedLake.pin(lake_tables.open_catalog(roots), roots)
-    log = pinned.load_log()
     months = []
-    for key, state in pinned.months().items():
-        entry = lake_tables.load_log_entry(log, state)
+    for key, (state, entry) in pinned.described_months().items():
         label = f"{state.service} {state.year:04d}-{state.month:02d}"
         if entry is None:
             raise RuntimeError(

@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from orchestration.container import entrypoint
+from tests.dbt.conftest import connect
 from tests.dbt.fixtures.raw_fixture import database_with_raw_fixture
 from tests.orchestration.tools import HADOLINT, REPO_ROOT, require
 
@@ -302,18 +303,6 @@ def warehouse() -> dict[str, str]:
     return database_with_raw_fixture(TEST_DATABASE)
 
 
-def _connect(warehouse: dict[str, str]):
-    import psycopg2
-
-    return psycopg2.connect(
-        host=warehouse["PGHOST"],
-        port=warehouse["PGPORT"],
-        user=warehouse["PGUSER"],
-        password=warehouse["PGPASSWORD"],
-        dbname=warehouse["PGDATABASE"],
-    )
-
-
 def container_env(warehouse: dict[str, str], tmp_path: Path, run_id: str) -> dict[str, str]:
     profiles = tmp_path / "profiles"
     profiles.mkdir()
@@ -358,7 +347,7 @@ def test_entrypoint_builds_and_uploads_artifacts_and_docs(warehouse, tmp_path, a
 
 @pytest.mark.integration
 def test_entrypoint_exits_non_zero_when_a_test_fails(warehouse, tmp_path, aws_env) -> None:
-    conn = _connect(warehouse)
+    conn = connect(warehouse)
     try:
         # A reload brings a duplicated trip: fact_trips rebuilds the month and its unique test, the one
         # test of trip_id's uniqueness (the lake views leave it to the table), must catch it.
@@ -385,7 +374,7 @@ def test_entrypoint_exits_non_zero_when_a_test_fails(warehouse, tmp_path, aws_en
 
 @pytest.mark.integration
 def test_entrypoint_names_the_months_the_warehouse_does_not_reconcile(warehouse, tmp_path, aws_env) -> None:
-    conn = _connect(warehouse)
+    conn = connect(warehouse)
     try:
         # The lake says a reload of yellow's first month committed one trip more than the warehouse holds.
         with conn, conn.cursor() as cur:
@@ -418,7 +407,7 @@ def test_a_month_loaded_while_the_fact_was_built_is_behind_then_judged(warehouse
     """On AWS another execution may commit a month (its load-log row last) after this build's fact was
     built: the reconciliation then holds a fact built from an older load, which is `behind`, not a
     mismatch; the next build rebuilds the fact and judges the month."""
-    conn = _connect(warehouse)
+    conn = connect(warehouse)
 
     def statuses() -> dict[str, str]:
         with conn, conn.cursor() as cur:

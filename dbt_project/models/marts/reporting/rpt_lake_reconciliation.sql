@@ -88,6 +88,16 @@ lake_counts as (
 
 ),
 
+fact_rows as (
+
+    select * from taxi_trips
+
+    union all
+
+    select * from fhv_trips
+
+),
+
 -- built_from: the load the month's fact rows were built from (the facts stamp it on every row).
 warehouse_trips as (
 
@@ -96,17 +106,7 @@ warehouse_trips as (
         pickup_month,
         count(*) as trips,
         max(_loaded_at) as built_from
-    from taxi_trips
-    group by 1, 2
-
-    union all
-
-    select
-        service,
-        pickup_month,
-        count(*) as trips,
-        max(_loaded_at) as built_from
-    from fhv_trips
+    from fact_rows
     group by 1, 2
 
 ),
