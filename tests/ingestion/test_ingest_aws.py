@@ -130,8 +130,7 @@ def test_s3_month_is_replaced_and_a_crash_between_the_commits_converges(aws, tmp
     assert _month(roots, "yellow_trips", lake_schema("yellow"))["source_row"].to_pylist() == list(range(1, 13))
     assert _month(roots, "quarantined_trips", QUARANTINE_SCHEMA)["reason_code"].to_pylist() == ["duplicate_row"]
     pinned = lake_tables.PinnedLake.pin(lake_tables.open_catalog(roots), roots)
-    state = pinned.months()[JANUARY]
-    entry = lake_tables.load_log_entry(pinned.load_log(), state)
+    state, entry = pinned.described_months()[JANUARY]
     assert (entry["row_count"], entry["quarantined_count"], entry["sha256"]) == (
         12,
         1,

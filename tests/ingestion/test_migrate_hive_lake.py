@@ -67,11 +67,10 @@ def _args(place) -> list[str]:
 def _iceberg(roots: lake_tables.LakeRoots) -> tuple[dict, dict]:
     """({month: (rows, quarantined rows, load-log sha256, load-log source file)}, {table: snapshot id})."""
     pinned = lake_tables.PinnedLake.pin(lake_tables.open_catalog(roots), roots)
-    rows = pinned.load_log()
-    months = {}
-    for key, state in pinned.months().items():
-        entry = lake_tables.load_log_entry(rows, state)
-        months[key] = (state.lake_rows, state.quarantine_rows, entry["sha256"], entry["source_file"])
+    months = {
+        key: (state.lake_rows, state.quarantine_rows, entry["sha256"], entry["source_file"])
+        for key, (state, entry) in pinned.described_months().items()
+    }
     return months, dict(pinned.snapshots)
 
 
