@@ -86,10 +86,32 @@ def _summary_key(month: Month) -> str:
 # ---------- data files: footer checked against the table, then described for the manifest
 
 
-def check_file_schema(table: Table, path: str, schema: pa.Schema) -> None:
+@dataclass(frozen=True)
+class FileLayout:
+    """What checking and describing a table's data files needs: computed once per table and commit
+    (per file it was a third of the commit's time)."""
+
+    name: str
+    expected: dict[str, tuple[int, pa.DataType]]  # column -> (field ID, Arrow type) the files must have
+    stats_columns: dict
+    column_mapping: dict
+
+    @classmethod
+    def of(cls, table: Table) -> FileLayout:
+        metadata = table.metadata
+        return cls(
+            table.name()[-1],
+            {f.name: (int(f.metadata[b"PARQUET:field_id"]), f.type) for f in write_schema(table)},
+            compute_statistics_plan(metadata.schema(), metadata.properties),
+            parquet_path_to_id_mapping(metadata.schema()),
+        )
+
+
+def check_file_schema(table: Table, path: str, schema: pa.Schema, layout: FileLayout | None = None) -> None:
     """Every column of a data file must be the one the table is written with (`write_schema`: the
     contract's type, the field ID the catalog holds), and no column may be missing."""
-    expected = {f.name: (int(f.metadata[b"PARQUET:field_id"]), f.type) for f in write_schema(table)}
+    layout = layout or FileLayout.of(table)
+    expected = layout.expected
     problems = [f"{name} is missing" for name in expected if name not in schema.names]
     problems += [f"{name} appears twice" for name in sorted({n for n in schema.names if schema.names.count(n) > 1})]
     for column in schema:
@@ -103,27 +125,28 @@ def check_file_schema(table: Table, path: str, schema: pa.Schema) -> None:
         elif column.type != kind:
             problems.append(f"{column.name} is {column.type}, the contract says {kind}")
     if problems:
-        raise RuntimeError(f"{path}: not committed to {table.name()[-1]}: {'; '.join(problems)}")
+        raise RuntimeError(f"{path}: not committed to {layout.name}: {'; '.join(problems)}")
 
 
-def data_file(table: Table, path: str, month: Month | None = None) -> DataFile:
+def data_file(table: Table, path: str, month: Month | None = None, layout: FileLayout | None = None) -> DataFile:
     """The DataFile entry of one written file: its footer's statistics and partition, after the check;
     with `month`, the partition its rows hold must be that month (the commit drops only that month's
     old files)."""
     metadata = table.metadata
+    layout = layout or FileLayout.of(table)
     input_file = table.io.new_input(path)
     with input_file.open() as stream:
         footer = pq.read_metadata(stream)
-    check_file_schema(table, path, footer.schema.to_arrow_schema())
+    check_file_schema(table, path, footer.schema.to_arrow_schema(), layout)
     statistics = data_file_statistics_from_parquet_metadata(
         parquet_metadata=footer,
-        stats_columns=compute_statistics_plan(metadata.schema(), metadata.properties),
-        parquet_column_mapping=parquet_path_to_id_mapping(metadata.schema()),
+        stats_columns=layout.stats_columns,
+        parquet_column_mapping=layout.column_mapping,
     )
     partition = statistics.partition(metadata.spec(), metadata.schema())
     if month is not None and tuple(partition) != tuple(month):
         raise RuntimeError(
-            f"{path}: not committed to {table.name()[-1]}: its rows are of {tuple(partition)}, the file's month"
+            f"{path}: not committed to {layout.name}: its rows are of {tuple(partition)}, the file's month"
             f" is {tuple(month)}"
         )
     return DataFile.from_args(
@@ -281,10 +304,13 @@ def commit(
     names = [QUARANTINE_TABLE, *sorted({r.manifest["lake_table"] for r in fresh})]
     failed: dict[str, str] = {}
     entries: dict[tuple[str, str], list[DataFile]] = {}
+    layouts = {name: FileLayout.of(tables[name]) for name in names}
     for r in fresh:  # every footer checked before anything is committed
         try:
             for name, paths in r.data_files.items():
-                entries[(r.source_file, name)] = [data_file(tables[name], path, month_of(r)) for path in paths]
+                entries[(r.source_file, name)] = [
+                    data_file(tables[name], path, month_of(r), layouts[name]) for path in paths
+                ]
         except Exception as exc:  # noqa: BLE001 - the file fails with the reason, nothing of it committed
             failed[r.source_file] = str(exc)
     landed: set[tuple[str, str]] = set()  # (file, table) whose files a snapshot references, or may

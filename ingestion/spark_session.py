@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -15,6 +17,18 @@ LOG4J2 = Path(__file__).with_name("log4j2.properties")
 # (ingestion/file_ingest.py), so the job needs no SQL setting, on Glue or here. None is set at run
 # time either: the first `spark.conf.set` builds the SQL session state, ~0.4 s of every start.
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+# What the driver commits with (pyiceberg, SQLAlchemy for the local catalog: ~0.6 s of imports),
+# imported while the JVM starts, when the driver only waits: afterwards it would compete with the
+# first tasks for the cores. A session that already exists (Glue) starts nothing.
+IMPORTED_WHILE_STARTING = ("ingestion.lake_commit", "ingestion.lake_maintenance", "pyiceberg.catalog.sql")
+
+
+def _import_quietly(modules: tuple[str, ...]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the import where it is needed reports it
+            return
 
 
 def get_spark(app_name: str = "tlc-ingestion", driver_memory: str = "1g") -> SparkSession:
@@ -50,6 +64,7 @@ def get_spark(app_name: str = "tlc-ingestion", driver_memory: str = "1g") -> Spa
         # one task per core, whose Python worker holds a file's batches: no second worker per core
         .config("spark.python.worker.reuse", "true")
     )
+    threading.Thread(target=_import_quietly, args=(IMPORTED_WHILE_STARTING,), daemon=True).start()
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
