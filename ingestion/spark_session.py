@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -31,12 +33,35 @@ def _import_quietly(modules: tuple[str, ...]) -> None:
             return
 
 
-def get_spark(app_name: str = "tlc-ingestion", driver_memory: str = "1g") -> SparkSession:
+@contextlib.contextmanager
+def _stderr_to(path: str | None) -> Iterator[None]:
+    """This process's stderr (file descriptor 2) appended to `path` for the block: what it starts then
+    (the JVM, and through it the Python workers) keeps writing there."""
+    if path is None:
+        yield
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(target, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(target)
+
+
+def get_spark(app_name: str = "tlc-ingestion", driver_memory: str = "1g", output: str | None = None) -> SparkSession:
     """The active session if there is one (Glue, tests), else a new local[*] session.
 
     Local settings suit 2 cores / 24 GiB: no UI, errors-only logging, parallel GC, local scratch
     under the system temp dir, workers that find this checkout's `ingestion`. None of them reach
-    Glue, whose session is the active one.
+    Glue, whose session is the active one. `output`: a file that receives the new JVM's console output
+    (Spark's errors, with the stack traces, and its Python workers' tracebacks) instead of this
+    process's stderr, so that a failed job is told in one line by the caller, not in hundreds.
     """
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -65,6 +90,7 @@ def get_spark(app_name: str = "tlc-ingestion", driver_memory: str = "1g") -> Spa
         .config("spark.python.worker.reuse", "true")
     )
     threading.Thread(target=_import_quietly, args=(IMPORTED_WHILE_STARTING,), daemon=True).start()
-    spark = builder.getOrCreate()
+    with _stderr_to(output):
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -114,8 +114,13 @@ def run_dbt_build(
         # another run's run_results.json.
         paths = ["--target-path", str(work_dir / "dbt" / "target"), "--log-path", str(work_dir / "dbt" / "logs")]
     res = runner.invoke(dbt_args("build", "--quiet", "--no-use-colors", *paths, *(extra or [])))
+    if isinstance(res.exception, KeyboardInterrupt | SystemExit):
+        # Ctrl-C or SIGTERM (orchestration.local.failures.Interrupted): dbt has cancelled its queries and
+        # handed the interruption back as a result; it is the run's to end, not a build failure.
+        raise res.exception
     if res.result is None:
-        return DbtOutcome(success=False, failures=[str(res.exception)])
+        exc = res.exception
+        return DbtOutcome(success=False, failures=[f"{type(exc).__name__}: {exc}" if str(exc) else repr(exc)])
     outcome = _summarise(res.result)
     outcome.success = bool(res.success)
     if outcome.success or outcome.models_ok:

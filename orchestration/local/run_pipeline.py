@@ -4,11 +4,12 @@ state machine (both read orchestration/stages.json).
     python -m orchestration.local.run_pipeline                 # synthetic sample, embedded PostgreSQL
     python -m orchestration.local.run_pipeline --source DIR    # real TLC files from DIR
 
-Exit codes: 0 success; 1 a stage failed (dbt model/test failure, reconciliation broken);
-2 bad input (a file refused: nothing was loaded into the warehouse). `make` itself exits 2 whenever
-the pipeline fails; the pipeline's own code is on the last line of its output. A refused file is
-copied to `<work-dir>/quarantine/_rejected_files/` beside its `<name>.error.json`; every run, failed
-or not, leaves its report in `<work-dir>/runs/`.
+Exit status: see below (orchestration/local/failures.py, EXIT_STATUS). `make` itself exits 2 whenever
+the pipeline fails; the pipeline's own status is on the last line of its output, which names the stage
+and the cause, also when the run was interrupted (Ctrl-C, SIGTERM), the disk filled up or a child
+process was killed. A refused file is copied to `<work-dir>/quarantine/_rejected_files/` beside its
+`<name>.error.json`; every run, failed or not, leaves its report in `<work-dir>/runs/`, and a failed
+one its details in `<work-dir>/runs/<run_id>.log`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from ingestion import lake_lock
 from ingestion.contract import FILE_NAME, FILE_NAME_HELP, landing_suffixes
 from orchestration.container.entrypoint import RECONCILIATION_TEST
-from orchestration.local import embedded_postgres
+from orchestration.local import embedded_postgres, failures
 from orchestration.local.summary import RunReport, StageReport
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -215,7 +216,8 @@ def ingest(state: RunState) -> StageReport:
         from ingestion.spark_session import get_spark
 
         started = time.perf_counter()
-        session = get_spark()
+        session = get_spark(output=str(run_log(state.config, state.report)))
+        failures.reinstall()  # a new SparkContext takes SIGINT over
         timing["spark"] = time.perf_counter() - started
         return session
 
@@ -313,6 +315,11 @@ STAGES: dict[str, Callable[[RunState], StageReport]] = {
 }
 
 
+def run_log(config: RunConfig, report: RunReport) -> Path:
+    """Where a run's details go: Spark's console output, library logging, a failure's traceback."""
+    return config.work_dir / "runs" / f"{report.run_id}.log"
+
+
 def new_report(config: RunConfig) -> RunReport:
     return RunReport(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6], work_dir=config.work_dir)
 
@@ -381,7 +388,9 @@ def _run_stages(names: list[str], state: RunState) -> None:
 
 
 def parse_args(argv: list[str] | None) -> RunConfig:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, epilog=failures.exit_status_help(), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--source", type=Path, default=None, help="folder of TLC files (default: synthetic sample)")
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / ".local", help="lake, quarantine, artifacts")
     parser.add_argument("--months", default="2024-01,2024-02,2024-03", help="synthetic sample months (yellow)")
@@ -418,22 +427,29 @@ def _record_failure(report: RunReport, exc: BaseException) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     report = new_report(config)
-    try:
-        run(config, report)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if report.rejected:
-            print(f"refused file(s) and error report(s) in {Path(report.rejected[0]).parent}", file=sys.stderr)
-        print("nothing was loaded into the warehouse (exit status 2: bad input)", file=sys.stderr)
-        report.exit_status = 2
-        _record_failure(report, exc)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - the stage name and one line; the traceback is in the log
-        stage = report.failed_stage or "setup"
-        print(f"error: pipeline failed in stage {stage} (exit status 1): {exc}", file=sys.stderr)
-        report.exit_status = 1
-        _record_failure(report, exc)
-        return 1
+    log = run_log(config, report)
+    with failures.handling_signals(), failures.logging_to(log):
+        try:
+            run(config, report)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            if report.rejected:
+                print(f"refused file(s) and error report(s) in {Path(report.rejected[0]).parent}", file=sys.stderr)
+            print(f"nothing was loaded into the warehouse (exit status {failures.BAD_INPUT}: bad input)", file=sys.stderr)
+            report.exit_status = failures.BAD_INPUT
+            _record_failure(report, exc)
+            return failures.BAD_INPUT
+        except BaseException as exc:  # noqa: BLE001 - one line: the stage and the cause; the traceback to the log
+            if isinstance(exc, SystemExit | GeneratorExit):
+                raise
+            line, code, what = failures.failure_line(report.failed_stage or "setup", exc)
+            failures.log_traceback(log, exc)
+            report.exit_status = code
+            if code != failures.FAILED:
+                report.error = what  # not the exception's text ("SIGINT", or a py4j error once the JVM is gone)
+            _record_failure(report, exc)
+            print(line, file=sys.stderr, flush=True)
+            return code
     report.exit_status = 0
     report.print()
     report.write_json()

@@ -299,12 +299,13 @@ class Child:
         return "\n".join(self.output().splitlines()[-lines:])
 
 
-def start(args: list[str], log: Path) -> Child:
+def start(args: list[str], log: Path, prefix: tuple[str, ...] = ()) -> Child:
     """`python -m orchestration.local.run_pipeline ARGS` in a new session (so a SIGKILL to its process
-    group takes the Spark JVM down with it)."""
+    group takes the Spark JVM down with it); `prefix`: a command that execs it (e.g. in another mount
+    namespace)."""
     handle = log.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "orchestration.local.run_pipeline", *args],
+        [*prefix, sys.executable, "-u", "-m", "orchestration.local.run_pipeline", *args],
         cwd=REPO_ROOT,
         env=child_env(),
         stdout=handle,
