@@ -10,6 +10,7 @@ and removed by the lake's maintenance; `discard` removes them at once when the t
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -94,8 +95,19 @@ class MonthWriter:
             if self._failure is None:
                 try:
                     self._write(table)
+                except OSError as exc:
+                    self._failure = self._naming_the_file(exc)
                 except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
                     self._failure = exc
+
+    def _naming_the_file(self, exc: OSError) -> OSError:
+        """`exc` naming the file being written (Arrow's says "Error writing bytes to file" and the errno)."""
+        if not exc.errno:
+            return exc
+        where = storage.local_path(self.files[-1]) if self.files else storage.local_path(self.folder)
+        named = OSError(exc.errno, f"cannot write {where}: {os.strerror(exc.errno)}")
+        named.__cause__ = exc
+        return named
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -141,7 +153,10 @@ class MonthWriter:
         """Write what is queued, finish the last file; returns the files written."""
         self._join()
         self._raise_failure()
-        self._close_file()
+        try:
+            self._close_file()
+        except OSError as exc:
+            raise self._naming_the_file(exc) from exc
         return list(self.files)
 
     def discard(self) -> None:
