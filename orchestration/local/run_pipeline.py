@@ -435,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             if report.rejected:
                 print(f"refused file(s) and error report(s) in {Path(report.rejected[0]).parent}", file=sys.stderr)
-            print(f"nothing was loaded into the warehouse (exit status {failures.BAD_INPUT}: bad input)", file=sys.stderr)
+            bad_input = f"exit status {failures.BAD_INPUT}: bad input"
+            print(f"nothing was loaded into the warehouse ({bad_input})", file=sys.stderr)
             report.exit_status = failures.BAD_INPUT
             _record_failure(report, exc)
             return failures.BAD_INPUT
