@@ -18,6 +18,10 @@ PROJECT_DIR = REPO_ROOT / "dbt_project"
 PROFILES_DIR = REPO_ROOT / ".local" / "dbt"
 
 
+# dbt's console report of an exception that ended the invocation ("Encountered an error:" and the stack trace).
+DBT_CRASH_REPORT = ("MainEncounteredError", "MainStackTrace")
+
+
 @dataclass
 class DbtOutcome:
     success: bool
@@ -95,17 +99,19 @@ def run_dbt_build(
 
     def on_event(event) -> None:
         # Progress: one line per built model/seed/snapshot and per failure; passing tests are counted in
-        # the summary instead of listed (there are hundreds).
-        if progress is None or event.info.name not in (
-            "LogModelResult",
-            "LogSeedResult",
-            "LogSnapshotResult",
-            "LogTestResult",
-        ):
+        # the summary instead of listed (there are hundreds). dbt's own console is off: its other errors
+        # (a failure's details, a cancelled query) are passed on here, but not its crash report (the
+        # exception and its stack trace: the run ends in one line naming it; dbt.log keeps the trace).
+        if progress is None:
             return
-        msg = " ".join(event.info.msg.split())
-        if event.info.name != "LogTestResult" or "PASS" not in msg:
-            progress(msg)
+        name = event.info.name
+        if name in ("LogModelResult", "LogSeedResult", "LogSnapshotResult", "LogTestResult"):
+            msg = " ".join(event.info.msg.split())
+            if name != "LogTestResult" or "PASS" not in msg:
+                progress(msg)
+        elif event.info.level == "error" and name not in DBT_CRASH_REPORT:
+            for line in event.info.msg.strip("\n").splitlines():
+                progress(line.rstrip())
 
     runner = dbtRunner(callbacks=[on_event])
     paths = []
@@ -113,7 +119,8 @@ def run_dbt_build(
         # Each work dir keeps its own dbt artifacts and logs: a test's run never overwrites (or publishes)
         # another run's run_results.json.
         paths = ["--target-path", str(work_dir / "dbt" / "target"), "--log-path", str(work_dir / "dbt" / "logs")]
-    res = runner.invoke(dbt_args("build", "--quiet", "--no-use-colors", *paths, *(extra or [])))
+    console = ["--log-level", "none"] if progress is not None else ["--quiet"]
+    res = runner.invoke(dbt_args("build", *console, "--no-use-colors", *paths, *(extra or [])))
     if isinstance(res.exception, KeyboardInterrupt | SystemExit):
         # Ctrl-C or SIGTERM (orchestration.local.failures.Interrupted): dbt has cancelled its queries and
         # handed the interruption back as a result; it is the run's to end, not a build failure.

@@ -94,11 +94,12 @@ def _spark_jvm(child: harness.Child) -> int | None:
 
 
 def spark_tasks_running(child: harness.Child) -> Callable[[], bool]:
-    """True once the run's Spark JVM has started Python workers: the job's tasks are running."""
+    """True once the run's Spark JVM has started its Python workers (pyspark.daemon): the job's tasks run.
+    (Not any child of the JVM: Hadoop's start-up runs a shell or two.)"""
 
     def condition() -> bool:
         jvm = _spark_jvm(child)
-        return jvm is not None and bool(_children(jvm))
+        return jvm is not None and any(name.startswith("python") for _, name in _children(jvm))
 
     return condition
 
