@@ -50,7 +50,8 @@ setup: $(STAMP) $(PROFILES) ## create .venv and the project-local dbt profile (d
 	@$(MAKE) prereqs
 
 run: setup ## run the whole pipeline (SOURCE=dir for real TLC files; default: a synthetic sample)
-	@$(PY) -m orchestration.local.run_pipeline $(if $(SOURCE),--source "$(SOURCE)")
+	@$(PY) -m orchestration.local.run_pipeline $(if $(SOURCE),--source "$(SOURCE)") || \
+	  { status=$$?; $(PY) -m orchestration.local.failures $$status; exit $$status; }  # speaks for a killed run
 
 test: setup ## set up and run every test, then lint
 	@bash tools/setup_validators.sh

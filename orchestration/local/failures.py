@@ -20,11 +20,14 @@ the traceback) go to the run's log, `<work-dir>/runs/<run_id>.log`:
 
 from __future__ import annotations
 
+import argparse
 import errno
+import json
 import logging
 import os
 import re
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Iterator
@@ -232,3 +235,43 @@ def log_traceback(path: Path, exc: BaseException) -> None:
             log.write("".join(traceback.format_exception(exc)))
     except OSError:
         pass  # a full disk: the one line on stderr still tells the story
+
+
+# ---------- speaking for a run that was killed
+
+
+def killed_line(status: int, work_dir: Path) -> str | None:
+    """The line for a run that died of a signal it could not catch (its shell reports 128 + n, e.g. 137
+    after SIGKILL, the out-of-memory killer's), naming the stage its report was in; None when the run
+    ended by itself (it said why)."""
+    if status <= 128 or status in EXIT_STATUS:
+        return None
+    try:
+        name = signal.Signals(status - 128).name
+    except ValueError:
+        return None
+    try:
+        report = json.loads((work_dir / "runs" / "latest.json").read_text())
+    except (OSError, ValueError):
+        report = {}
+    # an exit status recorded: that report is an earlier run's, the killed one had not started a stage
+    stage = report.get("stage") if report.get("exit_status") is None else None
+    why = " (out of memory? the kernel's OOM killer sends SIGKILL: see dmesg)" if name == "SIGKILL" else ""
+    return f"error: pipeline killed in stage {stage or 'setup'} by {name}{why} (exit status {status})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make run`'s epilogue: `python -m orchestration.local.failures STATUS` after the pipeline exited
+    with STATUS speaks for it when it was killed."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("status", type=int)
+    parser.add_argument("--work-dir", type=Path, default=Path(__file__).resolve().parents[2] / ".local")
+    args = parser.parse_args(argv)
+    line = killed_line(args.status, args.work_dir)
+    if line:
+        print(line, file=sys.stderr)
+    return args.status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -375,6 +375,8 @@ def _run_stages(names: list[str], state: RunState) -> None:
     report = state.report
     for index, name in enumerate(names, start=1):
         say(f"[{index}/{len(names)}] {name}")
+        report.stage = name
+        _save(report)  # a run killed in this stage cannot say so: its parent reads it here (failures.main)
         started = time.perf_counter()
         try:
             stage = STAGES[name](state)
@@ -413,6 +415,13 @@ def parse_args(argv: list[str] | None) -> RunConfig:
         database=args.database,
         other_rows=args.other_rows,
     )
+
+
+def _save(report: RunReport) -> Path | None:
+    try:
+        return report.write_json()
+    except OSError:
+        return None  # a full disk: the run goes on, or fails on it in its own words
 
 
 def _record_failure(report: RunReport, exc: BaseException) -> Path | None:

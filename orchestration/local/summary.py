@@ -36,6 +36,7 @@ class RunReport:
     rejected: list[str] = field(default_factory=list)  # refused files copied to the quarantine
     reconciled: object | None = None  # orchestration.local.reconcile.Reconciliation, after Transform
     exit_status: int | None = None  # what the pipeline exits with (`make` itself exits 2 on any failure)
+    stage: str | None = None  # the stage under way, saved at its start: a killed run's report names it
 
     # ---------- figures
 
@@ -79,6 +80,7 @@ class RunReport:
             "dbt": dbt,
             "warehouse": self.reconciled.as_dict() if self.reconciled is not None else None,
             "exit_status": self.exit_status,
+            "stage": self.stage,
             "failed_stage": self.failed_stage,
             "error": self.error,
             "rejected": self.rejected,

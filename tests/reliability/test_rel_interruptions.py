@@ -10,7 +10,8 @@ process group, each interrupted differently, each the rerun of the one before:
 3. Ctrl-C during Ingest (SIGINT to the whole process group, as a terminal sends it);
 4. SIGTERM to the runner during LoadWarehouse (`kill PID`, a service manager);
 5. Ctrl-C during Transform (the issue's case: a 48-line traceback and `dbt build failed: ` before);
-6. a last run to the end: the reference run's fingerprint, manifests, and no uncommitted lake file.
+6. SIGKILL to the runner itself during Transform (dbt runs in it): `make run`'s recipe speaks for it;
+7. a last run to the end: the reference run's fingerprint, manifests, and no uncommitted lake file.
 
 Each interrupted run's output must end in exactly one line naming the stage and the cause, hold no
 traceback and no Java stack frame, and exit with the status orchestration/local/failures.py lists;
@@ -222,8 +223,34 @@ def test_5_ctrl_c_in_transform_ends_in_one_line(scene):
     scene.broken = False
 
 
-def test_6_the_next_run_converges_to_the_clean_run(scene, reference):
-    child = scene.step("6-final")
+def test_6_a_runner_killed_in_transform_is_named_by_its_parent(scene):
+    """The runner itself SIGKILLed, as the OOM killer does when dbt (in-process) takes the memory: it
+    cannot speak; `make run`'s recipe hands its status to `python -m orchestration.local.failures`."""
+    child = scene.step("6-runner-killed")
+    in_transform = lambda: re.search(r"^\[\d+/\d+\] Transform$", child.output(), re.MULTILINE) is not None  # noqa: E731
+    signal_when(child, in_transform, "the Transform stage", lambda: os.kill(child.pid, signal.SIGKILL))
+    assert harness.finish(child) == -signal.SIGKILL
+    harness.wait_until_idle(scene.database)
+    status = 128 + signal.SIGKILL  # what the recipe's shell sees
+    recipe = re.search(r"^run:.*\n((?:\t.*\n)+)", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE).group(1)
+    assert "-m orchestration.local.failures $$status" in recipe and "exit $$status" in recipe
+    parent = subprocess.run(
+        [sys.executable, "-m", "orchestration.local.failures", str(status), "--work-dir", str(scene.work_dir)],
+        cwd=REPO_ROOT,
+        env=harness.child_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert parent.returncode == status
+    assert parent.stderr.splitlines() == [
+        "error: pipeline killed in stage Transform by SIGKILL (out of memory? the kernel's OOM killer sends"
+        f" SIGKILL: see dmesg) (exit status {status})"
+    ]
+    scene.broken = False
+
+
+def test_7_the_next_run_converges_to_the_clean_run(scene, reference):
+    child = scene.step("7-final")
     assert harness.finish(child) == 0, child.tail()
     assert "holds the lock" not in child.output()
     assert harness.warehouse_state(scene.database) == reference.state
