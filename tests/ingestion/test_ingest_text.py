@@ -164,3 +164,21 @@ def test_a_nul_already_in_a_lake_month_stops_its_load_with_one_line_naming_file_
         )
         assert cur.fetchone() == (0,)
     postgres.rollback()
+
+
+def test_a_nul_in_a_2010_text_code_quarantines_its_row_instead_of_a_warning(tmp_path):
+    # 2009-2014 codes are text (VTS, CSH): one no table knows is a warning, unless no warehouse could hold it
+    header = ["vendor_id", "pickup_datetime", "dropoff_datetime", "passenger_count", "trip_distance",
+              "pickup_longitude", "pickup_latitude", "rate_code", "store_and_fwd_flag", "dropoff_longitude",
+              "dropoff_latitude", "payment_type", "fare_amount", "surcharge", "mta_tax", "tip_amount",
+              "tolls_amount", "total_amount"]  # fmt: skip
+    point = ["-73.985130", "40.758896"]
+    rows = [[vendor, f"2010-01-0{d} 10:00:00", f"2010-01-0{d} 10:10:00", "1", "1.5", *point, "1", "0", *point,
+             "CSH", "6.1", "0", "0.5", "0", "0", "6.6"]
+            for d, vendor in ((1, "VTS"), (2, "XYZ"), (3, "XY\x00Z"), (4, "CMT"))]  # fmt: skip
+    path = tmp_path / "yellow_tripdata_2010-01.csv"
+    path.write_bytes(csv_bytes(header, rows))
+    done = ingest(path, tmp_path)
+    assert done.reasons() == {3: "unparseable"}
+    assert "vendor_id (vendor_id) holds a NUL character" in done.quarantined_row(3)["reason"]
+    assert done.manifest["warnings_by_code"] == {"vendor_id=XYZ": 1}
