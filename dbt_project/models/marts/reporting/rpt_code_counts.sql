@@ -92,7 +92,7 @@ known_codes as (
         {{ service }}_trips.service,
         {{ service }}_trips.pickup_month,
         {%- for column, staging_column in coded_columns[service] %}
-        cast({{ service }}_trips.{{ staging_column }} as varchar(16)) as {{ column }},
+        cast({{ service }}_trips.{{ staging_column }} as varchar(65535)) as {{ column }},
         {%- endfor %}
         latest_loads.loaded_at as partition_loaded_at,
         count(*) as trips
@@ -174,7 +174,7 @@ final as (
         cast(service as varchar(8)) as service,
         cast(pickup_month as date) as pickup_month,
         cast(coded_column as varchar(32)) as coded_column,
-        cast(code_value as varchar(16)) as code_value,
+        cast(code_value as varchar(65535)) as code_value,
         cast(code_status as varchar(8)) as code_status,
         cast(code_name as varchar(64)) as code_name,
         cast(trips as bigint) as trips,
