@@ -10,6 +10,9 @@
     narrow base columns, and the table equals a full refresh. A full table would scan every month's
     bases on every build (on Spectrum, the whole for-hire lake). Every loaded month has rows (the
     dispatching role counts a null base too), so no month is re-resolved without cause.
+
+    A code column widened since a warehouse was built (varchar(16) -> varchar(65535)) is altered in
+    place first (`widen_text_columns`), so that warehouse's next run carries on.
 #}
 {{
     config(
@@ -17,6 +20,7 @@
         incremental_strategy='rebuild_months',
         unique_key='pickup_month',
         on_schema_change='fail',
+        pre_hook=before_begin('{{ widen_text_columns() }}'),
         dist='even',
         sort=['pickup_month'],
         indexes=[{'columns': ['pickup_month', 'service', '_loaded_at']}],

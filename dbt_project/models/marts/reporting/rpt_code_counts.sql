@@ -9,6 +9,9 @@
     partitions (on Spectrum, only the narrow coded columns) and the table equals a full refresh. A view
     would scan every coded column of the whole lake on every query, and its tests on every build. Known
     and missing codes are kept too, so every loaded month has rows and is not re-resolved on each run.
+
+    A code column widened since a warehouse was built (varchar(16) -> varchar(65535)) is altered in
+    place first (`widen_text_columns`), so that warehouse's next run carries on.
 #}
 {{
     config(
@@ -16,6 +19,7 @@
         incremental_strategy='rebuild_months',
         unique_key='pickup_month',
         on_schema_change='fail',
+        pre_hook=before_begin('{{ widen_text_columns() }}'),
         dist='even',
         sort=['pickup_month'],
         indexes=[{'columns': ['pickup_month', 'service', '_loaded_at']}],
