@@ -201,10 +201,12 @@ def test_an_odd_file_is_refused_with_its_true_reason(tmp_path, make, name):
     assert inspected.value.problem.startswith(reason), inspected.value.problem
 
 
-def test_make_run_passes_a_source_path_with_quotes_whole(tmp_path):
+@pytest.mark.parametrize("name", ['tlc " files', 'my "tlc" `id` files'], ids=["one-quote", "quotes-and-backquotes"])
+def test_make_run_passes_a_source_path_with_quotes_whole(tmp_path, name):
     """`make run SOURCE=...` hands the path to the runner through the environment: a `"` or a backquote
-    in a folder's name is part of the name, not shell syntax."""
-    folder = tmp_path / 'my "tlc" `id` files'
+    in a folder's name is part of the name, not shell syntax (one `"` was a syntax error, a backquoted
+    command ran)."""
+    folder = tmp_path / name
     folder.mkdir()
     argv = tmp_path / "argv.json"
     stub = tmp_path / "python"  # stands in for the venv's python: records the arguments it was given
