@@ -114,8 +114,19 @@ def _ingest(inspection: Inspection, targets: dict[str, lake.Target], sha256: str
                 writer.discard()
             raise
         data_files = {QUARANTINE_TABLE: files[0], item.table: files[1]}
-        return FileResult(raw.name, raw.path, INGESTED, manifest=result, data_files=data_files)
-    raise AssertionError("unreachable: the line-by-line read never raises IrregularRows")
+        return FileResult(
+            raw.name, raw.path, INGESTED, manifest=result, data_files=data_files, notes=_notes(inspection)
+        )
+    raise AssertionError("unreachable: the record-by-record read never raises IrregularRows")
+
+
+def _notes(inspection: Inspection) -> list[str]:
+    """What the run must say about a file it ingests whole: a file with no revenue column loads its
+    month with NULL revenue."""
+    missing = inspection.mapping.missing_revenue
+    if not missing:
+        return []
+    return [f"WARNING: no revenue column ({', '.join(missing)}): every trip of the month loads with NULL revenue"]
 
 
 def _stream(inspection: Inspection, by_line: bool, writers, say: Progress) -> _Tally:

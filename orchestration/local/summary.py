@@ -41,6 +41,7 @@ class RunReport:
     failed_stage: str | None = None
     error: str | None = None
     rejected: list[str] = field(default_factory=list)  # refused files copied to the quarantine
+    passed_over: list[str] = field(default_factory=list)  # entries under SOURCE not read, each with why
     reconciled: object | None = None  # orchestration.local.reconcile.Reconciliation, after Transform
     exit_status: int | None = None  # what the pipeline exits with (`make` itself exits 2 on any failure)
 
@@ -89,6 +90,7 @@ class RunReport:
             "failed_stage": self.failed_stage,
             "error": self.error,
             "rejected": self.rejected,
+            "passed_over": self.passed_over,
         }
 
     def write_json(self) -> Path:
@@ -133,6 +135,13 @@ class RunReport:
             f"  this run's files: {rec['rows_read']:,} read = {rec['rows_accepted']:,} accepted"
             f" + {rec['rows_quarantined']:,} quarantined  [{'OK' if ok else 'BROKEN'}]",
         ]
+        noted = [(f["source_file"], note) for f in self.files for note in f.get("notes") or ()]
+        if noted:
+            lines.append("  about this run's files:")
+            lines += [f"    {name}: {note}" for name, note in noted]
+        if self.passed_over:
+            lines.append(f"  passed over under SOURCE, not read ({len(self.passed_over)}):")
+            lines += [f"    {entry}" for entry in self.passed_over]
         reasons = self.quarantine_by_reason()
         if reasons:
             lines.append("  quarantined by reason:")
