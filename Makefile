@@ -15,6 +15,9 @@ DBT_FLAGS   := --project-dir dbt_project --profiles-dir .local/dbt
 PG_ENV      := eval "$$($(PY) -m orchestration.local.embedded_postgres start)"
 
 export PYTHONPATH := $(CURDIR)
+# Paths reach recipes through the environment ("$$SOURCE"), never pasted into the shell line: a quote,
+# $ or backquote in a folder's name stays part of the name.
+export SOURCE OLD_LAKE ARCHIVE
 export PYTHONDONTWRITEBYTECODE := 1
 
 # Python 3.11 is what AWS Glue 5.0 runs; prefer it by name, else accept python3 if it is 3.11.
@@ -50,7 +53,7 @@ setup: $(STAMP) $(PROFILES) ## create .venv and the project-local dbt profile (d
 	@$(MAKE) prereqs
 
 run: setup ## run the whole pipeline (SOURCE=dir for real TLC files; default: a synthetic sample)
-	@$(PY) -m orchestration.local.run_pipeline $(if $(SOURCE),--source "$(SOURCE)") || \
+	@$(PY) -m orchestration.local.run_pipeline $(if $(SOURCE),--source "$$SOURCE") || \
 	  { status=$$?; $(PY) -m orchestration.local.failures $$status; exit $$status; }  # speaks for a killed run
 
 test: setup ## set up and run every test, then lint
@@ -71,8 +74,8 @@ bench: setup ## measure each stage against its floor (SCALE=rows per month; defa
 	@$(PY) tests/bench/run_bench.py $(if $(SCALE),--scale $(SCALE))
 
 migrate-lake: setup ## re-ingest every month of a Hive-layout lake from its archive (OLD_LAKE=dir ARCHIVE=dir)
-	@test -n "$(OLD_LAKE)" && test -n "$(ARCHIVE)" || { echo "usage: make migrate-lake OLD_LAKE=<old lake root> ARCHIVE=<archive root>" >&2; exit 2; }
-	@$(PY) -m ingestion.migrate_hive_lake --old-lake "$(OLD_LAKE)" --archive "$(ARCHIVE)"
+	@test -n "$$OLD_LAKE" && test -n "$$ARCHIVE" || { echo "usage: make migrate-lake OLD_LAKE=<old lake root> ARCHIVE=<archive root>" >&2; exit 2; }
+	@$(PY) -m ingestion.migrate_hive_lake --old-lake "$$OLD_LAKE" --archive "$$ARCHIVE"
 
 psql: setup ## psql on the warehouse; with SQL on standard input it runs it and exits
 	@$(PG_ENV); PSQL=$$($(PY) -W ignore -c 'import pgserver._commands as c; print(c.POSTGRES_BIN_PATH / "psql")'); \

@@ -8,7 +8,8 @@ doubles (1.0 -> 1) and fail on fractions; amounts are rounded half-up to cents a
 decimal(12,2); timestamps carrying a zone become NYC wall-clock time; codes of the 2009-2014
 layouts spelled in text (`CSH`, `VTS`, `1` for a store-and-forward flag) map to today's codes
 (ingestion/contract/codes.py), and a text code found in no table is kept aside as `unmapped` (a
-data-quality warning, never a failed value).
+data-quality warning, never a failed value). Text the warehouses cannot store (a NUL character, more
+bytes than Redshift's VARCHAR holds: `ingestion/text.py`) fails too, and is marked in `unstorable`.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from ingestion.contract.datasets import Field
 from ingestion.contract.types import AMOUNT_PRECISION
 from ingestion.mapping import ColumnMapping
 from ingestion.raw_batches import RawBatch
+from ingestion.text import max_value_bytes, unstorable
 
 NYC = "America/New_York"
 # Tried in order after ISO-8601 text; TLC's CSV exports used these.
 TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M")
 _NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _AMOUNT_LIMIT = 10.0 ** (AMOUNT_PRECISION - 2)  # decimal(12,2) holds |x| < 10^10
+_NOT_STORABLE = " holds a NUL character or more than {:,} bytes: no warehouse stores it"
 SHAPE_BIT = 63  # bit of `failed` set when a CSV line has the wrong number of fields
 
 
@@ -42,6 +45,7 @@ class Canonical:
     failed: np.ndarray  # uint64 per row: bit i <=> field i failed to cast; SHAPE_BIT: wrong field count
     unmapped: dict[str, pa.Array]  # code field -> the text of codes no table knows (null elsewhere)
     source_row: np.ndarray
+    unstorable: np.ndarray | None = None  # uint64 per row: bit i <=> field i is text no warehouse stores
     derived: dict = dataclasses.field(default_factory=dict)  # values the rules compute once per batch (rules.py)
 
     @property
@@ -186,25 +190,43 @@ def _map_legacy(text: pa.Array, field: Field) -> tuple[pa.Array, pa.Array]:
     return pc.coalesce(mapped, text), mapped
 
 
-def _cast_dictionary(field: Field, raw: pa.DictionaryArray) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
+Cast = tuple[pa.Array, np.ndarray, pa.Array | None, np.ndarray]
+
+
+def _cast_dictionary(field: Field, raw: pa.DictionaryArray) -> Cast:
     """A dictionary-encoded column (Parquet text read as a dictionary) cast on its few distinct values,
     then spread to the rows. Text fields stay dictionary-encoded (null where the value is)."""
-    value, failed, unmapped = _cast_field(field, raw.dictionary)
+    value, failed, unmapped, bad_text = _cast_field(field, raw.dictionary)
     indices = raw.indices
-    failed = np.asarray(pc.take(pa.array(failed), indices).fill_null(False), dtype=bool)
+
+    def spread(mask: np.ndarray) -> np.ndarray:
+        return np.asarray(pc.take(pa.array(mask), indices).fill_null(False), dtype=bool)
+
+    failed, bad_text = spread(failed), spread(bad_text)
     unmapped = pc.take(unmapped, indices) if unmapped is not None else None
     if field.type != "string":
-        return pc.take(value, indices), failed, unmapped
+        return pc.take(value, indices), failed, unmapped, bad_text
     keep = pc.fill_null(pc.take(value.is_valid(), indices), False)
     return (
         pa.DictionaryArray.from_arrays(pc.if_else(keep, indices, pa.scalar(None, indices.type)), value),
         failed,
         unmapped,
+        bad_text,
     )
 
 
-def _cast_field(field: Field, raw: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
-    """(value, failed mask, unmapped text codes or None)."""
+def _storable(field: Field, text: pa.Array | None) -> tuple[pa.Array | None, np.ndarray]:
+    """(`text` with null where a warehouse could not store the value, which values those were)."""
+    if text is None:
+        return None, np.zeros(0, dtype=bool)
+    bad = unstorable(text, max_value_bytes(field.name if field.codes is not None else None))
+    if bad.any():
+        text = pc.if_else(pa.array(bad), pa.scalar(None, text.type), text)
+    return text, bad
+
+
+def _cast_field(field: Field, raw: pa.Array) -> Cast:
+    """(value, failed mask, unmapped text codes or None, unstorable text mask)."""
     if pa.types.is_dictionary(raw.type):
         return _cast_dictionary(field, raw)
     target = logical_type(field.type).arrow
@@ -231,14 +253,21 @@ def _cast_field(field: Field, raw: pa.Array) -> tuple[pa.Array, np.ndarray, pa.A
     else:
         value = _text(raw) if _is_text(raw) else pc.cast(raw, pa.string())
     value = pc.cast(value, target)
+    bad_text = np.zeros(len(raw), dtype=bool)
+    if field.type == "string":
+        value, bad_text = _storable(field, value)
+    elif unmapped is not None:
+        unmapped, bad_text = _storable(field, unmapped)
+        present = present | bad_text
     failed = present & ~_valid(value)
-    return value, failed, unmapped
+    return value, failed, unmapped, bad_text
 
 
 def to_canonical(batch: RawBatch, mapping: ColumnMapping) -> Canonical:
     """The batch in the contract's columns of its dataset (without trip_key/service/source_*)."""
     n = batch.num_rows
     failed = np.zeros(n, dtype=np.uint64)
+    bad_texts = np.zeros(n, dtype=np.uint64)
     columns: dict[str, pa.Array] = {}
     unmapped: dict[str, pa.Array] = {}
     for bit, field in enumerate(mapping.dataset.fields):
@@ -250,9 +279,10 @@ def to_canonical(batch: RawBatch, mapping: ColumnMapping) -> Canonical:
         raw = batch.columns[sources[0]]
         if len(sources) > 1:  # coalesced aliases: the first non-empty one
             raw = pc.coalesce(*(_text(plain(batch.columns[s])) for s in sources))
-        value, bad, codes = _cast_field(field, raw)
+        value, bad, codes, bad_text = _cast_field(field, raw)
         columns[field.name] = value
         failed[bad] |= np.uint64(1 << bit)
+        bad_texts[bad_text] |= np.uint64(1 << bit)
         if codes is not None and codes.null_count < n:
             unmapped[field.name] = codes
     if mapping.zones_from_points:
@@ -263,13 +293,21 @@ def to_canonical(batch: RawBatch, mapping: ColumnMapping) -> Canonical:
             columns[zone] = pa.array(zones, pa.int32())
     if batch.shape_ok is not None:
         failed[~batch.shape_ok] |= np.uint64(1 << SHAPE_BIT)
-    return Canonical(columns=columns, failed=failed, unmapped=unmapped, source_row=batch.source_row)
+    return Canonical(
+        columns=columns, failed=failed, unmapped=unmapped, source_row=batch.source_row, unstorable=bad_texts
+    )
 
 
-def failure_labels(mapping: ColumnMapping, failed: int) -> str:
-    """What a row's `failed` bits mean: ``<field> (<raw column>)``, comma-separated."""
+def failure_labels(mapping: ColumnMapping, failed: int, unstorable_bits: int = 0) -> str:
+    """What a row's `failed` bits mean: ``<field> (<raw column>)``, comma-separated; a field whose text
+    no warehouse stores (`unstorable_bits`) says so."""
     labels = [
         f"{field.name} ({mapping.source_for(field.name)})"
+        + (
+            _NOT_STORABLE.format(max_value_bytes(field.name if field.codes else None))
+            if unstorable_bits >> bit & 1
+            else ""
+        )
         for bit, field in enumerate(mapping.dataset.fields)
         if failed >> bit & 1
     ]

@@ -27,6 +27,7 @@ from ingestion.errors import BadFileError, ReconciliationError
 from ingestion.raw_batches import IrregularRows, RawBatch, read_ahead, read_batches
 from ingestion.raw_files import Inspection
 from ingestion.results import FAILED, INGESTED, REFUSED, SKIPPED, FileResult
+from ingestion.text import bounded_records, bounded_texts
 from ingestion.trip_keys import key_hashes, key_text
 
 Progress = Callable[[str], None]
@@ -113,8 +114,19 @@ def _ingest(inspection: Inspection, targets: dict[str, lake.Target], sha256: str
                 writer.discard()
             raise
         data_files = {QUARANTINE_TABLE: files[0], item.table: files[1]}
-        return FileResult(raw.name, raw.path, INGESTED, manifest=result, data_files=data_files)
-    raise AssertionError("unreachable: the line-by-line read never raises IrregularRows")
+        return FileResult(
+            raw.name, raw.path, INGESTED, manifest=result, data_files=data_files, notes=_notes(inspection)
+        )
+    raise AssertionError("unreachable: the record-by-record read never raises IrregularRows")
+
+
+def _notes(inspection: Inspection) -> list[str]:
+    """What the run must say about a file it ingests whole: a file with no revenue column loads its
+    month with NULL revenue."""
+    missing = inspection.mapping.missing_revenue
+    if not missing:
+        return []
+    return [f"WARNING: no revenue column ({', '.join(missing)}): every trip of the month loads with NULL revenue"]
 
 
 def _stream(inspection: Inspection, by_line: bool, writers, say: Progress) -> _Tally:
@@ -190,7 +202,7 @@ def _quarantined(
     tally: _Tally,
 ) -> pa.Table:
     """The rejected rows with reason code, reason text and the raw record; trip_key is null where the
-    values could not be read."""
+    values could not be read. Reason and raw record are text a warehouse stores (`ingestion/text.py`)."""
     picked = np.flatnonzero(reason != rules.ACCEPTED)
     index = pa.array(picked, pa.int64())
     codes = pa.array(np.array(rules.RULE_CODES, dtype=object)[reason[picked]], pa.string())
@@ -205,8 +217,8 @@ def _quarantined(
         **{name: rows.columns[name].take(index) for name in ("pickup_at", "dropoff_at") if name in rows.columns},
         "trip_key": pc.if_else(unreadable, pa.scalar(None, pa.string()), keys),
         "reason_code": codes,
-        "reason": texts,
-        "raw_record": batch.records(picked),
+        "reason": bounded_texts(texts),
+        "raw_record": bounded_records(batch.records(picked)),
     }
     for name in ("pickup_location_id", "dropoff_location_id"):
         columns[name] = rows.columns[name].take(index) if name in rows.columns else pa.nulls(len(picked), pa.int32())

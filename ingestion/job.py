@@ -484,9 +484,10 @@ def describe(result: FileResult) -> str:
         return f"{result.error} -> refused{moved}"
     if not result.ok:
         return f"{result.error} -> FAILED"
+    notes = "".join(f"; {note}" for note in result.notes)
     return (
         f"{result.source_file}: {result.count('rows_read'):,} read, {result.count('rows_accepted'):,} accepted,"
-        f" {result.count('rows_quarantined'):,} quarantined ({result.seconds:.1f} s){where}"
+        f" {result.count('rows_quarantined'):,} quarantined ({result.seconds:.1f} s){where}{notes}"
     )
 
 

@@ -298,9 +298,13 @@ def commit(
     fresh = [r for r in results if r.status == INGESTED and r.data_files]
     if not fresh:
         return results
+    replaces: dict[str, str] = {}  # file -> the month's delivery under another name it replaces
     for result in fresh:  # every receipt of the month: its file under another format no longer is the lake's
         for fmt in FORMATS:
-            manifest.delete_manifest(roots.lake_root, raw_file_name(*month_of(result), fmt))
+            name = raw_file_name(*month_of(result), fmt)
+            if name != result.source_file and (earlier := manifest.read_manifest(roots.lake_root, name)):
+                replaces[result.source_file] = f"{name} (sha256 {earlier['sha256'][:12]})"
+            manifest.delete_manifest(roots.lake_root, name)
     names = [QUARANTINE_TABLE, *sorted({r.manifest["lake_table"] for r in fresh})]
     failed: dict[str, str] = {}
     entries: dict[tuple[str, str], list[DataFile]] = {}
@@ -347,6 +351,8 @@ def commit(
             r.manifest["ingested_at"] = loaded_at
         append_load_log(tables[LOAD_LOG_TABLE], [r.manifest for r in committed])
         for r in committed:  # the receipt, and a refusal of an earlier delivery is superseded
+            if r.source_file in replaces:  # a month has one source: the run says which one it dropped
+                r.notes.append(f"replaces {replaces[r.source_file]}, the month's earlier delivery")
             manifest.write_manifest(roots.lake_root, r.manifest)
             storage.delete_file(manifest.rejection_path(roots.quarantine_root, r.source_file))
     for r in fresh:

@@ -30,6 +30,14 @@ class ColumnMapping:
     sources: dict[str, tuple[str, ...]]  # field -> raw columns, in the field's alias order
     zones_from_points: dict[str, tuple[str, str]]  # zone field -> (longitude, latitude) fields
 
+    @property
+    def missing_revenue(self) -> tuple[str, ...]:
+        """The dataset's revenue fields (type `amount`) when the file carries none of them: its trips
+        load with NULL revenue, which the run must say. Empty when it carries one, or the dataset has
+        none (fhv)."""
+        amounts = tuple(f.name for f in self.dataset.fields if f.type == "amount")
+        return () if any(name in self.sources for name in amounts) else amounts
+
     def source_for(self, field: str) -> str | None:
         """The (first) raw column of `field`, or None when this layout lacks it."""
         found = self.sources.get(field)

@@ -4,8 +4,10 @@ Parquet: the file's own columns and types, row group by row group. CSV (and gzip
 every field as text. TLC's CSVs have quirks this handles: CRLF or LF, a blank line after the header,
 a BOM, quoted fields, and rows ending in extra empty fields (2016-H2, green 2013-08..2015-06). Rows
 are read with Arrow's CSV parser; a file whose rows do not all have the same number of fields (a cut
-last line, a stray comma) is read again line by line, so every row keeps its position and the odd
-ones are flagged (`shape_ok` false) instead of stopping the file. Blank lines are not rows.
+last line, a stray comma) is read again record by record with Python's CSV parser, so every row keeps
+its position and the odd ones are flagged (`shape_ok` false) instead of stopping the file. Record
+boundaries always come from a CSV parser, never from counting lines: a quoted field may hold a
+newline. Blank lines are not rows.
 
 Failures of the file itself (corrupt data page, bad gzip stream, bytes that are not UTF-8) raise
 `BadFileError` with one line naming the file and the problem.
@@ -36,7 +38,6 @@ from ingestion.raw_files import CSV_HEAD_BYTES, Inspection
 
 PARQUET_BATCH_ROWS = 262_144
 CSV_BLOCK_BYTES = 16 << 20
-_LINE_DELIMITER = "\x1f"  # ASCII unit separator: never in TLC text, so each line reads as one field
 EXTRA_PREFIX = "_extra_field_"
 
 
@@ -165,17 +166,17 @@ def _header_and_width(inspection: Inspection) -> tuple[list[str], int]:
     """The header's names and the most common number of fields of the first data lines."""
     with _input_stream(inspection) as stream:
         head = stream.read(CSV_HEAD_BYTES).decode("utf-8-sig", errors="replace")
-    lines = [line for line in head.splitlines() if line.strip()]
-    header = [name.strip() for name in next(csv.reader([lines[0]]))]
-    complete = lines[1:-1] if len(lines) > 2 else lines[1:]  # the last line may be cut by the 64 KiB limit
-    widths = Counter(len(next(csv.reader([line]))) for line in complete)
+    records = [values for values in csv.reader(io.StringIO(head, newline="")) if "".join(values).strip()]
+    header = [name.strip() for name in records[0]]
+    complete = records[1:-1] if len(records) > 2 else records[1:]  # the last may be cut by the 64 KiB limit
+    widths = Counter(len(values) for values in complete)
     width = widths.most_common(1)[0][0] if widths else len(header)
     return header, max(width, len(header))
 
 
 def _text_error(inspection: Inspection, exc: BaseException) -> BadFileError:
     text = _one_line(exc)
-    if "UTF8" in text or "utf8" in text or "UTF-8" in text:
+    if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "utf8" in text or "UTF-8" in text:
         return BadFileError(inspection.raw.path, f"not UTF-8 text ({_first_bad_byte(inspection)})")
     if isinstance(exc, zlib.error | EOFError) or "gzip" in text.lower() or "zlib" in text.lower():
         return BadFileError(inspection.raw.path, f"corrupt gzip data ({text})")
@@ -213,7 +214,7 @@ def _csv_batches(inspection: Inspection) -> Iterator[RawBatch]:
 
 def _csv_regular(inspection: Inspection, header: list[str], extras: list[str], invalid: list[str]):
     """Rows through Arrow's CSV parser, all as text; any row of another width is noted in `invalid`
-    (and makes the caller read the file line by line instead)."""
+    (and makes the caller read the file record by record instead)."""
     names = [*header, *extras]
 
     def on_invalid(row) -> str:
@@ -226,7 +227,10 @@ def _csv_regular(inspection: Inspection, header: list[str], extras: list[str], i
             read_options=pacsv.ReadOptions(
                 column_names=_unique(names), skip_rows=1, block_size=CSV_BLOCK_BYTES, use_threads=True
             ),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=True),
+            # newlines_in_values: a block boundary is never put inside a quoted field that holds a newline
+            parse_options=pacsv.ParseOptions(
+                invalid_row_handler=on_invalid, ignore_empty_lines=True, newlines_in_values=True
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in _unique(names)},
                 strings_can_be_null=False,
@@ -274,40 +278,67 @@ def _csv_records(header: list[str], columns: list[pa.Array]) -> Callable[[np.nda
     return records
 
 
+class _Taken:
+    """The text lines a `csv.reader` pulls, kept until taken: the raw text of the record it just read
+    (Python's reader asks for exactly the lines of one record, a quoted newline included)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._taken: list[str] = []
+
+    def __iter__(self) -> _Taken:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self._taken.append(line)
+        return line
+
+    def take(self) -> str:
+        text = "".join(self._taken)
+        self._taken.clear()
+        return text.rstrip("\r\n")
+
+
 def _csv_by_line(inspection: Inspection, header: list[str]) -> Iterator[RawBatch]:
-    """Every line as one text value, split here: rows of any width keep their place."""
+    """Every record through Python's CSV parser, split into fields here: rows of any width keep their
+    place, and a quoted field holding a newline stays one field of one record (record boundaries come
+    from the parser, never from counting lines). Blank lines are not rows."""
     width = len(header)
     start = 1
-    first = True
     with _input_stream(inspection) as stream:
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        lines = _Taken(iter(text))
+        reader = csv.reader(lines)
+        texts: list[str] = []
+        fields: list[list[str]] = []
+        size = 0
+        header_seen = False
         try:
-            reader = pacsv.open_csv(
-                stream,
-                read_options=pacsv.ReadOptions(column_names=["line"], block_size=CSV_BLOCK_BYTES, use_threads=True),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=_LINE_DELIMITER, quote_char=False, escape_char=False, ignore_empty_lines=True
-                ),
-                convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()}, strings_can_be_null=False),
-            )
-            for batch in reader:
-                lines = batch.column(0)
-                if first:  # the header line
-                    lines, first = lines.slice(1), False
-                lines = pc.utf8_rtrim(lines, "\r")
-                keep = np.asarray(pc.not_equal(pc.utf8_trim_whitespace(lines), ""), dtype=bool)
-                if not keep.all():
-                    lines = lines.filter(pa.array(keep))
-                if not len(lines):
+            for values in reader:
+                raw = lines.take()
+                if not raw.strip():
                     continue
-                yield _split_lines(lines, header, width, start)
-                start += len(lines)
-        except (pa.ArrowException, OSError, EOFError, zlib.error) as exc:
+                if not header_seen:  # the header record
+                    header_seen = True
+                    continue
+                texts.append(raw)
+                fields.append(values)
+                size += len(raw)
+                if size >= CSV_BLOCK_BYTES:
+                    yield _split_lines(texts, fields, header, width, start)
+                    start += len(texts)
+                    texts, fields, size = [], [], 0
+            if texts:
+                yield _split_lines(texts, fields, header, width, start)
+        except (pa.ArrowException, OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as exc:
             raise _text_error(inspection, exc) from exc
+        finally:
+            text.detach()  # the stream is closed by its own `with`, not by the wrapper's finaliser
 
 
-def _split_lines(lines: pa.Array, header: list[str], width: int, start: int) -> RawBatch:
-    texts = lines.to_pylist()
-    fields = [next(csv.reader(io.StringIO(text))) if '"' in text else text.split(",") for text in texts]
+def _split_lines(texts: list[str], fields: list[list[str]], header: list[str], width: int, start: int) -> RawBatch:
+    """One batch of parsed records (`texts`: each record's raw text, `fields`: its values)."""
     counts = np.array([len(f) for f in fields], dtype=np.int64)
     shape_ok = counts == width
     wider = np.flatnonzero(counts > width)

@@ -9,9 +9,12 @@ message is one line, e.g. ``yellow_tripdata_2024-01.parquet: truncated or corrup
 from __future__ import annotations
 
 import csv
+import errno
 import gzip
 import hashlib
 import io
+import os
+import stat
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,6 +78,37 @@ def parse_raw_file(path: str, version_id: str | None = None) -> RawFile:
     return RawFile(path, name, match["service"], int(match["year"]), month, match["fmt"], version_id)
 
 
+def local_file_problem(path: str) -> str | None:
+    """Why a local path is not a regular file this process can read, in the words a refusal uses; None
+    when it is one. The one place that names an odd file's true reason (the runner's folder listing and
+    `inspect_file` both ask it): a FIFO is not "empty", a symbolic link loop is not "missing"."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop (following it leads back to a link on its path), not a file"
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            return f"broken symbolic link (its target {os.readlink(path)} does not exist)"
+        if exc.errno == errno.ENOENT:
+            return "file does not exist"
+        if exc.errno == errno.EACCES:
+            return "file is not readable (permission denied)"
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a file"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO (named pipe), not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a regular file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file"
+    if not os.access(path, os.R_OK):
+        return "file is not readable (permission denied)"
+    return None
+
+
 def _parquet_columns(raw: RawFile, size: int) -> tuple[list[str], int]:
     with storage.open_binary(raw.path, raw.version_id) as handle:
         handle.seek(max(0, size - 4))
@@ -133,6 +167,8 @@ def inspect_file(path: str, version_id: str | None = None) -> Inspection:
     """All checks that need no full read: name, existence, size, footer/header, column mapping (of the
     given S3 object version, when there is one)."""
     raw = parse_raw_file(path, version_id)
+    if not storage.is_s3(path) and (problem := local_file_problem(path)) is not None:
+        raise BadFileError(path, problem)
     try:
         found = storage.stat(path, version_id)
         if found is None:

@@ -220,10 +220,12 @@ def _texts(rows: Canonical, ctx: Context, code: str, index: pa.Array, earlier: n
     """The reason texts of `code` for the rows at `index`, with the offending values."""
     value = lambda name: _shown(rows.columns[name].take(index))  # noqa: E731
     if code == "unparseable":
-        masks = rows.failed[np.asarray(index)]
-        labels = {int(m): f"could not parse: {failure_labels(ctx.mapping, int(m))}" for m in np.unique(masks) if m}
-        labels[0] = "pickup or dropoff time missing"
-        return pa.array([labels[int(m)] for m in masks], pa.string())
+        picked = np.asarray(index)
+        unstorable = rows.unstorable[picked] if rows.unstorable is not None else np.zeros(len(picked), np.uint64)
+        masks = list(zip(rows.failed[picked].tolist(), unstorable.tolist(), strict=True))
+        labels = {m: f"could not parse: {failure_labels(ctx.mapping, *m)}" for m in set(masks) if m[0]}
+        labels[(0, 0)] = "pickup or dropoff time missing"
+        return pa.array([labels[m] for m in masks], pa.string())
     if code == "pickup_outside_file_month":
         return _join("pickup ", value("pickup_at"), f" is outside {ctx.year:04d}-{ctx.month:02d}")
     if code == "dropoff_before_pickup":

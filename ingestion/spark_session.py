@@ -19,13 +19,18 @@ LOG4J2 = Path(__file__).with_name("log4j2.properties")
 # (ingestion/file_ingest.py), so the job needs no SQL setting, on Glue or here. None is set at run
 # time either: the first `spark.conf.set` builds the SQL session state, ~0.4 s of every start.
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-# What the driver commits with (pyiceberg, SQLAlchemy for the local catalog: ~0.6 s of imports),
-# imported while the JVM starts, when the driver only waits: afterwards it would compete with the
-# first tasks for the cores. A session that already exists (Glue) starts nothing.
+# What the driver commits with (pyiceberg, SQLAlchemy for the local catalog: ~0.6 s of CPU),
+# imported while the JVM starts, when the driver only waits, on a thread of the lowest priority so
+# that it takes the cores only when the JVM leaves them idle. A session that already exists (Glue)
+# starts nothing.
 IMPORTED_WHILE_STARTING = ("ingestion.lake_commit", "ingestion.lake_maintenance", "pyiceberg.catalog.sql")
 
 
 def _import_quietly(modules: tuple[str, ...]) -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # Linux: this thread only
+    except (AttributeError, OSError):
+        pass
     for name in modules:
         try:
             importlib.import_module(name)

@@ -12,12 +12,14 @@ from ingestion.contract.datasets import DATASETS, PARTITION_COLUMNS, SERVICES, C
 
 FORMATS: tuple[str, ...] = ("parquet", "csv", "csv.gz")
 FILE_NAME_TEMPLATE = "{service}_tripdata_YYYY-MM.{format}"
+# The whole name and nothing else: ASCII digits only ([0-9], not \d, which takes any script's digits)
+# and \Z, not $ (which also matches before a trailing newline).
 FILE_NAME = re.compile(
-    r"^(?P<service>"
+    r"\A(?P<service>"
     + "|".join(sorted(SERVICES, key=len, reverse=True))
-    + r")_tripdata_(?P<year>\d{4})-(?P<month>\d{2})\.(?P<fmt>"
+    + r")_tripdata_(?P<year>[0-9]{4})-(?P<month>[0-9]{2})\.(?P<fmt>"
     + "|".join(re.escape(f) for f in sorted(FORMATS, key=len, reverse=True))
-    + r")$"
+    + r")\Z"
 )
 FILE_NAME_HELP = "{" + "|".join(SERVICES) + "}_tripdata_YYYY-MM.{" + ",".join(FORMATS) + "}"
 # The same without braces, for text a Step Functions States.Format reads (braces are its placeholders).

@@ -12,6 +12,12 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 AMOUNT_PRECISION, AMOUNT_SCALE = 12, 2
+# The longest text value the lake passes on, in UTF-8 bytes: Redshift's VARCHAR maximum (PostgreSQL's
+# text holds more). Neither warehouse stores the NUL character (U+0000) in text. ingestion/RULES.md
+# says what happens to a value beyond either (`ingestion/text.py` enforces it); the warehouse's whole
+# text type is `varchar(MAX_TEXT_BYTES)`.
+MAX_TEXT_BYTES = 65535
+WHOLE_TEXT_SQL = f"varchar({MAX_TEXT_BYTES})"
 
 
 @dataclass(frozen=True)

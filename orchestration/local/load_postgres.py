@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psycopg2
 import pyarrow as pa
 import pyarrow.dataset as pads
 from pgpq import ArrowToPostgresBinaryEncoder
@@ -40,6 +41,7 @@ from ingestion.contract import (
     dataset,
     logical_type,
 )
+from ingestion.text import shown
 
 RAW_SCHEMA = "raw"
 # The load log's Postgres spelling: loaded_at is when this loader swapped the month in (timestamptz), and
@@ -316,6 +318,19 @@ class MonthToLoad:
         return f"{self.service} {self.year:04d}-{self.month:02d}"
 
 
+def _refused(month_: MonthToLoad, exc: psycopg2.DataError) -> str:
+    """One line for a value PostgreSQL refused: the file, the month, PostgreSQL's words and where."""
+    where = " ".join((exc.diag.context or "").split())
+    return shown(
+        f"{month_.source_file}: PostgreSQL refused a value of the lake's {month_.label}"
+        f" ({' '.join(str(exc.diag.message_primary or exc).split())}{'; ' + where if where else ''});"
+        " nothing of this month was loaded. The lake holds text no warehouse stores (ingested before"
+        " ingestion/RULES.md quarantined it): delete the file's receipt (<lake>/_manifests/<file>.json)"
+        " and run again to re-ingest it",
+        1000,
+    )
+
+
 def load_partition(conn, month_: MonthToLoad) -> PartitionLoad:
     """Swap one month into the warehouse from its data files, atomically."""
     service, year, month = month_.service, month_.year, month_.month
@@ -385,6 +400,9 @@ def load_partition(conn, month_: MonthToLoad) -> PartitionLoad:
                 sql.SQL("set local default_statistics_target = {}").format(sql.Literal(ANALYZE_STATISTICS_TARGET))
             )
             cur.execute(sql.SQL("analyze {}").format(child))
+    except psycopg2.DataError as exc:
+        conn.rollback()
+        raise RuntimeError(_refused(month_, exc)) from exc
     finally:
         trips.close()
         quarantine.close()

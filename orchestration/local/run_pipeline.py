@@ -110,42 +110,70 @@ def _looks_like_data(name: str) -> bool:
     return name.lower().endswith(_DATA_ENDINGS) or "tripdata" in name.lower()
 
 
+def _passed_over_below(folder: Path, source: Path) -> list[str]:
+    """Every file under a sub-folder of SOURCE (not read: SOURCE's own files are the delivery), as
+    `<path relative to SOURCE> (<why>)`; links to folders are not followed, so a loop cannot recurse."""
+    found: list[str] = []
+
+    def unreadable(error: OSError) -> None:
+        found.append(f"{Path(error.filename).relative_to(source)}/ (folder not readable: {error.strerror})")
+
+    for root, folders, files in os.walk(folder, onerror=unreadable):
+        here = Path(root)
+        for name in sorted(files) + sorted(n for n in folders if (here / n).is_symlink()):
+            found.append(f"{(here / name).relative_to(source)} (in a sub-folder; only SOURCE's own files are read)")
+        folders.sort()
+    return found or [f"{folder.relative_to(source)}/ (an empty sub-folder)"]
+
+
 def list_source_files(source: Path, ignored: list[str] | None = None) -> list[Path]:
     """The TLC files in `source`, sorted; refuses, naming each, what a user would not want ignored:
-    data files with other names, and folders or broken links with TLC names. Sub-folders and files
-    that are not data (notes, READMEs) are not read; their names go to `ignored`."""
+    data files with other names, folders or odd files (FIFO, link loop, unreadable) with TLC names, and
+    broken links. Every other entry under `source` (notes, hidden files, whatever sub-folders hold) is
+    not read, and goes to `ignored` by its path relative to `source`: a file is read or named."""
+    from ingestion.raw_files import local_file_problem
+
     if not source.exists():
         raise InputError(f"{source}: SOURCE does not exist")
     if not source.is_dir():
         raise InputError(f"{source}: SOURCE must be a folder of TLC files, this is not a folder")
     if not os.access(source, os.R_OK | os.X_OK):
         raise InputError(f"{source}: SOURCE folder is not readable")
-    entries = sorted(p for p in source.iterdir() if not p.name.startswith("."))
     problems: list[str] = []
     files: list[Path] = []
-    for path in entries:
+    passed_over: list[str] = []
+    for path in sorted(source.iterdir()):
         tlc_name = bool(FILE_NAME.match(path.name))
+        problem = local_file_problem(str(path))
         if path.is_symlink() and not path.exists():
-            problems.append(f"{path}: broken symbolic link (its target {os.readlink(path)} does not exist)")
+            problems.append(f"{path}: {problem}")  # a broken link or a loop, whatever its name
         elif path.is_dir():
-            if tlc_name:  # other sub-folders are not read (README: "Real TLC files")
+            if tlc_name:
                 problems.append(f"{path}: is a folder, not a file; SOURCE must hold the TLC files themselves")
-        elif not tlc_name:
-            if path.name.endswith(".expected.json"):
-                continue  # the synthetic generator's expectations, beside its files
-            if _looks_like_data(path.name):
-                problems.append(
-                    f"{path}: not a TLC trip file (expected names like {FILE_NAME_HELP}); move it out of SOURCE"
-                )
-            elif ignored is not None:
-                ignored.append(path.name)
+            elif path.is_symlink():
+                passed_over.append(f"{path.name}/ (a link to a folder, not followed)")
+            else:
+                passed_over += _passed_over_below(path, source)
+        elif tlc_name:
+            if problem is None:
+                files.append(path)
+            else:
+                problems.append(f"{path}: {problem}")
+        elif path.name.endswith(".expected.json"):
+            passed_over.append(path.name)  # the synthetic generator's expectations, beside its files
+        elif _looks_like_data(path.name) and not path.name.startswith("."):
+            problems.append(
+                f"{path}: not a TLC trip file (expected names like {FILE_NAME_HELP}); move it out of SOURCE"
+            )
         else:
-            files.append(path)
+            passed_over.append(path.name if problem is None else f"{path.name} ({problem})")
     if problems:
         more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:4])})" if len(problems) > 1 else ""
         raise InputError(problems[0] + more)
     if not files:
         raise InputError(f"{source}: SOURCE folder holds no TLC trip files ({FILE_NAME_HELP})")
+    if ignored is not None:
+        ignored += passed_over
     return files
 
 
@@ -187,8 +215,10 @@ def validate_input(state: RunState) -> StageReport:
     from ingestion.job import plan, refusal
 
     cfg = state.config
-    ignored: list[str] = []
+    ignored = state.report.passed_over
     state.inputs = list_source_files(cfg.source, ignored) if cfg.source else ensure_sample(cfg)
+    for entry in ignored:
+        say(f"  passed over, not read: {entry}")
     try:
         state.plan = plan([str(p) for p in state.inputs], str(cfg.lake_root), str(cfg.quarantine_root))
         state.plan.orphan_min_age = dt.timedelta(0)  # the run holds the lake (ingestion.lake_lock)
@@ -202,7 +232,7 @@ def validate_input(state: RunState) -> StageReport:
     return StageReport(
         "ValidateInput",
         detail=f"{len(state.inputs)} file(s) accepted, {unchanged} already in the lake (same sha256)"
-        + (f"; not data, not read: {', '.join(ignored)}" if ignored else ""),
+        + (f"; {len(ignored)} passed over, not read (named above and in the summary)" if ignored else ""),
     )
 
 

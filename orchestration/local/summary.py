@@ -1,7 +1,9 @@
 """The run summary: per stage rows in/out and time, quarantine by reason, dbt results, where to look next.
 
 Printed at the end of `make run` and written as JSON beside the run's artifacts, so scripts and tests
-read the same figures a person reads.
+read the same figures a person reads. Every printed line is one line of bounded length: values that come
+from the files (an unknown code may be 60 KB or hold a newline) are escaped and cut (`ingestion.text.shown`),
+and at most `MAX_LISTED` codes are listed; the JSON keeps them whole.
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from ingestion.text import shown
+
+MAX_LISTED = 20  # unknown codes listed in the printed summary; the JSON lists every one
+MAX_LINE_CHARS = 240  # longer printed lines are cut (paths and dbt figures included)
 
 
 @dataclass
@@ -34,6 +41,7 @@ class RunReport:
     failed_stage: str | None = None
     error: str | None = None
     rejected: list[str] = field(default_factory=list)  # refused files copied to the quarantine
+    passed_over: list[str] = field(default_factory=list)  # entries under SOURCE not read, each with why
     reconciled: object | None = None  # orchestration.local.reconcile.Reconciliation, after Transform
     exit_status: int | None = None  # what the pipeline exits with (`make` itself exits 2 on any failure)
     stage: str | None = None  # the stage under way, saved at its start: a killed run's report names it
@@ -84,6 +92,7 @@ class RunReport:
             "failed_stage": self.failed_stage,
             "error": self.error,
             "rejected": self.rejected,
+            "passed_over": self.passed_over,
         }
 
     def write_json(self) -> Path:
@@ -128,6 +137,13 @@ class RunReport:
             f"  this run's files: {rec['rows_read']:,} read = {rec['rows_accepted']:,} accepted"
             f" + {rec['rows_quarantined']:,} quarantined  [{'OK' if ok else 'BROKEN'}]",
         ]
+        noted = [(f["source_file"], note) for f in self.files for note in f.get("notes") or ()]
+        if noted:
+            lines.append("  about this run's files:")
+            lines += [f"    {name}: {note}" for name, note in noted]
+        if self.passed_over:
+            lines.append(f"  passed over under SOURCE, not read ({len(self.passed_over)}):")
+            lines += [f"    {entry}" for entry in self.passed_over]
         reasons = self.quarantine_by_reason()
         if reasons:
             lines.append("  quarantined by reason:")
@@ -135,7 +151,12 @@ class RunReport:
         warned = self.warnings_by_code()
         if warned:
             lines.append("  kept, with a code the reference tables lack (unknown member in the marts):")
-            lines += [f"    {code:<28}{count:>10,}" for code, count in warned.items()]
+            listed = list(warned.items())[:MAX_LISTED]
+            lines += [f"    {shown(code):<28}{count:>10,}" for code, count in listed]
+            if len(warned) > len(listed):
+                lines.append(
+                    f"    ... and {len(warned) - len(listed):,} more code(s): see warnings_by_code in the JSON"
+                )
         if self.dbt is not None:
             d = self.dbt
             lines.append(
@@ -151,4 +172,4 @@ class RunReport:
             f"        {self.work_dir / 'runs' / 'latest.json'}  (this summary as JSON)",
             "",
         ]
-        print("\n".join(lines), flush=True)
+        print("\n".join(shown(line, MAX_LINE_CHARS) for line in lines), flush=True)

@@ -131,6 +131,8 @@ def test_unknown_codes_are_the_ingestion_warnings(built_warehouse, sql):
         if key == f"{column}={code}"
     }
     assert actual == expected
+    # the fixture's shared_match_flag YES is reported whole, never cut to the known Y (issue 20)
+    assert {code for (_, _, column, code) in actual if column == "shared_match_flag"} == {"X", "YES"}
     # the fixture's vendor 5, payment type 9, license HV0009 and shared_match_flag X
     assert {(service, column) for service, _, column, _ in expected} >= {
         ("yellow", "vendor_id"),
@@ -212,3 +214,22 @@ def test_a_partition_without_its_load_log_row_fails_the_build(load_raw_fixture, 
         "every_partition_has_a_load_int_fhv_trips_unioned_ref_stg_tlc__partition_loads_": "fail",
         "every_partition_has_a_load_int_trips_unioned_ref_stg_tlc__partition_loads_": "pass",
     }, result.output[-3000:]
+
+
+def test_a_code_column_an_older_warehouse_holds_narrower_is_widened_by_the_next_run(built_warehouse, dbt, sql):
+    # a warehouse built before codes were typed whole (issue 20) holds varchar(16): its next incremental
+    # run widens the columns in place (pre-hook widen_text_columns) instead of stopping at the schema check
+    narrowed = {
+        ("analytics", "rpt_code_counts", "code_value"),
+        ("analytics_intermediate", "int_base_months_aggregated", "hvfhs_license_num"),
+    }
+    for schema, table, column in narrowed:
+        sql(f"alter table {schema}.{table} alter column {column} type varchar(16)")
+    result = dbt("run", "--select", "rpt_code_counts", "int_base_months_aggregated", check=False)
+    assert result.returncode == 0, result.output[-3000:]
+    widths = sql(
+        "select table_schema, table_name, column_name, character_maximum_length from information_schema.columns"
+        " where (table_schema, table_name, column_name) in (('analytics', 'rpt_code_counts', 'code_value'),"
+        " ('analytics_intermediate', 'int_base_months_aggregated', 'hvfhs_license_num'))"
+    )
+    assert {(s, t, c): n for s, t, c, n in widths} == {key: 65535 for key in narrowed}

@@ -173,7 +173,8 @@ def test_a_real_tlc_folder_runs_from_source(first_run, warehouse, tmp_path):
     summary = _latest_summary(first_run["work_dir"])
     assert [f["source_file"] for f in summary["files"]] == ["yellow_tripdata_2024-01.parquet"]
     [validate] = [s for s in summary["stages"] if s["name"] == "ValidateInput"]
-    assert validate["detail"].endswith("not data, not read: PROVENANCE.md")
+    assert validate["detail"].endswith("1 passed over, not read (named above and in the summary)")
+    assert summary["passed_over"] == ["PROVENANCE.md"]
 
 
 def test_a_warehouse_that_lost_a_trip_fails_the_run_naming_the_month(first_run, warehouse):

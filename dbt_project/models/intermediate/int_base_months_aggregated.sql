@@ -10,6 +10,9 @@
     narrow base columns, and the table equals a full refresh. A full table would scan every month's
     bases on every build (on Spectrum, the whole for-hire lake). Every loaded month has rows (the
     dispatching role counts a null base too), so no month is re-resolved without cause.
+
+    A code column widened since a warehouse was built (varchar(16) -> varchar(65535)) is altered in
+    place first (`widen_text_columns`), so that warehouse's next run carries on.
 #}
 {{
     config(
@@ -17,6 +20,7 @@
         incremental_strategy='rebuild_months',
         unique_key='pickup_month',
         on_schema_change='fail',
+        pre_hook=before_begin('{{ widen_text_columns() }}'),
         dist='even',
         sort=['pickup_month'],
         indexes=[{'columns': ['pickup_month', 'service', '_loaded_at']}],
@@ -125,7 +129,7 @@ final as (
         cast(pickup_month as date) as pickup_month,
         cast(base_role as varchar(16)) as base_role,
         cast(base_num as varchar(16)) as base_num,
-        cast(hvfhs_license_num as varchar(16)) as hvfhs_license_num,
+        cast(hvfhs_license_num as varchar(65535)) as hvfhs_license_num,
         cast(trips as bigint) as trips,
         cast(partition_loaded_at as timestamp) as _loaded_at
     from aggregated

@@ -9,6 +9,9 @@
     partitions (on Spectrum, only the narrow coded columns) and the table equals a full refresh. A view
     would scan every coded column of the whole lake on every query, and its tests on every build. Known
     and missing codes are kept too, so every loaded month has rows and is not re-resolved on each run.
+
+    A code column widened since a warehouse was built (varchar(16) -> varchar(65535)) is altered in
+    place first (`widen_text_columns`), so that warehouse's next run carries on.
 #}
 {{
     config(
@@ -16,6 +19,7 @@
         incremental_strategy='rebuild_months',
         unique_key='pickup_month',
         on_schema_change='fail',
+        pre_hook=before_begin('{{ widen_text_columns() }}'),
         dist='even',
         sort=['pickup_month'],
         indexes=[{'columns': ['pickup_month', 'service', '_loaded_at']}],
@@ -92,7 +96,7 @@ known_codes as (
         {{ service }}_trips.service,
         {{ service }}_trips.pickup_month,
         {%- for column, staging_column in coded_columns[service] %}
-        cast({{ service }}_trips.{{ staging_column }} as varchar(16)) as {{ column }},
+        cast({{ service }}_trips.{{ staging_column }} as varchar(65535)) as {{ column }},
         {%- endfor %}
         latest_loads.loaded_at as partition_loaded_at,
         count(*) as trips
@@ -174,7 +178,7 @@ final as (
         cast(service as varchar(8)) as service,
         cast(pickup_month as date) as pickup_month,
         cast(coded_column as varchar(32)) as coded_column,
-        cast(code_value as varchar(16)) as code_value,
+        cast(code_value as varchar(65535)) as code_value,
         cast(code_status as varchar(8)) as code_status,
         cast(code_name as varchar(64)) as code_name,
         cast(trips as bigint) as trips,

@@ -31,8 +31,8 @@ final as (
         cast(service as varchar(8)) as service,
         cast(pickup_month as date) as pickup_month,
         cast(coded_column as varchar(32)) as coded_column,
-        cast(code_value as varchar(16)) as code_value,
-        cast(warning_key as varchar(64)) as warning_key,
+        cast(code_value as varchar(65535)) as code_value,
+        cast(warning_key as varchar(65535)) as warning_key,
         cast(trips as bigint) as trips
     from unknown_codes
 

@@ -12,7 +12,7 @@ renamed as (
         ---------- ids
         cast(trip_key as varchar(64)) as trip_id,
         cast(service as varchar(8)) as service,
-        cast(hvfhs_license_num as varchar(16)) as hvfhs_license_num,
+        cast(hvfhs_license_num as varchar(65535)) as hvfhs_license_num,
         cast(dispatching_base_num as varchar(16)) as dispatching_base_num,
         cast(originating_base_num as varchar(16)) as originating_base_num,
         cast(pickup_location_id as integer) as pickup_location_id,
@@ -31,11 +31,11 @@ renamed as (
         cast(trip_time as bigint) as trip_seconds,
 
         ---------- flags as published (Y/N; 2019-2020 files: SR_Flag 1 or empty)
-        cast(shared_request_flag as varchar(1)) as shared_request_flag,
-        cast(shared_match_flag as varchar(1)) as shared_match_flag,
-        cast(access_a_ride_flag as varchar(1)) as access_a_ride_flag,
-        cast(wav_request_flag as varchar(1)) as wav_request_flag,
-        cast(wav_match_flag as varchar(1)) as wav_match_flag,
+        cast(shared_request_flag as varchar(65535)) as shared_request_flag,
+        cast(shared_match_flag as varchar(65535)) as shared_match_flag,
+        cast(access_a_ride_flag as varchar(65535)) as access_a_ride_flag,
+        cast(wav_request_flag as varchar(65535)) as wav_request_flag,
+        cast(wav_match_flag as varchar(65535)) as wav_match_flag,
         cast(sr_flag as integer) as sr_flag,
 
         ---------- flags as booleans: Y true, N false, any other code (and null) unknown

@@ -28,7 +28,7 @@ renamed as (
         ---------- trip
         cast(passenger_count as integer) as passenger_count,
         cast(trip_distance as numeric(12, 2)) as trip_distance_miles,
-        cast(store_and_fwd_flag as varchar(1)) as store_and_fwd_flag,
+        cast(store_and_fwd_flag as varchar(65535)) as store_and_fwd_flag,
         -- Y true, N false; any other code is unknown (null), not "not stored"
         case store_and_fwd_flag when 'Y' then true when 'N' then false end as is_store_and_forward,
 

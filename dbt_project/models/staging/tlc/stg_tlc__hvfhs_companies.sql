@@ -9,7 +9,7 @@ source as (
 renamed as (
 
     select
-        cast(hvfhs_license_num as varchar(16)) as hvfhs_license_num,
+        cast(hvfhs_license_num as varchar(65535)) as hvfhs_license_num,
         cast(company_name as varchar(64)) as company_name
 
     from source

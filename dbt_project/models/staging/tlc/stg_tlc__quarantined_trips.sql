@@ -20,7 +20,7 @@ renamed as (
 
         ---------- rejection
         cast(reason_code as varchar(64)) as reason_code,
-        cast(reason as varchar(512)) as reason,
+        cast(reason as varchar(65535)) as reason,
         cast(raw_record as varchar(65535)) as raw_record,
 
         ---------- parsed values (null where unparseable)
