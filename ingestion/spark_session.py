@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -95,7 +96,30 @@ def get_spark(app_name: str = "tlc-ingestion", driver_memory: str = "1g", output
         .config("spark.python.worker.reuse", "true")
     )
     threading.Thread(target=_import_quietly, args=(IMPORTED_WHILE_STARTING,), daemon=True).start()
-    with _stderr_to(output):
-        spark = builder.getOrCreate()
+    try:
+        with _stderr_to(output):
+            spark = builder.getOrCreate()
+    except BaseException:
+        _kill_starting_jvms()
+        raise
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _kill_starting_jvms() -> None:
+    """The JVM this process was starting, killed: interrupted (Ctrl-C) before it handed its port back, it
+    would never read the end of its stdin and outlive this process, orphaned (seen: a JVM still running
+    18 minutes after its driver). The child whose command ends in `pyspark-shell` (spark-submit, then the
+    JVM it becomes); Linux (/proc), elsewhere nothing is done."""
+    me = str(os.getpid())
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(os.path.join(entry.path, "stat")) as stat, open(os.path.join(entry.path, "cmdline")) as cmd:
+                parent = stat.read().rsplit(")", 1)[1].split()[1]
+                command = cmd.read()
+            if parent == me and command.rstrip("\0").endswith("pyspark-shell"):
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, IndexError):
+            continue

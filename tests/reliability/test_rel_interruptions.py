@@ -7,11 +7,12 @@ process group, each interrupted differently, each the rerun of the one before:
 1. the disk fills up while the Spark tasks write the lake (a real ENOSPC from the kernel: the run in a
    private mount namespace with a tiny tmpfs over the lake table's data folder);
 2. the Spark JVM is SIGKILLed mid-job, as the kernel's out-of-memory killer does: the runner names it;
-3. Ctrl-C during Ingest (SIGINT to the whole process group, as a terminal sends it);
-4. SIGTERM to the runner during LoadWarehouse (`kill PID`, a service manager);
-5. Ctrl-C during Transform (the issue's case: a 48-line traceback and `dbt build failed: ` before);
-6. SIGKILL to the runner itself during Transform (dbt runs in it): `make run`'s recipe speaks for it;
-7. a last run to the end: the reference run's fingerprint, manifests, and no uncommitted lake file.
+3. Ctrl-C while the Spark JVM starts (it was left running, orphaned, before);
+4. Ctrl-C during Ingest (SIGINT to the whole process group, as a terminal sends it);
+5. SIGTERM to the runner during LoadWarehouse (`kill PID`, a service manager);
+6. Ctrl-C during Transform (the issue's case: a 48-line traceback and `dbt build failed: ` before);
+7. SIGKILL to the runner itself during Transform (dbt runs in it): `make run`'s recipe speaks for it;
+8. a last run to the end: the reference run's fingerprint, manifests, and no uncommitted lake file.
 
 Each interrupted run's output must end in exactly one line naming the stage and the cause, hold no
 traceback and no Java stack frame, and exit with the status orchestration/local/failures.py lists;
@@ -193,8 +194,15 @@ def test_2_a_spark_jvm_killed_as_out_of_memory_is_named_by_the_runner(scene):
     scene.broken = False
 
 
-def test_3_ctrl_c_in_ingest_ends_in_one_line(scene):
-    child = scene.step("3-ctrl-c-ingest")
+def test_3_ctrl_c_while_the_spark_jvm_starts_leaves_no_jvm_behind(scene):
+    child = scene.step("3-ctrl-c-jvm-start")
+    signal_when(child, lambda: _spark_jvm(child) is not None, "the Spark JVM starting", _ctrl_c(child))
+    _ended_in_one_line(child, "Ingest", "interrupted in stage Ingest by SIGINT", 128 + signal.SIGINT)
+    scene.broken = False
+
+
+def test_4_ctrl_c_in_ingest_ends_in_one_line(scene):
+    child = scene.step("4-ctrl-c-ingest")
     signal_when(child, spark_tasks_running(child), "the Spark job's tasks", _ctrl_c(child))
     _ended_in_one_line(child, "Ingest", "interrupted in stage Ingest by SIGINT", 128 + signal.SIGINT)
     report = (scene.work_dir / "runs" / "latest.json").read_text()
@@ -202,8 +210,8 @@ def test_3_ctrl_c_in_ingest_ends_in_one_line(scene):
     scene.broken = False
 
 
-def test_4_sigterm_in_the_load_ends_in_one_line(scene):
-    child = scene.step("4-sigterm-load")
+def test_5_sigterm_in_the_load_ends_in_one_line(scene):
+    child = scene.step("5-sigterm-load")
     signal_when(child, scene.watch.active(harness.COPY_STATEMENT), "a COPY into the raw layer", _sigterm(child))
     _ended_in_one_line(child, "LoadWarehouse", "interrupted in stage LoadWarehouse by SIGTERM", 128 + signal.SIGTERM)
     harness.wait_until_idle(scene.database)
@@ -213,8 +221,8 @@ def test_4_sigterm_in_the_load_ends_in_one_line(scene):
     scene.broken = False
 
 
-def test_5_ctrl_c_in_transform_ends_in_one_line(scene):
-    child = scene.step("5-ctrl-c-dbt")
+def test_6_ctrl_c_in_transform_ends_in_one_line(scene):
+    child = scene.step("6-ctrl-c-dbt")
     signal_when(child, scene.watch.active(*harness.FACT_WRITE), "dbt writing analytics.fact_trips", _ctrl_c(child))
     _ended_in_one_line(child, "Transform", "interrupted in stage Transform by SIGINT", 128 + signal.SIGINT)
     harness.wait_until_idle(scene.database)
@@ -223,10 +231,10 @@ def test_5_ctrl_c_in_transform_ends_in_one_line(scene):
     scene.broken = False
 
 
-def test_6_a_runner_killed_in_transform_is_named_by_its_parent(scene):
+def test_7_a_runner_killed_in_transform_is_named_by_its_parent(scene):
     """The runner itself SIGKILLed, as the OOM killer does when dbt (in-process) takes the memory: it
     cannot speak; `make run`'s recipe hands its status to `python -m orchestration.local.failures`."""
-    child = scene.step("6-runner-killed")
+    child = scene.step("7-runner-killed")
     in_transform = lambda: re.search(r"^\[\d+/\d+\] Transform$", child.output(), re.MULTILINE) is not None  # noqa: E731
     signal_when(child, in_transform, "the Transform stage", lambda: os.kill(child.pid, signal.SIGKILL))
     assert harness.finish(child) == -signal.SIGKILL
@@ -249,8 +257,8 @@ def test_6_a_runner_killed_in_transform_is_named_by_its_parent(scene):
     scene.broken = False
 
 
-def test_7_the_next_run_converges_to_the_clean_run(scene, reference):
-    child = scene.step("7-final")
+def test_8_the_next_run_converges_to_the_clean_run(scene, reference):
+    child = scene.step("8-final")
     assert harness.finish(child) == 0, child.tail()
     assert "holds the lock" not in child.output()
     assert harness.warehouse_state(scene.database) == reference.state
