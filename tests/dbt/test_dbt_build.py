@@ -219,17 +219,22 @@ def test_a_partition_without_its_load_log_row_fails_the_build(load_raw_fixture, 
 def test_a_code_column_an_older_warehouse_holds_narrower_is_widened_by_the_next_run(built_warehouse, dbt, sql):
     # a warehouse built before codes were typed whole (issue 20) holds varchar(16): its next incremental
     # run widens the columns in place (pre-hook widen_text_columns) instead of stopping at the schema check
+    # (and so do the base numbers, widened the same way)
     narrowed = {
         ("analytics", "rpt_code_counts", "code_value"),
         ("analytics_intermediate", "int_base_months_aggregated", "hvfhs_license_num"),
+        ("analytics_intermediate", "int_base_months_aggregated", "base_num"),
+        ("analytics", "fact_fhv_trips", "dispatching_base_num"),
+        ("analytics", "fact_fhv_trips", "originating_base_num"),
+        ("analytics", "fact_fhv_trips", "affiliated_base_num"),
     }
     for schema, table, column in narrowed:
         sql(f"alter table {schema}.{table} alter column {column} type varchar(16)")
-    result = dbt("run", "--select", "rpt_code_counts", "int_base_months_aggregated", check=False)
+    result = dbt("run", "--select", "rpt_code_counts", "int_base_months_aggregated", "fact_fhv_trips", check=False)
     assert result.returncode == 0, result.output[-3000:]
+    keys = ", ".join(f"('{s}', '{t}', '{c}')" for s, t, c in sorted(narrowed))
     widths = sql(
         "select table_schema, table_name, column_name, character_maximum_length from information_schema.columns"
-        " where (table_schema, table_name, column_name) in (('analytics', 'rpt_code_counts', 'code_value'),"
-        " ('analytics_intermediate', 'int_base_months_aggregated', 'hvfhs_license_num'))"
+        f" where (table_schema, table_name, column_name) in ({keys})"
     )
     assert {(s, t, c): n for s, t, c, n in widths} == {key: 65535 for key in narrowed}

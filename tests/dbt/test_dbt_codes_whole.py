@@ -55,3 +55,27 @@ def test_reports_declare_code_values_whole():
                 if column["name"] in REPORTED and column.get("data_type", WHOLE_TEXT_SQL) != WHOLE_TEXT_SQL:
                     narrow.append(f"{model['name']}.{column['name']}: {column['data_type']}")
     assert not narrow, f"reported codes must be {WHOLE_TEXT_SQL}: " + "; ".join(narrow)
+
+
+# The base license numbers (B00013) are free text in the contract (no list of codes), yet they are
+# compared (fact_fhv_trips joins dim_base on them) and reported (dim_base, int_base_months_aggregated
+# under the role-neutral name `base_num`): kept whole in every layer, like the codes. A cast to a shorter
+# type would cut two long numbers to one key or send a trip to the unknown member.
+BASE_NUMBERS = sorted({f.name for d in DATASETS for f in d.fields if f.name.endswith("_base_num")} | {"base_num"})
+
+
+def test_no_model_cuts_a_base_number_and_every_model_declares_it_whole():
+    assert {"dispatching_base_num", "originating_base_num", "affiliated_base_num"} <= set(BASE_NUMBERS)
+    narrow = []
+    for path in sorted(MODELS.rglob("*.sql")):
+        text = path.read_text()
+        found = [(expr.split(".")[-1].strip(), int(n)) for expr, n in _CAST.findall(text)]
+        found += [(name, int(n)) for name, n in _JINJA_TYPE.findall(text)]
+        narrow += [f"{path.relative_to(MODELS)}: {name} as varchar({n})" for name, n in found if name in BASE_NUMBERS]
+    narrow = [cast for cast in narrow if not cast.endswith(f"as {WHOLE_TEXT_SQL}")]
+    for path in sorted(MODELS.rglob("*.yml")):
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
+            for column in model.get("columns", []):
+                if column["name"] in BASE_NUMBERS and column.get("data_type", WHOLE_TEXT_SQL) != WHOLE_TEXT_SQL:
+                    narrow.append(f"{model['name']}.{column['name']}: {column['data_type']}")
+    assert not narrow, f"base numbers must be {WHOLE_TEXT_SQL}: " + "; ".join(narrow)

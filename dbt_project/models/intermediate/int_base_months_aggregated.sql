@@ -128,7 +128,7 @@ final as (
         cast(service as varchar(8)) as service,
         cast(pickup_month as date) as pickup_month,
         cast(base_role as varchar(16)) as base_role,
-        cast(base_num as varchar(16)) as base_num,
+        cast(base_num as varchar(65535)) as base_num,
         cast(hvfhs_license_num as varchar(65535)) as hvfhs_license_num,
         cast(trips as bigint) as trips,
         cast(partition_loaded_at as timestamp) as _loaded_at

@@ -14,7 +14,7 @@
     'source_file', 'source_row', 'partition_year', 'partition_month',
 ] %}
 {%- set fhvhv_only = {
-    'hvfhs_license_num': 'varchar(65535)', 'originating_base_num': 'varchar(16)',
+    'hvfhs_license_num': 'varchar(65535)', 'originating_base_num': 'varchar(65535)',
     'request_at': 'timestamp', 'on_scene_at': 'timestamp',
     'trip_miles': 'numeric(12, 2)', 'trip_seconds': 'bigint',
     'is_shared_match': 'boolean', 'is_access_a_ride': 'boolean', 'is_wav_request': 'boolean',
@@ -25,7 +25,7 @@
     'cbd_congestion_fee_amount': 'numeric(12, 2)', 'tip_amount': 'numeric(12, 2)',
     'driver_pay_amount': 'numeric(12, 2)',
 } %}
-{%- set fhv_only = {'affiliated_base_num': 'varchar(16)'} %}
+{%- set fhv_only = {'affiliated_base_num': 'varchar(65535)'} %}
 {%- set fhv_select, fhvhv_select = [], [] %}
 {%- for column in trip_columns %}
     {%- do fhv_select.append(

@@ -110,7 +110,7 @@ unioned as (
 final as (
 
     select
-        cast(base_num as varchar(16)) as base_num,
+        cast(base_num as varchar(65535)) as base_num,
         cast(hvfhs_license_num as varchar(16)) as hvfhs_license_num,
         cast(hvfhs_company_name as varchar(64)) as hvfhs_company_name,
         cast(is_high_volume_base as boolean) as is_high_volume_base,

@@ -13,6 +13,9 @@
     makes every month's inserts grow with history. Its uniqueness is guaranteed upstream and tested
     (unique + not_null) on every build, here only: the lake views feeding it leave the test to it.
 
+    The base numbers, widened since a warehouse was built (varchar(16) -> varchar(65535), issue 20), are
+    altered in place first (`widen_text_columns`), so that warehouse's next run carries on.
+
     Redshift: dimensions are DISTSTYLE ALL, nothing joins this table on trip_id: EVEN. Compound sort on
     the pickup day, as fact_trips. Postgres: (pickup_month, service, _loaded_at) serves the month delete
     and the month resolution's probes.
@@ -23,6 +26,7 @@
         incremental_strategy='rebuild_months',
         unique_key='pickup_month',
         on_schema_change='fail',
+        pre_hook=before_begin('{{ widen_text_columns() }}'),
         dist='even',
         sort=['pickup_date', 'pickup_at'],
         sort_type='compound',
@@ -180,9 +184,9 @@ final as (
         cast(pickup_location_id as integer) as pickup_location_id,
         cast(dropoff_location_id as integer) as dropoff_location_id,
         cast(hvfhs_license_num as varchar(16)) as hvfhs_license_num,
-        cast(dispatching_base_num as varchar(16)) as dispatching_base_num,
-        cast(originating_base_num as varchar(16)) as originating_base_num,
-        cast(affiliated_base_num as varchar(16)) as affiliated_base_num,
+        cast(dispatching_base_num as varchar(65535)) as dispatching_base_num,
+        cast(originating_base_num as varchar(65535)) as originating_base_num,
+        cast(affiliated_base_num as varchar(65535)) as affiliated_base_num,
         cast(request_at as timestamp) as request_at,
         cast(on_scene_at as timestamp) as on_scene_at,
         cast(pickup_at as timestamp) as pickup_at,

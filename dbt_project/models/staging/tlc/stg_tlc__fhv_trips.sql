@@ -12,8 +12,8 @@ renamed as (
         ---------- ids
         cast(trip_key as varchar(64)) as trip_id,
         cast(service as varchar(8)) as service,
-        cast(dispatching_base_num as varchar(16)) as dispatching_base_num,
-        cast(affiliated_base_num as varchar(16)) as affiliated_base_num,
+        cast(dispatching_base_num as varchar(65535)) as dispatching_base_num,
+        cast(affiliated_base_num as varchar(65535)) as affiliated_base_num,
         cast(pickup_location_id as integer) as pickup_location_id,
         cast(dropoff_location_id as integer) as dropoff_location_id,
 

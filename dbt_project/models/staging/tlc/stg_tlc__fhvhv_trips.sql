@@ -13,8 +13,8 @@ renamed as (
         cast(trip_key as varchar(64)) as trip_id,
         cast(service as varchar(8)) as service,
         cast(hvfhs_license_num as varchar(65535)) as hvfhs_license_num,
-        cast(dispatching_base_num as varchar(16)) as dispatching_base_num,
-        cast(originating_base_num as varchar(16)) as originating_base_num,
+        cast(dispatching_base_num as varchar(65535)) as dispatching_base_num,
+        cast(originating_base_num as varchar(65535)) as originating_base_num,
         cast(pickup_location_id as integer) as pickup_location_id,
         cast(dropoff_location_id as integer) as dropoff_location_id,
 
