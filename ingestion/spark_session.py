@@ -21,17 +21,14 @@ LOG4J2 = Path(__file__).with_name("log4j2.properties")
 # time either: the first `spark.conf.set` builds the SQL session state, ~0.4 s of every start.
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 # What the driver commits with (pyiceberg, SQLAlchemy for the local catalog: ~0.6 s of CPU),
-# imported while the JVM starts, when the driver only waits, on a thread of the lowest priority so
-# that it takes the cores only when the JVM leaves them idle. A session that already exists (Glue)
-# starts nothing.
+# imported while the JVM starts, when the driver only waits. The session is returned only once the
+# imports are done: an import still running beside the job crashed the process (SIGSEGV in pyarrow's
+# output stream, seen under load when the thread ran at the lowest priority). A session that already
+# exists (Glue) starts nothing.
 IMPORTED_WHILE_STARTING = ("ingestion.lake_commit", "ingestion.lake_maintenance", "pyiceberg.catalog.sql")
 
 
 def _import_quietly(modules: tuple[str, ...]) -> None:
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # Linux: this thread only
-    except (AttributeError, OSError):
-        pass
     for name in modules:
         try:
             importlib.import_module(name)
@@ -95,13 +92,16 @@ def get_spark(app_name: str = "tlc-ingestion", driver_memory: str = "1g", output
         # one task per core, whose Python worker holds a file's batches: no second worker per core
         .config("spark.python.worker.reuse", "true")
     )
-    threading.Thread(target=_import_quietly, args=(IMPORTED_WHILE_STARTING,), daemon=True).start()
+    importing = threading.Thread(target=_import_quietly, args=(IMPORTED_WHILE_STARTING,), daemon=True)
+    importing.start()
     try:
         with _stderr_to(output):
             spark = builder.getOrCreate()
     except BaseException:
         _kill_starting_jvms()
         raise
+    finally:  # nor may it run on while the process exits (an interrupted start)
+        importing.join()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
