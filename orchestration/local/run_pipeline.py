@@ -404,9 +404,9 @@ def run_lock(connection: embedded_postgres.Connection) -> Iterator[None]:
 def _run_stages(names: list[str], state: RunState) -> None:
     report = state.report
     for index, name in enumerate(names, start=1):
-        say(f"[{index}/{len(names)}] {name}")
         report.stage = name
         _save(report)  # a run killed in this stage cannot say so: its parent reads it here (failures.main)
+        say(f"[{index}/{len(names)}] {name}")  # after the save: once the stage is shown, it is on record
         started = time.perf_counter()
         try:
             stage = STAGES[name](state)
