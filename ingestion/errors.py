@@ -13,10 +13,12 @@ class BadFileError(Exception):
     """
 
     def __init__(self, path: str, problem: str) -> None:
+        from ingestion.text import MAX_MESSAGE_CHARS, shown  # the problem may quote the file's own values
+
         self.path = path
         self.file_name = posixpath.basename(path.rstrip("/"))
-        self.problem = " ".join(problem.split())
-        super().__init__(f"{self.file_name}: {self.problem}")
+        self.problem = shown(" ".join(problem.split()), MAX_MESSAGE_CHARS)
+        super().__init__(f"{shown(self.file_name, MAX_MESSAGE_CHARS)}: {self.problem}")
 
 
 class InputSetError(BadFileError):

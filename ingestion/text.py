@@ -23,6 +23,8 @@ from ingestion.contract.types import MAX_TEXT_BYTES
 
 NUL = "\x00"
 MAX_SHOWN_CHARS = 80
+# a whole message (a refusal's problem, a failed run's cause) may quote several values: longer, still one line
+MAX_MESSAGE_CHARS = 1000
 
 
 def max_value_bytes(coded_column: str | None = None) -> int:

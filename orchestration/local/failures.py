@@ -34,6 +34,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ingestion.text import MAX_MESSAGE_CHARS, shown
+
 # The signals that interrupt a run; each exits 128 + its number, as a shell reports a signal.
 INTERRUPTING = (signal.SIGINT, signal.SIGTERM)
 FAILED, BAD_INPUT = 1, 2
@@ -157,7 +159,7 @@ def java_root_cause(text: str) -> str:
 
 def _message(exc: BaseException) -> str:
     text = java_root_cause(str(exc)) if _is_java_error(exc) else str(exc)
-    text = one_line(text)
+    text = shown(one_line(text), MAX_MESSAGE_CHARS)  # bounded and escaped: it may quote a file's values
     return text or type(exc).__name__
 
 

@@ -248,3 +248,18 @@ def test_compressed_file_named_csv(tmp_path, magic, problem):
     path = tmp_path / "green_tripdata_2024-01.csv"
     path.write_bytes(magic + b"\x00" * 64)
     assert _refusal(path) == f"green_tripdata_2024-01.csv: {problem}"
+
+
+def test_a_refusal_quoting_the_file_is_one_bounded_escaped_line(tmp_path):
+    # issue 20: a message quoting a file's values (here a header name) is bounded and escaped, whatever
+    # the file holds: a 20,000-character column name with a terminal escape and a NUL is no 20 KB line
+    from ingestion.text import MAX_MESSAGE_CHARS
+
+    hostile = "x\x1b[2J" + "y" * 20_000 + "\x00z"
+    path = tmp_path / "yellow_tripdata_2024-01.csv"
+    path.write_text(",".join([*HEADER, hostile]) + "\n" + ",".join([*ROW, "1"]) + "\n")
+    message = _refusal(path)
+    assert message.startswith("yellow_tripdata_2024-01.csv: ")
+    assert "unknown columns" in message
+    assert len(message) <= len("yellow_tripdata_2024-01.csv: ") + MAX_MESSAGE_CHARS + 40
+    assert message.isprintable() and "\\x1b" in message

@@ -45,3 +45,16 @@ def test_many_unknown_codes_are_listed_up_to_a_bound(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("vendor_id=1") == MAX_LISTED
     assert "... and 5 more code(s)" in out
+
+
+def test_a_failed_runs_last_line_is_bounded_and_escaped():
+    # issue 20: the cause a failed run prints may quote a file's values (a column name, a code): one line,
+    # bounded, no terminal escape reaches the console
+    from ingestion.text import MAX_MESSAGE_CHARS
+    from orchestration.local import failures
+
+    line, code, _ = failures.failure_line("Ingest", RuntimeError("bad value\n\x1b[2J" + "z" * 50_000))
+    assert code == failures.FAILED
+    assert line.startswith("error: pipeline failed in stage Ingest (exit status 1): bad value \\x1b[2J")
+    assert len(line) <= len("error: pipeline failed in stage Ingest (exit status 1): ") + MAX_MESSAGE_CHARS + 40
+    assert line.isprintable()
