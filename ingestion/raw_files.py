@@ -159,6 +159,9 @@ def _csv_columns(raw: RawFile) -> list[str]:
     if not lines:
         raise BadFileError(raw.path, "CSV has no header line")
     if len(lines) < 2:
+        if len(head) == CSV_HEAD_BYTES and not text.endswith(("\n", "\r")):  # the one line was cut
+            problem = f"CSV header line is longer than {CSV_HEAD_BYTES:,} bytes (no TLC layout's is)"
+            raise BadFileError(raw.path, problem)
         raise BadFileError(raw.path, "CSV has a header but no data rows")
     return [name.strip() for name in next(csv.reader(io.StringIO(lines[0])))]
 

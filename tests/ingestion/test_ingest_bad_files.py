@@ -263,3 +263,13 @@ def test_a_refusal_quoting_the_file_is_one_bounded_escaped_line(tmp_path):
     assert "unknown columns" in message
     assert len(message) <= len("yellow_tripdata_2024-01.csv: ") + MAX_MESSAGE_CHARS + 40
     assert message.isprintable() and "\\x1b" in message
+
+
+def test_a_header_longer_than_the_inspected_head_is_refused_for_what_it_is(tmp_path):
+    # the file has a data row: "a header but no data rows" was the wrong reason (issue 20: true reasons)
+    path = tmp_path / "yellow_tripdata_2024-01.csv"
+    path.write_text(",".join([*HEADER, "y" * 100_000]) + "\n" + ",".join([*ROW, "1"]) + "\n")
+    assert _refusal(path) == (
+        f"yellow_tripdata_2024-01.csv: CSV header line is longer than {raw_files.CSV_HEAD_BYTES:,} bytes"
+        " (no TLC layout's is)"
+    )
