@@ -1,10 +1,10 @@
 """The lake's Iceberg tables: the catalog that holds them, their creation from the contract, and what
 each month holds now.
 
-Catalog: the AWS Glue Data Catalog on AWS (``glue:<database>``), a SQLite SQL catalog locally
-(``sqlite:<path>``; by default ``<lake root>/_catalog.sqlite``). Every table is created here, from
-`ingestion.contract.iceberg_tables`, by the driver of the first run that needs it: the same code on
-Glue and on a laptop (docs/iceberg_lake.md).
+Catalog: the AWS Glue Data Catalog on AWS (``glue:<database>``), a SQLite catalog locally
+(``sqlite:<path>``, `ingestion.lake_sqlite_catalog`; by default ``<lake root>/_catalog.sqlite``). Every
+table is created here, from `ingestion.contract.iceberg_tables`, by the driver of the first run that needs
+it: the same code on Glue and on a laptop (docs/iceberg_lake.md).
 
 Imported by the driver only, and only when a run has something to commit or load: a rerun with
 nothing new never imports pyiceberg.
@@ -66,10 +66,10 @@ def open_catalog(roots: LakeRoots) -> Catalog:
     """The catalog named by ``roots.catalog_spec``."""
     kind, _, value = roots.catalog_spec.partition(":")
     if kind == "sqlite":
-        from pyiceberg.catalog.sql import SqlCatalog
+        from ingestion.lake_sqlite_catalog import SqliteCatalog
 
         os.makedirs(os.path.dirname(value), exist_ok=True)
-        return SqlCatalog("lake", uri=f"sqlite:///{value}", warehouse=uri(os.path.dirname(value)))
+        return SqliteCatalog("lake", path=value, warehouse=uri(os.path.dirname(value)))
     if kind == "glue":
         from pyiceberg.catalog.glue import GlueCatalog
 

@@ -20,12 +20,12 @@ LOG4J2 = Path(__file__).with_name("log4j2.properties")
 # (ingestion/file_ingest.py), so the job needs no SQL setting, on Glue or here. None is set at run
 # time either: the first `spark.conf.set` builds the SQL session state, ~0.4 s of every start.
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-# What the driver commits with (pyiceberg, SQLAlchemy for the local catalog: ~0.6 s of CPU),
+# What the driver commits with (pyiceberg and the local catalog on sqlite3: ~0.3 s of CPU),
 # imported while the JVM starts, when the driver only waits. The session is returned only once the
 # imports are done: an import still running beside the job crashed the process (SIGSEGV in pyarrow's
 # output stream, seen under load when the thread ran at the lowest priority). A session that already
 # exists (Glue) starts nothing.
-IMPORTED_WHILE_STARTING = ("ingestion.lake_commit", "ingestion.lake_maintenance", "pyiceberg.catalog.sql")
+IMPORTED_WHILE_STARTING = ("ingestion.lake_commit", "ingestion.lake_maintenance", "ingestion.lake_sqlite_catalog")
 
 
 def _import_quietly(modules: tuple[str, ...]) -> None:
