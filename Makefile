@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Python 3.11 is what AWS Glue 5.0 runs; prefer it by name, else accept python3 if it is 3.11.
 PYTHON_BOOT ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 
-.PHONY: help setup run test lint psql docs stop clean lock bench migrate-lake prereqs
+.PHONY: help setup run test lint psql docs test-warehouse stop clean lock bench migrate-lake prereqs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ psql: setup ## psql on the warehouse; with SQL on standard input it runs it and 
 docs: setup ## build the dbt docs and serve them on http://localhost:8080
 	@$(PG_ENV); $(DBT) docs generate $(DBT_FLAGS) --quiet && echo "serving docs on http://localhost:8080 (Ctrl-C to stop)" && \
 	  $(DBT) docs serve $(DBT_FLAGS) --port 8080 --no-browser
+
+test-warehouse: setup ## every dbt test on every month of the warehouse (a `make run` tests the months it rebuilt)
+	@$(PG_ENV); $(DBT) test $(DBT_FLAGS)
 
 stop: ## stop the embedded PostgreSQL
 	@if [ -x $(PY) ]; then $(PY) -m orchestration.local.embedded_postgres stop; fi

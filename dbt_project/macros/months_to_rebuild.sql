@@ -268,9 +268,10 @@
 
 {#
     Custom incremental strategy (`incremental_strategy='rebuild_months'`): delete exactly the months the
-    model resolved (months_to_rebuild) from the target, then insert the new rows. dbt's delete+insert
-    deletes only the key values present in the new rows, so a month whose reload left zero trips kept
-    its old rows, and an incremental run no longer equalled a full refresh.
+    model resolved (months_to_rebuild) from the target, then insert the new rows; the months are
+    recorded in the build log (month_builds.sql), which scopes this `dbt build`'s tests to them. dbt's
+    delete+insert deletes only the key values present in the new rows, so a month whose reload left
+    zero trips kept its old rows, and an incremental run no longer equalled a full refresh.
 
     The months come from the session's temporary table months_to_rebuild wrote while the model was
     rendered (one resolution per run), read back as literals so the delete uses the month index on
@@ -282,6 +283,8 @@
 {% macro get_incremental_rebuild_months_sql(arg_dict) -%}
     {%- set months = recorded_rebuild_months(rebuild_months_relation(arg_dict['target_relation'])) -%}
     {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {#- first: the last statement's row count is what dbt reports as the model's rows -#}
+    {{ record_month_builds(arg_dict['target_relation'], months) }};
     {%- if months %}
     delete from {{ arg_dict['target_relation'] }}
     where {{ arg_dict['unique_key'] }} in (
@@ -313,6 +316,20 @@ latest_loads as (
     {{ latest_partition_loads_sql(partition_loads) }}
 
 ),
+{{- months_to_build_cte(services, months) }}
+{%- endmacro %}
+
+
+{#
+    When the months are resolved in SQL (`months` is 'query': unit tests and offline compiles), the
+    CTE `months_to_build` that where_months_to_build reads, ending with a comma; otherwise nothing. For
+    incremental models over a mart, which need no `latest_loads` (partition_load_ctes has both).
+
+    Args:
+        services: the datasets the model holds.
+        months: what months_to_rebuild returned.
+#}
+{% macro months_to_build_cte(services, months) -%}
 {%- if months == 'query' %}
 
 -- Unit tests and offline compiles only: the same month resolution as months_to_rebuild, in SQL.

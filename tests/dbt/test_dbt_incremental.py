@@ -1,4 +1,6 @@
-"""fact_trips, built month by month as partitions are (re)loaded, equals a full refresh.
+"""fact_trips, built month by month as partitions are (re)loaded, equals a full refresh; so do the monthly
+aggregates the reports roll up (int_*_aggregated) and the reports themselves, each run rebuilding only
+the months fact_trips rebuilt (issue 21: a run's cost follows the new data, not the history).
 
 The raw fixture goes into its own schema (`raw_incremental`, selected with the `raw_schema` var) and the
 models into `incremental` / `incremental_full`, so this module never disturbs the other tests' build.
@@ -16,7 +18,23 @@ RAW = "raw_incremental"
 INCREMENTAL = "incremental"
 FULL_REFRESH = "incremental_full"
 SCHEMAS = IncrementalSchemas(RAW, INCREMENTAL, FULL_REFRESH)
-RUN_FACT = ("build", "--select", "+fact_trips", "--resource-type", "model", "--resource-type", "seed")
+# fact_trips, everything built from it, and what those read besides (fact_fhv_trips for the cross-service ones)
+RUN_FACT = ("build", "--select", "@fact_trips", "--resource-type", "model", "--resource-type", "seed")
+# (fact_fhv_trips too: the cross-service aggregate reads both facts, and this module loads for-hire months)
+DOWNSTREAM = ("run", "--select", "fact_trips+", "fact_fhv_trips+")
+# The tables built from fact_trips, with their keys: each equals a full refresh after incremental runs.
+BUILT_FROM_FACT = {
+    "int_taxi_days_aggregated": "taxi_day_id",
+    "int_taxi_zone_payment_months_aggregated": "taxi_zone_payment_month_id",
+    "int_zone_months_aggregated": "zone_month_id",
+    "int_airport_months_aggregated": "airport_month_id",
+    "rpt_daily_revenue": "daily_revenue_id",
+    "rpt_monthly_revenue_by_zone": "monthly_zone_revenue_id",
+    "rpt_tip_rate_by_payment_type": "tip_rate_id",
+    "rpt_airport_trips": "airport_trips_id",
+    "rpt_monthly_zone_trips_by_service": "zone_month_service_id",
+    "rpt_monthly_zone_revenue_by_service": "zone_revenue_id",
+}
 _vars = SCHEMAS.vars
 
 
@@ -26,6 +44,17 @@ def _rows_inserted(result) -> int:
 
 def _checksum(sql, schema: str) -> tuple[int, str]:
     return checksum(sql, f"{schema}.fact_trips", "trip_id")
+
+
+def _relation(schema: str, table: str) -> str:
+    return f"{schema}_intermediate.{table}" if table.startswith("int_") else f"{schema}.{table}"
+
+
+def _assert_built_from_fact_equal_a_full_refresh(sql) -> None:
+    for table, key in BUILT_FROM_FACT.items():
+        incremental = checksum(sql, _relation(INCREMENTAL, table), key)
+        assert incremental == checksum(sql, _relation(FULL_REFRESH, table), key), table
+        assert incremental[0] > 0, table
 
 
 def _log_load(sql, service: str, month: int, loaded_at: str) -> None:
@@ -57,15 +86,19 @@ def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):
     for month, loaded_at in ((2, "2024-04-05 06:00+00"), (3, "2024-05-05 06:00+00")):
         for service in ("yellow", "green"):
             _log_load(sql, service, month, loaded_at)
-        result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+        result = dbt(*DOWNSTREAM, *_vars(), schema=INCREMENTAL)
         assert _rows_inserted(result) == _month_rows(sql, month)
 
     # January's yellow file is re-published: some trips gone, a fare corrected. Only January is rebuilt.
     sql(f"delete from {RAW}.yellow_trips where month = 1 and source_row % 10 = 0")
     sql(f"update {RAW}.yellow_trips set fare_amount = fare_amount + 1 where month = 1 and source_row % 7 = 0")
     _log_load(sql, "yellow", 1, "2024-06-01 09:00+00")
-    result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+    result = dbt(*DOWNSTREAM, *_vars(), schema=INCREMENTAL)
     assert _rows_inserted(result) == _month_rows(sql, 1)
+    # the aggregates rebuild January only: what each inserted is exactly its January rows
+    for table in (t for t in BUILT_FROM_FACT if t.startswith("int_")):
+        january = sql(f"select count(*) from {_relation(INCREMENTAL, table)} where pickup_month = '2024-01-01'")
+        assert rows_inserted(result, f"model.tlc_warehouse.{table}") == january[0][0] > 0, table
 
     # Nothing new: a run rebuilds no month; with lookback_months=1 it rebuilds the newest month only.
     result = dbt("run", "--select", "fact_trips", *_vars(lookback_months=1), schema=INCREMENTAL)
@@ -75,17 +108,23 @@ def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):
     result = dbt("run", "--select", "fact_trips", *_vars(rebuild_months=["2024-02"]), schema=INCREMENTAL)
     assert _rows_inserted(result) == _month_rows(sql, 2)
 
+    result = dbt(*DOWNSTREAM, *_vars(rebuild_months=["2024-02"]), schema=INCREMENTAL)
+    assert _rows_inserted(result) == _month_rows(sql, 2)
+
     dbt(*RUN_FACT, "--full-refresh", *_vars(), schema=FULL_REFRESH)
 
     incremental, full = _checksum(sql, INCREMENTAL), _checksum(sql, FULL_REFRESH)
     assert incremental == full
     assert incremental[0] == sum(_month_rows(sql, m) for m in (1, 2, 3))
+    _assert_built_from_fact_equal_a_full_refresh(sql)
 
 
 def test_run_without_new_loads_rebuilds_nothing(raw_months, dbt, sql):
     before = _checksum(sql, INCREMENTAL)
-    result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+    result = dbt(*DOWNSTREAM, *_vars(), schema=INCREMENTAL)
     assert _rows_inserted(result) == 0
+    for table in (t for t in BUILT_FROM_FACT if t.startswith("int_")):
+        assert rows_inserted(result, f"model.tlc_warehouse.{table}") == 0, table
     assert _checksum(sql, INCREMENTAL) == before
 
 
@@ -110,14 +149,19 @@ def test_reload_that_leaves_a_month_without_trips_equals_a_full_refresh(raw_mont
     sql(f"delete from {RAW}.green_trips where month = 2")
     for service in ("yellow", "green"):
         _log_load(sql, service, 2, "2024-07-01 09:00+00")
-    result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+    result = dbt(*DOWNSTREAM, *_vars(), schema=INCREMENTAL)
     assert _rows_inserted(result) == 0
     assert sql(f"select count(*) from {INCREMENTAL}.fact_trips where pickup_month = '2024-02-01'") == [(0,)]
+    for table in BUILT_FROM_FACT:
+        month = "date_trunc('month', pickup_date)" if table == "rpt_daily_revenue" else "pickup_month"
+        february = f"select count(*) from {_relation(INCREMENTAL, table)} where {month} = '2024-02-01'"
+        assert sql(february) == [(0,)], table
 
     dbt(*RUN_FACT, "--full-refresh", *_vars(), schema=FULL_REFRESH)
     incremental, full = _checksum(sql, INCREMENTAL), _checksum(sql, FULL_REFRESH)
     assert incremental == full
     assert incremental[0] == _month_rows(sql, 1) + _month_rows(sql, 3)
+    _assert_built_from_fact_equal_a_full_refresh(sql)
 
     # the emptied month has no fact rows to stamp its load, so it is re-resolved on every run: harmless
     result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
@@ -139,3 +183,44 @@ def test_incremental_scans_only_the_rebuilt_months_raw_partitions(raw_months, db
     plan = "\n".join(row[0] for row in sql(f"explain {fact_sql}"))
     scanned = set(re.findall(r" on (\w+_trips_2024_\d\d)", plan))
     assert scanned == {f"{s}_trips_2024_{m:02d}" for s in ("yellow", "green") for m in (2, 3)}, plan
+
+
+def test_a_build_tests_the_months_it_rebuilt_and_dbt_test_alone_tests_every_month(raw_months, dbt, sql):
+    """Issue 21: a daily `dbt build` runs every test on the months it rebuilt (so its cost follows the new
+    data), a test still fails on a bad row of such a month, and `dbt test` on its own (`make
+    test-warehouse`) reads the whole history."""
+    build = ("build", "--select", "fact_trips", *_vars())
+    # a duplicate trip in January, which no later build rebuilds
+    sql(
+        f"insert into {INCREMENTAL}.fact_trips select * from {INCREMENTAL}.fact_trips"
+        " where pickup_month = '2024-01-01' order by trip_id limit 1"
+    )
+    _log_load(sql, "yellow", 3, "2024-09-01 09:00+00")
+    result = dbt(*build, schema=INCREMENTAL)
+    compiled = dbt.target_path(INCREMENTAL) / "run/tlc_warehouse/models/marts/core/fact_trips.yml"
+    unique_sql = next(compiled.glob("unique_fact_trips_trip_id*.sql")).read_text()
+    # March reloaded (and February, emptied earlier: no row stamps its load, so it is rebuilt each run)
+    tested = re.search(r"where pickup_month in \((.*?)\)\) dbt_subquery", unique_sql)
+    assert tested and "cast('2024-03-01' as date)" in tested.group(1), unique_sql
+    assert "2024-01-01" not in unique_sql
+
+    # the whole history: January's duplicate is found
+    result = dbt("test", "--select", "fact_trips", *_vars(), schema=INCREMENTAL, check=False)
+    assert result.returncode != 0
+    assert "unique_fact_trips_trip_id" in result.output and "FAIL 1" in result.output, result.output[-3000:]
+
+    # a duplicate inside the month a build rebuilds fails that build
+    sql(f"insert into {RAW}.yellow_trips select * from {RAW}.yellow_trips where month = 3 order by source_row limit 1")
+    _log_load(sql, "yellow", 3, "2024-09-02 09:00+00")
+    result = dbt(*build, schema=INCREMENTAL, check=False)
+    assert result.returncode != 0 and "unique_fact_trips_trip_id" in result.output, result.output[-3000:]
+
+    # put right: March's raw duplicate gone, January rebuilt; every test passes on every month again
+    sql(
+        f"delete from {RAW}.yellow_trips where month = 3 and ctid in (select max(ctid)"
+        f" from {RAW}.yellow_trips where month = 3 group by trip_key having count(*) > 1)"
+    )
+    _log_load(sql, "yellow", 1, "2024-09-03 09:00+00")
+    _log_load(sql, "yellow", 3, "2024-09-03 09:00+00")
+    dbt(*build, schema=INCREMENTAL)
+    dbt("test", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)

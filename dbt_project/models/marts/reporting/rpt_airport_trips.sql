@@ -1,11 +1,12 @@
 -- Trips that start or end at an airport zone (JFK, LaGuardia, Newark), per month, airport and
 -- direction. A trip between two airports counts once from its pickup airport and once to its drop-off
--- airport, so sum over one direction to count trips.
+-- airport, so sum over one direction to count trips. Rolled up over the taxi services from
+-- int_airport_months_aggregated (incremental by month), not from the fact.
 with
 
-trips as (
+airport_months as (
 
-    select * from {{ ref('fact_trips') }}
+    select * from {{ ref('int_airport_months_aggregated') }}
 
 ),
 
@@ -15,70 +16,23 @@ locations as (
 
 ),
 
-airports as (
-
-    select * from locations
-    where is_airport
-
-),
-
-from_airport as (
-
-    select
-        trips.pickup_month,
-        trips.pickup_location_id as airport_location_id,
-        'from_airport' as direction,
-        trips.trip_distance_miles,
-        trips.trip_duration_minutes,
-        trips.airport_fee_amount,
-        trips.total_amount
-    from trips
-    inner join airports
-        on trips.pickup_location_id = airports.location_id
-
-),
-
-to_airport as (
-
-    select
-        trips.pickup_month,
-        trips.dropoff_location_id as airport_location_id,
-        'to_airport' as direction,
-        trips.trip_distance_miles,
-        trips.trip_duration_minutes,
-        trips.airport_fee_amount,
-        trips.total_amount
-    from trips
-    inner join airports
-        on trips.dropoff_location_id = airports.location_id
-
-),
-
-airport_trips as (
-
-    select * from from_airport
-
-    union all
-
-    select * from to_airport
-
-),
-
 aggregated as (
 
     select
-        airport_trips.pickup_month,
-        airport_trips.airport_location_id,
-        airports.zone_name as airport_name,
-        airport_trips.direction,
-        count(*) as trips,
-        avg(airport_trips.trip_distance_miles) as average_trip_distance_miles,
-        avg(airport_trips.trip_duration_minutes) as average_trip_duration_minutes,
-        sum(airport_trips.airport_fee_amount) as airport_fee_amount,
-        sum(airport_trips.total_amount) as total_amount
-    from airport_trips
-    inner join airports
-        on airport_trips.airport_location_id = airports.location_id
+        airport_months.pickup_month,
+        airport_months.airport_location_id,
+        locations.zone_name as airport_name,
+        airport_months.direction,
+        sum(airport_months.trips) as trips,
+        sum(airport_months.trip_distance_miles)
+        / nullif(sum(airport_months.trips_with_distance), 0) as average_trip_distance_miles,
+        sum(airport_months.trip_duration_minutes)
+        / nullif(sum(airport_months.trips_with_duration), 0) as average_trip_duration_minutes,
+        sum(airport_months.airport_fee_amount) as airport_fee_amount,
+        sum(airport_months.total_amount) as total_amount
+    from airport_months
+    inner join locations
+        on airport_months.airport_location_id = locations.location_id
     group by 1, 2, 3, 4
 
 ),

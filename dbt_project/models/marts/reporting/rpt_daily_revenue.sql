@@ -1,8 +1,10 @@
+-- Built from int_taxi_days_aggregated, which is incremental by month: a run reads only the small
+-- aggregate, so its cost does not grow with the fact's history.
 with
 
-trips as (
+taxi_days as (
 
-    select * from {{ ref('fact_trips') }}
+    select * from {{ ref('int_taxi_days_aggregated') }}
 
 ),
 
@@ -18,13 +20,13 @@ daily as (
         pickup_date,
         pickup_date_key,
         service,
-        count(*) as trips,
-        sum(passenger_count) as passengers,
+        sum(trips) as trips,
+        sum(passengers) as passengers,
         sum(trip_distance_miles) as trip_distance_miles,
         sum(fare_amount) as fare_amount,
         sum(tip_amount) as tip_amount,
         sum(total_amount) as total_amount
-    from trips
+    from taxi_days
     group by 1, 2, 3
 
 ),

@@ -1,8 +1,9 @@
+-- Rolled up from int_taxi_zone_payment_months_aggregated (incremental by month), not from the fact.
 with
 
-trips as (
+zone_payment_months as (
 
-    select * from {{ ref('fact_trips') }}
+    select * from {{ ref('int_taxi_zone_payment_months_aggregated') }}
 
 ),
 
@@ -17,11 +18,11 @@ monthly as (
     select
         pickup_month,
         pickup_location_id,
-        count(*) as trips,
+        sum(trips) as trips,
         sum(fare_amount) as fare_amount,
         sum(tip_amount) as tip_amount,
         sum(total_amount) as total_amount
-    from trips
+    from zone_payment_months
     group by 1, 2
 
 ),

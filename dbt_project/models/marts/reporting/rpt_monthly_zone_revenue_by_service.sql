@@ -2,18 +2,13 @@
 -- for every dataset that defines revenue: the taxis' total_amount and the high-volume services'
 -- passenger_total_amount (fact_fhv_trips). fhv records carry no fares and are left out, not shown as 0.
 -- Components are the charges both kinds of trip share; `fare_amount` is the taxi meter fare or the
--- high-volume base passenger fare.
+-- high-volume base passenger fare. Built from int_zone_months_aggregated, which is incremental by month,
+-- so a run does not read the facts' history.
 with
 
-taxi_trips as (
+zone_months as (
 
-    select * from {{ ref('fact_trips') }}
-
-),
-
-for_hire_trips as (
-
-    select * from {{ ref('fact_fhv_trips') }}
+    select * from {{ ref('int_zone_months_aggregated') }}
 
 ),
 
@@ -23,53 +18,32 @@ locations as (
 
 ),
 
-service_trips as (
-
-    {{ service_trips_sql('taxi_trips', 'for_hire_trips') }}
-
-),
-
 -- a revenue per dataset that has one: every fhvhv trip, even one whose record lacks the fare
-trips as (
-
-    select * from service_trips
-    where service != 'fhv'
-
-),
-
-monthly as (
-
-    select
-        pickup_month,
-        pickup_location_id,
-        service,
-        count(*) as trips,
-        count(revenue_amount) as trips_with_revenue,
-        sum(revenue_amount) as revenue_amount,
-        sum(fare_amount) as fare_amount,
-        sum(tip_amount) as tip_amount,
-        sum(tolls_amount) as tolls_amount,
-        sum(congestion_surcharge_amount) as congestion_surcharge_amount,
-        sum(airport_fee_amount) as airport_fee_amount,
-        sum(cbd_congestion_fee_amount) as cbd_congestion_fee_amount,
-        avg(trip_miles) as average_trip_miles
-    from trips
-    group by 1, 2, 3
-
-),
-
 joined as (
 
     select
-        monthly.*,
+        zone_months.pickup_month,
+        zone_months.pickup_location_id,
+        zone_months.service,
+        zone_months.trips,
+        zone_months.trips_with_revenue,
+        zone_months.revenue_amount,
+        zone_months.fare_amount,
+        zone_months.tip_amount,
+        zone_months.tolls_amount,
+        zone_months.congestion_surcharge_amount,
+        zone_months.airport_fee_amount,
+        zone_months.cbd_congestion_fee_amount,
+        zone_months.trip_miles / nullif(zone_months.trips_with_miles, 0) as average_trip_miles,
         locations.borough,
         locations.zone_name,
         locations.service_zone,
         -- per trip that has a revenue: 2019-2020 fhvhv records without fares would dilute it
-        monthly.revenue_amount / nullif(monthly.trips_with_revenue, 0) as average_revenue_amount
-    from monthly
+        zone_months.revenue_amount / nullif(zone_months.trips_with_revenue, 0) as average_revenue_amount
+    from zone_months
     left join locations
-        on monthly.pickup_location_id = locations.location_id
+        on zone_months.pickup_location_id = locations.location_id
+    where zone_months.service != 'fhv'
 
 ),
 

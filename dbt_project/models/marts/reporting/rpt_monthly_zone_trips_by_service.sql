@@ -1,17 +1,12 @@
 -- Trips per pickup month, pickup zone and service, all four TLC datasets side by side: the taxi fact
 -- and the for-hire fact share dim_location's zones, so yellow, green, fhv and fhvhv compare zone by zone.
--- Revenue is each dataset's own definition (macro service_trips_sql): null for fhv.
+-- Revenue is each dataset's own definition (int_zone_months_aggregated): null for fhv. Built from that
+-- aggregate, which is incremental by month, so a run does not read the facts' history.
 with
 
-taxi_trips as (
+zone_months as (
 
-    select * from {{ ref('fact_trips') }}
-
-),
-
-for_hire_trips as (
-
-    select * from {{ ref('fact_fhv_trips') }}
+    select * from {{ ref('int_zone_months_aggregated') }}
 
 ),
 
@@ -21,39 +16,25 @@ locations as (
 
 ),
 
-trips as (
-
-    {{ service_trips_sql('taxi_trips', 'for_hire_trips') }}
-
-),
-
-monthly as (
-
-    select
-        pickup_month,
-        pickup_location_id,
-        service,
-        count(*) as trips,
-        count(trip_duration_minutes) as trips_with_dropoff,
-        sum(trip_miles) as trip_miles,
-        avg(trip_duration_minutes) as average_trip_duration_minutes,
-        count(revenue_amount) as trips_with_revenue,
-        sum(revenue_amount) as revenue_amount
-    from trips
-    group by 1, 2, 3
-
-),
-
 joined as (
 
     select
-        monthly.*,
+        zone_months.pickup_month,
+        zone_months.pickup_location_id,
+        zone_months.service,
+        zone_months.trips,
+        zone_months.trips_with_dropoff,
+        zone_months.trip_miles,
+        zone_months.trip_duration_minutes
+        / nullif(zone_months.trips_with_dropoff, 0) as average_trip_duration_minutes,
+        zone_months.trips_with_revenue,
+        zone_months.revenue_amount,
         locations.borough,
         locations.zone_name,
         locations.service_zone
-    from monthly
+    from zone_months
     left join locations
-        on monthly.pickup_location_id = locations.location_id
+        on zone_months.pickup_location_id = locations.location_id
 
 ),
 

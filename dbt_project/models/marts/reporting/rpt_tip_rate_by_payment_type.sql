@@ -2,9 +2,10 @@
 -- (almost) no tips: read the cash row as "unknown", not as "cash riders do not tip".
 with
 
-trips as (
+-- Rolled up from int_taxi_zone_payment_months_aggregated (incremental by month), not from the fact.
+zone_payment_months as (
 
-    select * from {{ ref('fact_trips') }}
+    select * from {{ ref('int_taxi_zone_payment_months_aggregated') }}
 
 ),
 
@@ -19,11 +20,11 @@ monthly as (
     select
         pickup_month,
         payment_type_id,
-        count(*) as trips,
-        sum(case when tip_amount > 0 then 1 else 0 end) as tipped_trips,
+        sum(trips) as trips,
+        sum(tipped_trips) as tipped_trips,
         sum(fare_amount) as fare_amount,
         sum(tip_amount) as tip_amount
-    from trips
+    from zone_payment_months
     group by 1, 2
 
 ),

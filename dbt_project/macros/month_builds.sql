@@ -1,0 +1,107 @@
+{#
+    The months each incremental model rebuilt, per dbt invocation: the build log `dbt_month_builds` in
+    the target schema. The `rebuild_months` strategy writes it in the model's own transaction; a `dbt
+    build` reads it back when it tests that model (get_where_subquery below), so a daily build tests the
+    months it rebuilt, every one of them, and its tests cost what the new data costs, not the history.
+
+    Rows: relation_name (schema.table), invocation_id, pickup_month (null: the run's own row, written
+    even when it rebuilt no month), built_at. Kept 30 days.
+#}
+{% macro month_builds_relation() -%}
+    {{ return(api.Relation.create(database=target.database, schema=target.schema, identifier='dbt_month_builds')) }}
+{%- endmacro %}
+
+
+{#
+    on-run-start: the build log created where missing, and its old rows deleted. Only for the commands
+    that build (run, build): a compile, offline or not, and `dbt test` touch nothing.
+#}
+{% macro create_month_builds() -%}
+    {%- if flags.WHICH in ('run', 'build') -%}
+        {%- set log = month_builds_relation() -%}
+    create schema if not exists {{ log.schema }};
+    create table if not exists {{ log }} (
+        relation_name varchar(512),
+        invocation_id varchar(64),
+        pickup_month date,
+        built_at timestamp
+    );
+    delete from {{ log }} where built_at < {{ dbt.dateadd('day', -30, dbt.current_timestamp()) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    The insert that records an incremental run of `relation`: its own row and one per month rebuilt.
+
+    Args:
+        relation: the model's relation (the strategy's target_relation).
+        months: the 'YYYY-MM-DD' months rebuilt (possibly none).
+#}
+{% macro record_month_builds(relation, months) -%}
+    insert into {{ month_builds_relation() }} (relation_name, invocation_id, pickup_month, built_at)
+    values
+    {%- for month in [none] + months %}
+        (
+            '{{ relation.schema }}.{{ relation.identifier }}', '{{ invocation_id }}',
+            {%- if month is none %} null{% else %} cast('{{ month }}' as date){% endif %},
+            {{ dbt.current_timestamp() }}
+        ){{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#
+    The months of `relation` this invocation rebuilt, as sorted 'YYYY-MM-DD' strings; none when it did
+    not rebuild it by month (not built in this invocation, a first build, a --full-refresh, or a command
+    other than `dbt build`): then a test reads every row.
+
+    Args:
+        relation: the tested model's relation.
+#}
+{% macro months_built_in_this_invocation(relation) -%}
+    {%- if not execute or flags.WHICH != 'build' or relation.identifier is not defined -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set rows = run_query(
+        "select pickup_month from " ~ month_builds_relation()
+        ~ " where relation_name = '" ~ relation.schema ~ "." ~ relation.identifier ~ "'"
+        ~ " and invocation_id = '" ~ invocation_id ~ "'"
+    ).rows -%}
+    {%- if rows | length == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set months = [] -%}
+    {%- for row in rows if row[0] is not none -%}
+        {%- do months.append(row[0].strftime('%Y-%m-%d')) -%}
+    {%- endfor -%}
+    {{ return(months | sort) }}
+{%- endmacro %}
+
+
+{#
+    The rows a generic test reads (dbt wraps every generic test's model in get_where_subquery): dbt's own
+    `where` config, and for a model this `dbt build` rebuilt by month only those months, as literals on
+    pickup_month (the month index on Postgres, zone maps on Redshift). A month rebuilt is tested whole;
+    a month not rebuilt was tested by the build that rebuilt it. `dbt test` alone tests every row: the
+    whole-history check (`make test-warehouse`).
+#}
+{% macro default__get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set months = months_built_in_this_invocation(relation) -%}
+    {%- if not where and months is none -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set conditions = [where] if where else [] -%}
+    {%- if months is not none -%}
+        {%- set literals = [] -%}
+        {%- for month in months -%}
+            {%- do literals.append("cast('" ~ month ~ "' as date)") -%}
+        {%- endfor -%}
+        {%- do conditions.append('pickup_month in (' ~ literals | join(', ') ~ ')' if literals else '1 = 0') -%}
+    {%- endif -%}
+    {%- set filtered -%}
+        (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
+    {%- endset -%}
+    {{ return(filtered) }}
+{%- endmacro %}
