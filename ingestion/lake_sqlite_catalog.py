@@ -45,14 +45,15 @@ DDL = (
     "PRIMARY KEY (catalog_name, namespace, property_key))",
 )
 TABLE_TYPE = "TABLE"
-# Rows other engines write for views are not tables; a row without a type (schema v0) is one.
-IS_TABLE = "(iceberg_type = 'TABLE' OR iceberg_type IS NULL)"
+# SqlCatalog's own step from schema v0 (an older pyiceberg's, without the type column) to v1.
+ADD_TYPE = "ALTER TABLE iceberg_tables ADD COLUMN iceberg_type VARCHAR(5)"
 # A writer holding the database (another run's commit) is waited for, not reported as an error.
 BUSY_TIMEOUT_S = 30.0
 
 
 class SqliteCatalog(MetastoreCatalog):
-    """An Iceberg catalog in one SQLite file (``path``); table locations under ``warehouse``."""
+    """An Iceberg catalog in one SQLite file (``path``); table locations under ``warehouse``. Every query
+    keeps to rows typed `TABLE` or untyped (schema v0's): other engines write views in the same table."""
 
     def __init__(self, name: str, path: str, warehouse: str):
         super().__init__(name, warehouse=warehouse)
@@ -60,9 +61,8 @@ class SqliteCatalog(MetastoreCatalog):
         with self._transaction() as con:
             for statement in DDL:
                 con.execute(statement)
-            columns = {row[1] for row in con.execute("PRAGMA table_info(iceberg_tables)")}
-        # A v0 catalog (an older pyiceberg's) has no type column: every row is a table.
-        self._is_table = IS_TABLE if "iceberg_type" in columns else "1 = 1"
+            if "iceberg_type" not in {row[1] for row in con.execute("PRAGMA table_info(iceberg_tables)")}:
+                con.execute(ADD_TYPE)  # its rows stay NULL: tables, as v0 has no other kind
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -79,8 +79,8 @@ class SqliteCatalog(MetastoreCatalog):
     def _metadata_location(self, namespace: str, table_name: str) -> str | None:
         with self._transaction() as con:
             row = con.execute(
-                f"SELECT metadata_location FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? "
-                f"AND table_name = ? AND {self._is_table}",
+                "SELECT metadata_location FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? "
+                "AND table_name = ? AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)",
                 (self.name, namespace, table_name),
             ).fetchone()
         return row[0] if row else None
@@ -158,8 +158,8 @@ class SqliteCatalog(MetastoreCatalog):
         namespace, table_name = self._names(identifier)
         with self._transaction() as con:
             deleted = con.execute(
-                f"DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? "
-                f"AND {self._is_table}",
+                "DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? "
+                "AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)",
                 (self.name, namespace, table_name),
             ).rowcount
         if deleted < 1:
@@ -173,8 +173,8 @@ class SqliteCatalog(MetastoreCatalog):
         try:
             with self._transaction() as con:
                 renamed = con.execute(
-                    f"UPDATE iceberg_tables SET table_namespace = ?, table_name = ? WHERE catalog_name = ? "
-                    f"AND table_namespace = ? AND table_name = ? AND {self._is_table}",
+                    "UPDATE iceberg_tables SET table_namespace = ?, table_name = ? WHERE catalog_name = ? "
+                    "AND table_namespace = ? AND table_name = ? AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)",
                     (to_namespace, to_name, self.name, from_namespace, from_name),
                 ).rowcount
         except sqlite3.IntegrityError as e:
@@ -221,8 +221,8 @@ class SqliteCatalog(MetastoreCatalog):
         name = Catalog.namespace_to_string(namespace)
         with self._transaction() as con:
             rows = con.execute(
-                f"SELECT table_name FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? "
-                f"AND {self._is_table}",
+                "SELECT table_name FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? "
+                "AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)",
                 (self.name, name),
             ).fetchall()
         return [Catalog.identifier_to_tuple(name) + (row[0],) for row in rows]
@@ -231,17 +231,15 @@ class SqliteCatalog(MetastoreCatalog):
 
     def namespace_exists(self, identifier: str | Identifier) -> bool:
         name = Catalog.namespace_to_string(Catalog.identifier_to_tuple(identifier), NoSuchNamespaceError)
-        below = name.replace("!", "!!").replace("_", "!_").replace("%", "!%") + ".%"
+        below = name.replace("!", "!!").replace("_", "!_").replace("%", "!%") + ".%"  # its children
         with self._transaction() as con:
             return any(
-                con.execute(
-                    f"SELECT 1 FROM {table} WHERE catalog_name = ? AND ({column} = ? OR {column} LIKE ? ESCAPE '!') "
-                    "LIMIT 1",
-                    (self.name, name, below),
-                ).fetchone()
-                for table, column in (
-                    ("iceberg_tables", "table_namespace"),
-                    ("iceberg_namespace_properties", "namespace"),
+                con.execute(query, (self.name, name, below)).fetchone()
+                for query in (
+                    "SELECT 1 FROM iceberg_tables WHERE catalog_name = ? "
+                    "AND (table_namespace = ? OR table_namespace LIKE ? ESCAPE '!') LIMIT 1",
+                    "SELECT 1 FROM iceberg_namespace_properties WHERE catalog_name = ? "
+                    "AND (namespace = ? OR namespace LIKE ? ESCAPE '!') LIMIT 1",
                 )
             )
 

@@ -14,12 +14,13 @@
 
 {#
     on-run-start: the build log created where missing, and its old rows deleted. Only for the commands
-    that build (run, build): a compile, offline or not, and `dbt test` touch nothing.
+    that build (run, build): a compile, offline or not, and `dbt test` touch nothing. dbt has created
+    the target schema by then; no `create schema` here: the least-privileged role may not run one, even
+    with `if not exists` (orchestration/local/sql/dbt_role.sql, infra/modules/warehouse/sql/dbt_user.sql).
 #}
 {% macro create_month_builds() -%}
     {%- if flags.WHICH in ('run', 'build') -%}
         {%- set log = month_builds_relation() -%}
-    create schema if not exists {{ log.schema }};
     create table if not exists {{ log }} (
         relation_name varchar(512),
         invocation_id varchar(64),

@@ -66,6 +66,27 @@ def test_a_catalog_sqlcatalog_created_is_opened_and_used_as_it_is(tmp_path):
         assert con.execute("SELECT iceberg_type FROM iceberg_tables").fetchall() == [("TABLE",)]
 
 
+def test_a_catalog_of_schema_v0_gains_the_type_column_and_keeps_its_tables(tmp_path):
+    path = tmp_path / "_catalog.sqlite"
+    v0 = SQLCATALOG_SCHEMA.read_text().replace("iceberg_type VARCHAR(5),", "")
+    assert v0 != SQLCATALOG_SCHEMA.read_text()
+    with sqlite3.connect(path) as con:
+        con.executescript(v0)
+        con.execute("INSERT INTO iceberg_namespace_properties VALUES ('lake', 'lake', 'exists', 'true')")
+    lake = catalog(tmp_path)
+    lake.create_table(("lake", "t"), SCHEMA)
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE iceberg_tables SET iceberg_type = NULL")  # as a v0 writer left it
+    assert lake.list_tables("lake") == [("lake", "t")]
+    assert table_columns(path) == table_columns_of_a_new_catalog(tmp_path / "new")
+
+
+def table_columns_of_a_new_catalog(folder: Path) -> dict[str, list[tuple]]:
+    folder.mkdir()
+    catalog(folder)
+    return table_columns(folder / "_catalog.sqlite")
+
+
 def test_a_commit_that_lost_the_race_is_refused_and_the_winner_stays(tmp_path):
     first, second = catalog(tmp_path), catalog(tmp_path)
     first.create_namespace("lake")

@@ -1,23 +1,13 @@
 {#
     Taxi trips per service and pickup day: the input of rpt_daily_revenue.
 
-    Incremental by month like the facts (README "fact_trips, incrementally"): the same load-log month
-    resolution and `rebuild_months` strategy, so a run aggregates only the months fact_trips rebuilt and
-    its cost follows the new data, not the history; the table equals a full refresh. Ids and measures
-    only: the report joins the calendar when it is built, so a dimension's change reaches every month.
+    Incremental by month like the facts (README "fact_trips, incrementally"; the config is this
+    folder's, in dbt_project.yml): the same load-log month resolution and `rebuild_months` strategy, so
+    a run aggregates only the months fact_trips rebuilt and its cost follows the new data, not the
+    history; the table equals a full refresh. Ids and measures only: the report joins the calendar when
+    it is built, so a dimension's change reaches every month.
     _loaded_at is the load the fact's rows were built from (the month is rebuilt when a newer one lands).
 #}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='rebuild_months',
-        unique_key='pickup_month',
-        on_schema_change='fail',
-        dist='all',
-        sort=['pickup_month'],
-    )
-}}
-
 {%- set services = ['yellow', 'green'] %}
 {%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), this, services) %}
 

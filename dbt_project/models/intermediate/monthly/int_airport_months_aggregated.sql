@@ -6,17 +6,6 @@
     Incremental by month like the facts (see int_taxi_days_aggregated): a run aggregates only the months
     fact_trips rebuilt. Which zones are airports is read from dim_location when a month is built.
 #}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='rebuild_months',
-        unique_key='pickup_month',
-        on_schema_change='fail',
-        dist='all',
-        sort=['pickup_month'],
-    )
-}}
-
 {%- set services = ['yellow', 'green'] %}
 {%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), this, services) %}
 

@@ -10,17 +10,6 @@
     Incremental by month like the facts (see int_taxi_days_aggregated): a run aggregates only the months
     the facts rebuilt; ids and measures only, the reports join the zones when they are built.
 #}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='rebuild_months',
-        unique_key='pickup_month',
-        on_schema_change='fail',
-        dist='all',
-        sort=['pickup_month'],
-    )
-}}
-
 {%- set services = ['yellow', 'green', 'fhv', 'fhvhv'] %}
 {%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), this, services) %}
 
