@@ -1,33 +1,45 @@
 {#
-    The months each incremental model rebuilt, per dbt invocation: the build log `dbt_month_builds` in
-    the target schema. The `rebuild_months` strategy writes it in the model's own transaction; a `dbt
-    build` reads it back when it tests that model (get_where_subquery below), so a daily build tests the
-    months it rebuilt, every one of them, and its tests cost what the new data costs, not the history.
+    The months each incremental model rebuilt, per dbt invocation: the build log `dbt_month_builds`
+    beside the model (one per schema that holds models built by month). The `rebuild_months` strategy
+    writes it in the model's own transaction; a `dbt build` reads it back when it tests that model
+    (get_where_subquery below), so a daily build tests the months it rebuilt, every one of them, and
+    its tests cost what the new data costs, not the history.
 
     Rows: relation_name (schema.table), invocation_id, pickup_month (null: the run's own row, written
     even when it rebuilt no month), built_at. Kept 30 days.
 #}
-{% macro month_builds_relation() -%}
-    {{ return(api.Relation.create(database=target.database, schema=target.schema, identifier='dbt_month_builds')) }}
+{% macro month_builds_relation(relation) -%}
+    {{ return(api.Relation.create(database=relation.database, schema=relation.schema, identifier='dbt_month_builds')) }}
 {%- endmacro %}
 
 
 {#
-    on-run-start: the build log created where missing, and its old rows deleted. Only for the commands
-    that build (run, build): a compile, offline or not, and `dbt test` touch nothing. dbt has created
-    the target schema by then; no `create schema` here: the least-privileged role may not run one, even
-    with `if not exists` (orchestration/local/sql/dbt_role.sql, infra/modules/warehouse/sql/dbt_user.sql).
+    on-run-start: the build log created where missing, and its old rows deleted, in every existing
+    schema that holds a model built by month (its next incremental run writes there). Only for the
+    commands that build (run, build): a compile, offline or not, and `dbt test` touch nothing. No
+    `create schema`: the least-privileged role may not run one, even with `if not exists`
+    (orchestration/local/sql/dbt_role.sql, infra/modules/warehouse/sql/dbt_user.sql); a schema that
+    does not exist yet holds no table to rebuild by month.
 #}
 {% macro create_month_builds() -%}
-    {%- if flags.WHICH in ('run', 'build') -%}
-        {%- set log = month_builds_relation() -%}
+    {%- if execute and flags.WHICH in ('run', 'build') -%}
+        {%- set schemas = [] -%}
+        {%- for node in graph.nodes.values() if node.resource_type == 'model'
+            and node.config.get('incremental_strategy') == 'rebuild_months' -%}
+            {%- if (node.database, node.schema) not in schemas -%}
+                {%- do schemas.append((node.database, node.schema)) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- for database, schema in schemas if adapter.check_schema_exists(database, schema) -%}
+            {%- set log = api.Relation.create(database=database, schema=schema, identifier='dbt_month_builds') %}
     create table if not exists {{ log }} (
         relation_name varchar(512),
         invocation_id varchar(64),
         pickup_month date,
         built_at timestamp
     );
-    delete from {{ log }} where built_at < {{ dbt.dateadd('day', -30, dbt.current_timestamp()) }}
+    delete from {{ log }} where built_at < {{ dbt.dateadd('day', -30, dbt.current_timestamp()) }};
+        {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
 
@@ -40,7 +52,7 @@
         months: the 'YYYY-MM-DD' months rebuilt (possibly none).
 #}
 {% macro record_month_builds(relation, months) -%}
-    insert into {{ month_builds_relation() }} (relation_name, invocation_id, pickup_month, built_at)
+    insert into {{ month_builds_relation(relation) }} (relation_name, invocation_id, pickup_month, built_at)
     values
     {%- for month in [none] + months %}
         (
@@ -64,8 +76,24 @@
     {%- if not execute or flags.WHICH != 'build' or relation.identifier is not defined -%}
         {{ return(none) }}
     {%- endif -%}
+    {#- only a model built by month has months: the other tests send no query -#}
+    {%- set by_month = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+        | selectattr('schema', 'equalto', relation.schema) | selectattr('alias', 'equalto', relation.identifier)
+        | selectattr('config.incremental_strategy', 'equalto', 'rebuild_months') | list -%}
+    {%- if not by_month -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set log = month_builds_relation(relation) -%}
+    {#- missing where the schema was new when the run started (created later by dbt): a first build -#}
+    {%- set found = run_query(
+        "select count(*) from information_schema.tables where table_schema = '" ~ log.schema
+        ~ "' and table_name = '" ~ log.identifier ~ "'"
+    ).rows[0][0] -%}
+    {%- if found | int == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
     {%- set rows = run_query(
-        "select pickup_month from " ~ month_builds_relation()
+        "select pickup_month from " ~ log
         ~ " where relation_name = '" ~ relation.schema ~ "." ~ relation.identifier ~ "'"
         ~ " and invocation_id = '" ~ invocation_id ~ "'"
     ).rows -%}
