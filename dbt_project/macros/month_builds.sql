@@ -8,8 +8,15 @@
     Rows: relation_name (schema.table), invocation_id, pickup_month (null: the run's own row, written
     even when it rebuilt no month), built_at. Kept 30 days.
 #}
-{% macro month_builds_relation(relation) -%}
-    {{ return(api.Relation.create(database=relation.database, schema=relation.schema, identifier='dbt_month_builds')) }}
+{% macro month_builds_relation(database, schema) -%}
+    {{ return(api.Relation.create(database=database, schema=schema, identifier='dbt_month_builds')) }}
+{%- endmacro %}
+
+
+{# The models built by month (incremental_strategy='rebuild_months'): the ones the build log serves. #}
+{% macro models_built_by_month() -%}
+    {{ return(graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+        | selectattr('config.incremental_strategy', 'equalto', 'rebuild_months') | list) }}
 {%- endmacro %}
 
 
@@ -24,14 +31,13 @@
 {% macro create_month_builds() -%}
     {%- if execute and flags.WHICH in ('run', 'build') -%}
         {%- set schemas = [] -%}
-        {%- for node in graph.nodes.values() if node.resource_type == 'model'
-            and node.config.get('incremental_strategy') == 'rebuild_months' -%}
+        {%- for node in models_built_by_month() -%}
             {%- if (node.database, node.schema) not in schemas -%}
                 {%- do schemas.append((node.database, node.schema)) -%}
             {%- endif -%}
         {%- endfor -%}
         {%- for database, schema in schemas if adapter.check_schema_exists(database, schema) -%}
-            {%- set log = api.Relation.create(database=database, schema=schema, identifier='dbt_month_builds') %}
+            {%- set log = month_builds_relation(database, schema) %}
     create table if not exists {{ log }} (
         relation_name varchar(512),
         invocation_id varchar(64),
@@ -52,7 +58,7 @@
         months: the 'YYYY-MM-DD' months rebuilt (possibly none).
 #}
 {% macro record_month_builds(relation, months) -%}
-    insert into {{ month_builds_relation(relation) }} (relation_name, invocation_id, pickup_month, built_at)
+    insert into {{ month_builds_relation(relation.database, relation.schema) }} (relation_name, invocation_id, pickup_month, built_at)
     values
     {%- for month in [none] + months %}
         (
@@ -77,13 +83,12 @@
         {{ return(none) }}
     {%- endif -%}
     {#- only a model built by month has months: the other tests send no query -#}
-    {%- set by_month = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
-        | selectattr('schema', 'equalto', relation.schema) | selectattr('alias', 'equalto', relation.identifier)
-        | selectattr('config.incremental_strategy', 'equalto', 'rebuild_months') | list -%}
+    {%- set by_month = models_built_by_month() | selectattr('schema', 'equalto', relation.schema)
+        | selectattr('alias', 'equalto', relation.identifier) | list -%}
     {%- if not by_month -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set log = month_builds_relation(relation) -%}
+    {%- set log = month_builds_relation(relation.database, relation.schema) -%}
     {#- missing where the schema was new when the run started (created later by dbt): a first build -#}
     {%- set found = run_query(
         "select count(*) from information_schema.tables where table_schema = '" ~ log.schema
