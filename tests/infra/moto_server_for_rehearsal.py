@@ -108,7 +108,7 @@ def _eventbridge_starts_step_functions_targets() -> None:
     original = Rule.send_to_targets
 
     def send_to_targets(self, original_event, transform_input=True):
-        # A rule with a schedule and no event pattern (the daily build) matches no event; moto's empty
+        # A rule with a schedule and no event pattern (daily build, weekly test) matches no event; moto's empty
         # pattern matches every event, which would start the pipeline on every S3 event.
         if not self.event_pattern.get_pattern() or not self.event_pattern.matches_event(original_event):
             return

@@ -1,4 +1,4 @@
-"""The failure topic hears of an upload (or the daily run) that could not start an execution.
+"""The failure topic hears of an upload (or the daily or weekly run) that could not start an execution.
 
 EventBridge retries a target (modules/pipeline/triggers.tf: an hour, ten attempts), then sends the event to the
 trigger dead-letter queue; no execution exists, so no execution alarm fires and the file stays in landing.
@@ -14,10 +14,12 @@ Read from CloudWatch (moto) as the rehearsal's apply created the alarms.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.infra.rehearsal import Rehearsal
 from tests.infra.test_deploy_rehearsal import _client
+from tests.orchestration.sfn_harness import WEEKLY_TEST_INPUT
 
 PIPELINE = "module.platform.module.pipeline"
 
@@ -53,7 +55,12 @@ def test_every_trigger_of_the_pipeline_alarms_when_it_cannot_start_an_execution(
         for r in rehearsal.resources()
         if r["type"] == "aws_cloudwatch_event_target" and r["values"]["arn"] == machine
     ]
-    assert len(targets) == 2, "the upload and the daily rule start the pipeline"
+    assert len(targets) == 3, "the upload, the daily and the weekly rule start the pipeline"
+    # The weekly rule's target sends the input the state machine's weekly branch takes (executed in
+    # tests/orchestration/test_state_machine_execution.py); the other two send their event.
+    weekly = rehearsal.resource(f"{PIPELINE}.aws_cloudwatch_event_rule.weekly_test")["name"]
+    assert {t["rule"]: json.loads(t["input"]) if t["input"] else None for t in targets}[weekly] == WEEKLY_TEST_INPUT
+    assert [t["rule"] for t in targets if t["input"]] == [weekly]
     queues = {r["values"]["arn"]: r["values"]["name"] for r in rehearsal.resources() if r["type"] == "aws_sqs_queue"}
     alarms = _alarms_to_the_failure_topic(rehearsal)
     unheard = []

@@ -86,6 +86,11 @@ def scheduled_event() -> dict[str, Any]:
     }
 
 
+# What the weekly rule's target sends instead of the event (its constant `input`, infra/modules/pipeline/triggers.tf;
+# tests/infra/test_alarms.py checks the rehearsed target sends exactly this).
+WEEKLY_TEST_INPUT: dict[str, Any] = {"schedule": "weekly-dbt-test"}
+
+
 @dataclass
 class GlueRun:
     arguments: dict[str, str]

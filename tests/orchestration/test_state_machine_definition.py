@@ -136,6 +136,14 @@ def test_the_scheduled_path_skips_only_ingest(definition) -> None:
     assert [name for name in path if name in stage_names()] == expected
 
 
+def test_the_weekly_test_path_skips_ingest_and_publishing(definition) -> None:
+    """dbt test alone (issue 21): it ingests nothing and, having built nothing, leaves dbt/latest/ as it was."""
+    path = success_path(definition, {"ValidateInput": "NormalizeWeeklyTest", "PublishIfBuilt": "ReleaseLocks"})
+    expected = [s for s in aws_stage_names() if s not in ("Ingest", "PublishArtifacts")]
+    assert [name for name in path if name in stage_names()] == expected
+    assert definition["States"]["NormalizeWeeklyTest"]["Parameters"]["run"]["dbt"]["command"] == ["test"]
+
+
 def test_local_runner_runs_the_same_stages_in_the_same_order() -> None:
     from orchestration.local import run_pipeline
 

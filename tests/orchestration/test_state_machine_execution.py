@@ -1,8 +1,8 @@
 """The state machine executed by moto's Step Functions interpreter, on the success and failure paths.
 
-The inputs are what EventBridge really sends (an S3 'Object Created' event, a 'Scheduled Event') or
-a hand-written request; the outputs are read where a person would: the SNS topics' SQS subscribers,
-the Glue Data Catalog, the artifacts bucket, the lock table.
+The inputs are what EventBridge really sends (an S3 'Object Created' event, a 'Scheduled Event', the
+weekly rule's constant input) or a hand-written request; the outputs are read where a person would: the
+SNS topics' SQS subscribers, the Glue Data Catalog, the artifacts bucket, the lock table.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tests.orchestration.sfn_harness import (
     GLUE_DATABASE,
     GLUE_JOB,
     LOCK_TABLE,
+    WEEKLY_TEST_INPUT,
     ContainerRun,
     GlueRun,
     Pipeline,
@@ -132,6 +133,35 @@ def test_daily_schedule_builds_dbt_without_ingesting(pipeline) -> None:
     [success] = pipeline.messages("success")
     assert success["message"]["trigger"] == "schedule"
     assert success["message"]["object"] is None
+    assert pipeline.locks() == []
+
+
+def test_weekly_schedule_tests_every_month_without_ingesting_or_publishing(pipeline) -> None:
+    """Issue 21: the whole-history test run. `dbt test` alone (a build scopes its tests to the months it rebuilt),
+    under the transform lock, notified like the daily run; it built nothing, so dbt/latest/ stays the last build's."""
+    execution = pipeline.run(WEEKLY_TEST_INPUT, name="weekly-2024-02-04")
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert pipeline.glue_runs == []
+    assert pipeline.container_runs == [
+        ContainerRun(
+            command=["test"],
+            environment={
+                "DBT_VARS": "{}",
+                "RUN_ID": "weekly-2024-02-04",
+                "ARTIFACTS_URI": f"s3://{BUCKETS['artifacts']}/dbt/runs/weekly-2024-02-04/",
+            },
+        )
+    ]
+    entered = execution.entered_states()
+    assert "AcquireTransformLock" in entered
+    assert "Ingest" not in entered and "PublishArtifacts" not in entered
+    assert "Contents" not in pipeline.s3.list_objects_v2(Bucket=BUCKETS["artifacts"], Prefix="dbt/latest/")
+    [success] = pipeline.messages("success")
+    assert success["message"]["trigger"] == "weekly-dbt-test"
+    assert success["message"]["object"] is None
+    assert success["message"]["artifacts"] == f"s3://{BUCKETS['artifacts']}/dbt/runs/weekly-2024-02-04/"
+    assert pipeline.messages("failure") == []
     assert pipeline.locks() == []
 
 

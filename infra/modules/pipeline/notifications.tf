@@ -132,6 +132,7 @@ resource "aws_cloudwatch_metric_alarm" "trigger_failed_invocations" {
   for_each = {
     upload = aws_cloudwatch_event_rule.object_created.name
     daily  = aws_cloudwatch_event_rule.daily.name
+    weekly = aws_cloudwatch_event_rule.weekly_test.name
   }
   alarm_name          = "${var.name}-pipeline-trigger-${each.key}-failed"
   alarm_description   = "EventBridge rule ${each.value} could not start an execution (its event is in the trigger dead-letter queue, or lost if that failed too)."
@@ -159,7 +160,7 @@ resource "aws_cloudwatch_metric_alarm" "trigger_failed_invocations" {
 # untouched with messages in it does not turn the alarm back to OK.
 resource "aws_cloudwatch_metric_alarm" "trigger_dead_letters" {
   alarm_name          = "${var.name}-pipeline-trigger-dead-letters"
-  alarm_description   = "Events the upload or daily rule could not deliver wait in ${aws_sqs_queue.trigger_dlq.name}: start their executions by hand, then delete the messages."
+  alarm_description   = "Events the upload, daily or weekly rule could not deliver wait in ${aws_sqs_queue.trigger_dlq.name}: start their executions by hand, then delete the messages."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.trigger_dlq.name }

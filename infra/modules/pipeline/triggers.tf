@@ -27,6 +27,18 @@ resource "aws_cloudwatch_event_rule" "daily" {
   schedule_expression = var.daily_schedule
 }
 
+# The whole-history test run (issue 21): a dbt build tests each model built by month on the months it rebuilt
+# (dbt_project/macros/month_builds.sql); once a week `dbt test` alone tests every month, as `make
+# test-warehouse` does locally. The target sends a constant input instead of the event ("Valid JSON text
+# passed to the target. In this case, nothing from the event itself is passed to the target", Target.Input,
+# https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_Target.html), which the state machine's
+# ValidateInput routes to its weekly branch.
+resource "aws_cloudwatch_event_rule" "weekly_test" {
+  name                = "${var.name}-weekly-dbt-test"
+  description         = "Weekly dbt test: every data test on every month of the warehouse; builds and ingests nothing"
+  schedule_expression = var.weekly_test_schedule
+}
+
 data "aws_iam_policy_document" "events_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -47,8 +59,8 @@ resource "aws_iam_role" "events" {
   assume_role_policy = data.aws_iam_policy_document.events_assume.json
 }
 
-# Both targets (upload, daily) start executions with this role. The state machine is encrypted with the
-# customer key, so StartExecution also needs the caller to use that key, for this state machine only
+# The three targets (upload, daily, weekly) start executions with this role. The state machine is encrypted
+# with the customer key, so StartExecution also needs the caller to use that key, for this state machine only
 # ("Data at rest encryption in Step Functions",
 # https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html): without it the call
 # fails with KmsAccessDeniedException and no execution starts.
@@ -93,7 +105,11 @@ data "aws_iam_policy_document" "trigger_dlq" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.object_created.arn, aws_cloudwatch_event_rule.daily.arn]
+      values = [
+        aws_cloudwatch_event_rule.object_created.arn,
+        aws_cloudwatch_event_rule.daily.arn,
+        aws_cloudwatch_event_rule.weekly_test.arn,
+      ]
     }
   }
 }
@@ -121,6 +137,21 @@ resource "aws_cloudwatch_event_target" "daily" {
   rule     = aws_cloudwatch_event_rule.daily.name
   arn      = aws_sfn_state_machine.pipeline.arn
   role_arn = aws_iam_role.events.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 10
+  }
+  dead_letter_config {
+    arn = aws_sqs_queue.trigger_dlq.arn
+  }
+}
+
+resource "aws_cloudwatch_event_target" "weekly_test" {
+  rule     = aws_cloudwatch_event_rule.weekly_test.name
+  arn      = aws_sfn_state_machine.pipeline.arn
+  role_arn = aws_iam_role.events.arn
+  input    = jsonencode({ schedule = "weekly-dbt-test" })
 
   retry_policy {
     maximum_event_age_in_seconds = 3600

@@ -70,6 +70,12 @@ variable "daily_schedule" {
   default     = "cron(0 6 * * ? *)"
 }
 
+variable "weekly_test_schedule" {
+  description = "EventBridge schedule of the weekly whole-history `dbt test` run (UTC). Default Sundays at 07:00: the daily 06:00 build ends by 07:50 at the latest (DBT_TIMEOUT_SECONDS), within the hour this run waits for the transform lock."
+  type        = string
+  default     = "cron(0 7 ? * SUN *)"
+}
+
 variable "success_subscribers" {
   description = "E-mail addresses told about successful runs."
   type        = list(string)

@@ -89,6 +89,7 @@ module "pipeline" {
   subnet_ids                 = module.network.private_subnet_ids
   dbt_security_group_ids     = [module.dbt_runner.security_group_id]
   daily_schedule             = var.daily_schedule
+  weekly_test_schedule       = var.weekly_test_schedule
   success_subscribers        = var.success_subscribers
   failure_subscribers        = var.failure_subscribers
   log_retention_days         = var.log_retention_days

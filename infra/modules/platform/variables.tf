@@ -49,6 +49,12 @@ variable "daily_schedule" {
   default = "cron(0 6 * * ? *)"
 }
 
+variable "weekly_test_schedule" {
+  description = "EventBridge schedule of the weekly whole-history `dbt test` run (UTC). Default Sundays at 07:00: the daily 06:00 build ends by 07:50 at the latest (DBT_TIMEOUT_SECONDS), within the hour this run waits for the transform lock."
+  type        = string
+  default     = "cron(0 7 ? * SUN *)"
+}
+
 variable "column_statistics_schedule" {
   description = "When Glue computes the lake tables' column statistics (modules/ingest; Glue cron, UTC): daily at 04:00 UTC, before the 06:00 dbt build; null: none."
   type        = string
