@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # Python 3.11 is what AWS Glue 5.0 runs; prefer it by name, else accept python3 if it is 3.11.
 PYTHON_BOOT ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 
-.PHONY: help setup run test lint psql docs test-warehouse stop clean lock bench migrate-lake prereqs
+.PHONY: help setup run test lint psql docs test-warehouse reconcile stop clean lock bench migrate-lake prereqs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ docs: setup ## build the dbt docs and serve them on http://localhost:8080
 
 test-warehouse: setup ## every dbt test on every month of the warehouse (a `make run` tests the months it rebuilt)
 	@$(PG_ENV); $(DBT) test $(DBT_FLAGS)
+
+reconcile: setup ## count every month of the lake, the raw layer and the facts (a `make run` counts the months it changed)
+	@$(PY) -m orchestration.local.reconcile
 
 stop: ## stop the embedded PostgreSQL
 	@if [ -x $(PY) ]; then $(PY) -m orchestration.local.embedded_postgres stop; fi

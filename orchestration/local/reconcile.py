@@ -8,14 +8,23 @@ a rerun that only loaded partitions reconciles the same way as a first run.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from psycopg2 import sql
+
 from ingestion.contract import DATASETS, QUARANTINE_TABLE
 
 # Which fact holds which dataset's trips (dbt_project/models/marts/core), per service.
+# Each month's counts as last reconciled, and the lake snapshots and load the counts are of: a month
+# whose stamps have not changed since is not counted again (`make reconcile` counts every month).
+STORE_TABLE = "reconciled_months"
+# dbt's reconciliation of the facts with the load log, per month (dbt_project/models/marts/reporting)
+RECONCILIATION_MODEL = "rpt_lake_reconciliation"
 FACTS = {"yellow": "fact_trips", "green": "fact_trips", "fhv": "fact_fhv_trips", "fhvhv": "fact_fhv_trips"}
 
 
@@ -25,13 +34,23 @@ def fact_schema() -> str:
 
 
 def count_fact_rows(dsn: str) -> int | None:
-    """Trips in every fact together (taxi and for-hire); None when a fact cannot be read."""
+    """Trips in every fact together (taxi and for-hire); None when a fact cannot be read.
+
+    The facts' months as the build counted them (rpt_lake_reconciliation.warehouse_trips: it counts
+    the months a build rebuilt and keeps the others'), so a daily run does not count the history; a
+    warehouse built without that model is counted."""
     import psycopg2
-    from psycopg2 import sql
 
     conn = psycopg2.connect(dsn)
     try:
         with conn.cursor() as cur:
+            if _exists(cur, fact_schema(), RECONCILIATION_MODEL):
+                cur.execute(
+                    sql.SQL("select coalesce(sum(warehouse_trips), 0) from {}").format(
+                        sql.Identifier(fact_schema(), RECONCILIATION_MODEL)
+                    )
+                )
+                return int(cur.fetchone()[0])
             total = 0
             for fact in sorted(set(FACTS.values())):
                 cur.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(fact_schema(), fact)))
@@ -60,6 +79,7 @@ class MonthCounts:
 @dataclass
 class Reconciliation:
     months: dict[tuple[str, int, int], MonthCounts] = field(default_factory=dict)
+    recounted: int = 0  # months counted now; the others unchanged since they reconciled
 
     @property
     def ok(self) -> bool:
@@ -89,18 +109,119 @@ class Reconciliation:
         return out
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "by_service": self.by_service(), "mismatches": self.mismatches()}
+        return {
+            "ok": self.ok,
+            "by_service": self.by_service(),
+            "mismatches": self.mismatches(),
+            "months_recounted": self.recounted,
+        }
 
 
-def _rows(cur, query: str) -> list[tuple]:
+def _rows(cur, query, params=None) -> list[tuple]:
     import psycopg2
 
     try:
-        cur.execute(query)
+        cur.execute(query, params)
         return cur.fetchall()
     except psycopg2.Error:  # a table not built yet (e.g. a fact of a dataset never loaded)
         cur.connection.rollback()
         return []
+
+
+def _where(keys: list[tuple[str, int, int]] | None, columns: tuple[str, ...]) -> tuple[sql.Composable, list]:
+    """`(service = %s and year = %s and month = %s) or ...` on `columns` for these months (every month
+    when None), and its parameters: on the raw tables (range-partitioned by year and month) the planner
+    then reads only those partitions."""
+    if keys is None:
+        return sql.SQL("true"), []
+    if not keys:
+        return sql.SQL("false"), []
+    term = sql.SQL("({})").format(
+        sql.SQL(" and ").join(sql.SQL("{} = %s").format(sql.Identifier(column)) for column in columns)
+    )
+    params = [value for key in keys for value in key[-len(columns) :]]
+    return sql.SQL(" or ").join([term] * len(keys)), params
+
+
+def _count(cur, raw_schema: str, analytics_schema: str, months: dict, keys: list | None) -> None:
+    """Raw, raw quarantine and fact rows of `keys` (every month when None) into `months`."""
+    for item in DATASETS:
+        mine = None if keys is None else [k for k in keys if k[0] == item.service]
+        if mine == []:
+            continue
+        where, params = _where(mine, ("year", "month"))
+        query = sql.SQL("select year, month, count(*) from {} where {} group by 1, 2").format(
+            sql.Identifier(raw_schema, item.table), where
+        )
+        for year, month, n in _rows(cur, query, params):
+            months[(item.service, year, month)].raw = int(n)
+    where, params = _where(keys, ("service", "year", "month"))
+    query = sql.SQL("select service, year, month, count(*) from {} where {} group by 1, 2, 3").format(
+        sql.Identifier(raw_schema, QUARANTINE_TABLE), where
+    )
+    for service, year, month, n in _rows(cur, query, params):
+        months[(service, year, month)].raw_quarantined = int(n)
+    for fact in sorted(set(FACTS.values())):
+        mine = None if keys is None else [k for k in keys if FACTS[k[0]] == fact]
+        if mine == []:
+            continue
+        # by pickup_month, the leading column of the facts' index: a month's count reads only that month
+        where, params = (sql.SQL("true"), []) if mine is None else (sql.SQL("pickup_month = any(%s)"), [
+            [dt.date(year, month, 1) for _, year, month in mine]
+        ])  # fmt: skip
+        query = sql.SQL(
+            "select service, cast(extract(year from pickup_month) as int),"
+            " cast(extract(month from pickup_month) as int), count(*) from {} where {} group by 1, 2, 3"
+        ).format(sql.Identifier(analytics_schema, fact), where)
+        found = _rows(cur, query, params)
+        if not found and not _exists(cur, analytics_schema, fact):
+            continue
+        for key in [k for k in months if FACTS[k[0]] == fact and (mine is None or k in mine)]:
+            months[key].fact = 0
+        for service, year, month, n in found:
+            months[(service, year, month)].fact = int(n)
+
+
+def _load_log(cur, raw_schema: str) -> dict[tuple[str, int, int], str]:
+    """Each month's load stamp (when and from which lake snapshots it was loaded), as one string."""
+    query = sql.SQL("select service, year, month, loaded_at, lake_version from {}").format(
+        sql.Identifier(raw_schema, "partition_loads")
+    )
+    return {(s, y, m): f"{loaded_at.isoformat()} {version}" for s, y, m, loaded_at, version in _rows(cur, query)}
+
+
+def _ensure_store(cur, raw_schema: str) -> None:
+    cur.execute(
+        sql.SQL(
+            "create table if not exists {} (service text, year int, month int, lake_version text,"
+            " load_stamp text, lake bigint, lake_quarantined bigint, raw bigint, raw_quarantined bigint,"
+            " fact bigint, reconciled_at timestamptz, primary key (service, year, month))"
+        ).format(sql.Identifier(raw_schema, STORE_TABLE))
+    )
+
+
+def _stored(cur, raw_schema: str) -> dict[tuple[str, int, int], tuple[tuple, MonthCounts]]:
+    query = sql.SQL(
+        "select service, year, month, lake_version, load_stamp, lake, lake_quarantined, raw, raw_quarantined, fact"
+        " from {}"
+    ).format(sql.Identifier(raw_schema, STORE_TABLE))
+    rows = _rows(cur, query)
+    return {(s, y, m): ((version, stamp), MonthCounts(*counts)) for s, y, m, version, stamp, *counts in rows}
+
+
+def _store(cur, raw_schema: str, months: dict, stamps: dict, counted: set) -> None:
+    """The months counted now that reconcile, with the stamps they were counted at; the months the lake
+    and the warehouse no longer hold go."""
+    table = sql.Identifier(raw_schema, STORE_TABLE)
+    delete = sql.SQL("delete from {} where service = %s and year = %s and month = %s").format(table)
+    insert = sql.SQL("insert into {} values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())").format(table)
+    for key in sorted(counted):
+        c = months[key]
+        cur.execute(delete, key)
+        if c.ok:
+            cur.execute(insert, (*key, *stamps[key], c.lake, c.lake_quarantined, c.raw, c.raw_quarantined, c.fact))
+    for key in set(_stored(cur, raw_schema)) - set(months):
+        cur.execute(delete, key)
 
 
 def reconcile(
@@ -110,47 +231,84 @@ def reconcile(
     raw_schema: str = "raw",
     analytics_schema: str | None = None,
     catalog: str | None = None,
+    whole_history: bool = False,
 ) -> Reconciliation:
-    """Counts per dataset and month in the lake, the raw layer and the facts."""
+    """Counts per dataset and month in the lake, the raw layer and the facts.
+
+    The lake's counts are read for every month (its metadata: the data files' record counts). The raw
+    layer and the facts are counted for the months whose lake snapshots or load-log row changed since
+    they last reconciled (raw.reconciled_months), or every month with `whole_history`; the other months
+    keep the counts they reconciled with, so a daily run's check costs its new months, not the history.
+    """
     analytics_schema = analytics_schema or fact_schema()
     import psycopg2
 
     from orchestration.local.load_postgres import lake_months
 
     months: dict[tuple[str, int, int], MonthCounts] = defaultdict(MonthCounts)
+    versions = {}
     for month in lake_months(lake_root, quarantine_root, catalog):
-        counts = months[(month.service, month.year, month.month)]
+        key = (month.service, month.year, month.month)
+        versions[key] = month.version
         # the data files' own counts: the loader already refuses a month whose rows differ from its
         # load-log row, so this compares the warehouse with the lake itself, not with the log again
-        counts.lake, counts.lake_quarantined = month.rows_in_lake, month.quarantined_in_lake
+        months[key].lake, months[key].lake_quarantined = month.rows_in_lake, month.quarantined_in_lake
     conn = psycopg2.connect(dsn)
     try:
         with conn.cursor() as cur:
-            for item in DATASETS:
-                query = f"select year, month, count(*) from {raw_schema}.{item.table} group by 1, 2"
-                for year, month, n in _rows(cur, query):
-                    months[(item.service, year, month)].raw = int(n)
-            query = f"select service, year, month, count(*) from {raw_schema}.{QUARANTINE_TABLE} group by 1, 2, 3"
-            for service, year, month, n in _rows(cur, query):
-                months[(service, year, month)].raw_quarantined = int(n)
-            for fact in sorted(set(FACTS.values())):
-                query = (
-                    "select service, cast(extract(year from pickup_month) as int),"
-                    f" cast(extract(month from pickup_month) as int), count(*) from {analytics_schema}.{fact}"
-                    " group by 1, 2, 3"
+            _ensure_store(cur, raw_schema)
+            conn.commit()  # a count's rollback (a fact not built yet) must not take the table with it
+            loads = _load_log(cur, raw_schema)
+            keys = set(versions) | set(loads)
+            stamps = {key: (versions.get(key), loads.get(key)) for key in keys}
+            for key in keys:
+                months[key]  # noqa: B018 - a month only the warehouse holds is counted (and shown) too
+            stored = {} if whole_history else _stored(cur, raw_schema)
+            counted = {key for key in keys if key not in stored or stored[key][0] != stamps[key]}
+            _count(cur, raw_schema, analytics_schema, months, None if whole_history else sorted(counted))
+            if whole_history:
+                counted = set(months)
+                stamps.update({key: (None, None) for key in set(months) - keys})
+            for key in keys - counted:
+                kept = stored[key][1]
+                months[key].raw, months[key].raw_quarantined, months[key].fact = (
+                    kept.raw,
+                    kept.raw_quarantined,
+                    kept.fact,
                 )
-                found = _rows(cur, query)
-                if not found and not _exists(cur, analytics_schema, fact):
-                    continue
-                for key in [k for k in months if FACTS[k[0]] == fact]:
-                    months[key].fact = 0
-                for service, year, month, n in found:
-                    months[(service, year, month)].fact = int(n)
+            _store(cur, raw_schema, months, stamps, counted)
+        conn.commit()
     finally:
         conn.close()
-    return Reconciliation(dict(months))
+    return Reconciliation(dict(months), recounted=len(counted))
 
 
 def _exists(cur, schema: str, table: str) -> bool:
     cur.execute("select to_regclass(%s) is not null", (f"{schema}.{table}",))
     return bool(cur.fetchone()[0])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make reconcile`: every month of the lake, the raw layer and the facts counted now."""
+    import argparse
+
+    from orchestration.local import embedded_postgres
+    from orchestration.local.summary import warehouse_lines
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--work-dir", type=Path, default=Path(__file__).resolve().parents[2] / ".local")
+    parser.add_argument("--database", default=None, help="PostgreSQL database (default: PGDATABASE or tlc)")
+    args = parser.parse_args(argv)
+    work = args.work_dir.resolve()
+    connection = embedded_postgres.connection_for_run(args.database)
+    found = reconcile(connection.dsn(), work / "lake", work / "quarantine", whole_history=True)
+    print("\n".join(warehouse_lines(found)))
+    if not found.ok:
+        mismatches = "; ".join(found.mismatches())
+        print(f"error: the warehouse does not reconcile with the lake: {mismatches}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -103,22 +103,6 @@ class RunReport:
         latest.write_text(path.read_text())
         return path
 
-    def _warehouse_lines(self) -> list[str]:
-        lines = ["  warehouse now (every month loaded so far): lake = raw = fact, quarantine lake = raw"]
-        for service, t in self.reconciled.by_service().items():
-            fact = "-" if t["fact"] is None else f"{t['fact']:,}"
-            ok = (
-                t["lake"] == t["raw"]
-                and t["lake_quarantined"] == t["raw_quarantined"]
-                and (t["fact"] is None or t["fact"] == t["lake"])
-            )
-            lines.append(
-                f"    {service:<7}{t['months']:>4} month(s) {t['lake']:>12,} = {t['raw']:>12,} = {fact:>12}"
-                f"   quarantine {t['lake_quarantined']:,} = {t['raw_quarantined']:,}  [{'OK' if ok else 'MISMATCH'}]"
-            )
-        lines += [f"    MISMATCH {line}" for line in self.reconciled.mismatches()]
-        return lines
-
     def print(self) -> None:
         def num(value: int | None) -> str:
             return "" if value is None else f"{value:,}"
@@ -164,7 +148,7 @@ class RunReport:
                 f" {d.tests_failed} failed, {d.tests_warned} warned"
             )
         if self.reconciled is not None:
-            lines += self._warehouse_lines()
+            lines += warehouse_lines(self.reconciled)
         lines += [
             "",
             "  next: make psql  (e.g. select * from analytics.fact_trips limit 5;)",
@@ -173,3 +157,27 @@ class RunReport:
             "",
         ]
         print("\n".join(shown(line, MAX_LINE_CHARS) for line in lines), flush=True)
+
+
+def warehouse_lines(reconciled) -> list[str]:
+    """The warehouse reconciled per service (an orchestration.local.reconcile.Reconciliation)."""
+    total, recounted = len(reconciled.months), reconciled.recounted
+    lines = ["  warehouse now (every month loaded so far): lake = raw = fact, quarantine lake = raw"]
+    if recounted < total:
+        lines.append(
+            f"    ({recounted} of {total} month(s) counted now, the others unchanged since they reconciled;"
+            " make reconcile counts them all)"
+        )
+    for service, t in reconciled.by_service().items():
+        fact = "-" if t["fact"] is None else f"{t['fact']:,}"
+        ok = (
+            t["lake"] == t["raw"]
+            and t["lake_quarantined"] == t["raw_quarantined"]
+            and (t["fact"] is None or t["fact"] == t["lake"])
+        )
+        lines.append(
+            f"    {service:<7}{t['months']:>4} month(s) {t['lake']:>12,} = {t['raw']:>12,} = {fact:>12}"
+            f"   quarantine {t['lake_quarantined']:,} = {t['raw_quarantined']:,}  [{'OK' if ok else 'MISMATCH'}]"
+        )
+    lines += [f"    MISMATCH {line}" for line in reconciled.mismatches()]
+    return lines

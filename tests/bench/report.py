@@ -20,6 +20,7 @@ SECTION_TITLES = (
     "Many files",
     "HVFHV",
     "Zone assignment",
+    "A year (issue 21)",
     "First impression",
     "Peak memory",
     "Environment",
@@ -622,6 +623,11 @@ def section(results: dict, chart: Path | None, out: Path) -> str:
             _table(["points", "median", "points/s", "exact test", "in zones 1-263", "all runs (s)"], rows),
             "",
         ]
+    year = results.get("year")
+    if year:
+        import year_bench  # tests/bench/year_bench.py, beside this module
+
+        parts += ["### A year (issue 21)", "", *year_bench.markdown(year)]
     first = results.get("first_run")
     if first:
         parts += ["### First impression", ""]
@@ -745,14 +751,22 @@ def write_markdown(results: dict, out: Path, chart: Path | None) -> None:
 
 
 def write_chart(results: dict, path: Path) -> Path | None:
-    """Two panels: time per stage (pipeline vs floor) and incremental time vs months of history."""
+    """Two panels, time per stage (pipeline vs floor) and incremental time vs months of history, and a
+    third with the year section's stage times when it ran."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6.5), gridspec_kw={"width_ratios": [1.35, 1]})
+    year = results.get("year")
+    if year:
+        fig, (left, right, third) = plt.subplots(1, 3, figsize=(18, 6.5), gridspec_kw={"width_ratios": [1.35, 1, 0.9]})
+        import year_bench  # tests/bench/year_bench.py, beside this module
+
+        year_bench.chart(year, third)
+    else:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6.5), gridspec_kw={"width_ratios": [1.35, 1]})
     labels, starts, works, colors = [], [], [], []
     ingest, load, dbt = results.get("ingest"), results.get("load"), results.get("dbt")
     pipeline_color, floor_color, start_color, variant_color = "#4C72B0", "#55A868", "#C44E52", "#8C8C8C"

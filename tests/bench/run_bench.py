@@ -17,8 +17,11 @@
    SCALE=3000000) through the job vs its floor, the loader vs raw COPY, and `fact_fhv_trips` +1 month
    at a few months of history (at most 1,000,000 rows a month there).
 6. Zones: points per second of ingestion.zones.assign_zones (tests/bench/zones_bench.py).
-7. First impression (SCALE >= 200,000 only): `make run` on a fresh `git clone` of HEAD, several times.
-8. Peak memory of every stage: RSS of the process tree (Python, the JVM) and PSS of the PostgreSQL
+7. A year (tests/bench/year_bench.py): `make run` stage by stage for a first build and +1 month on 1
+   and on 12 months of yellow history (--year-months; the dbt section's rows a month), and the
+   PostgreSQL footprint per trip after 13 months.
+8. First impression (SCALE >= 200,000 only): `make run` on a fresh `git clone` of HEAD, several times.
+9. Peak memory of every stage: RSS of the process tree (Python, the JVM) and PSS of the PostgreSQL
    backends serving the benchmark database.
 
 Timings are medians over --reps repetitions measured in this one run (the machine may be shared).
@@ -50,6 +53,7 @@ for extra in (REPO_ROOT, BENCH_DIR):
 
 import load_variants  # noqa: E402  (tests/bench/load_variants.py)
 import report  # noqa: E402  (tests/bench/report.py)
+import year_bench  # noqa: E402  (tests/bench/year_bench.py)
 
 PY = sys.executable
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -887,6 +891,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement (median reported)")
     parser.add_argument("--history", default="1,3,6,12", help="months of history for the incremental runs")
+    parser.add_argument("--year-months", type=int, default=12, help="months of history in the year section")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "BENCHMARKS.md")
     parser.add_argument("--chart-dir", type=Path, default=REPO_ROOT / "docs" / "bench")
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / ".local" / "bench" / "run")
@@ -906,7 +911,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sections",
-        default="ingest,load,dbt,many,hvfhv,zones,first-run",
+        default="ingest,load,dbt,many,hvfhv,zones,year,first-run",
         help="subset to run (for experiments)",
     )
     parser.add_argument(
@@ -977,6 +982,8 @@ def main(argv: list[str] | None = None) -> int:
         results["hvfhv"] = bench_hvfhv(ctx)
     if "zones" in sections:
         results["zones"] = bench_zones(ctx)
+    if "year" in sections:
+        results["year"] = year_bench.bench_year(ctx, args.year_months, say)
     if "first-run" in sections:
         if ctx.first_run_reps:
             results["first_run"] = bench_first_run(ctx)

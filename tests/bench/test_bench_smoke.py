@@ -16,7 +16,7 @@ def test_bench_runs_at_the_smallest_scale_and_reports_every_section(tmp_path):
     charts = tmp_path / "charts"
     cmd = [
         sys.executable, str(REPO_ROOT / "tests" / "bench" / "run_bench.py"),
-        "--scale", "5000", "--dbt-rows", "2000", "--reps", "1", "--history", "1,2",
+        "--scale", "5000", "--dbt-rows", "2000", "--reps", "1", "--history", "1,2", "--year-months", "1",
         "--out", str(out), "--chart-dir", str(charts), "--work-dir", str(tmp_path / "work"),
         "--database", "tlc_pytest_bench",
     ]  # fmt: skip
@@ -27,7 +27,8 @@ def test_bench_runs_at_the_smallest_scale_and_reports_every_section(tmp_path):
     text = out.read_text()
     for heading in ("## SCALE=5,000 rows per month", "### Summary", "### Targets (issue 15)", "### Ingest",
                     "### Load", "### dbt", "### Many files", "### HVFHV", "#### HVFHV load",
-                    "#### HVFHV dbt: `fact_fhv_trips`", "### Zone assignment", "### First impression",
+                    "#### HVFHV dbt: `fact_fhv_trips`", "### Zone assignment", "### A year (issue 21)",
+                    "### First impression",
                     "### Peak memory", "### Environment"):  # fmt: skip
         assert heading in text, heading
     for measure in ("Ingest 5,000 rows, cold (JVM start + job)", "Load 5,000 rows", "dbt +1 month",
@@ -41,7 +42,12 @@ def test_bench_runs_at_the_smallest_scale_and_reports_every_section(tmp_path):
     assert "`make run` on a fresh clone: skipped at SCALE=5,000" in text  # with the reason
     assert (charts / "bench-5000.png").stat().st_size > 10_000
     results = json.loads((charts / "results-5000.json").read_text())
-    assert set(results) >= {"ingest", "load", "dbt", "many_files", "hvfhv", "zones", "first_run", "environment"}
+    assert set(results) >= {"ingest", "load", "dbt", "many_files", "hvfhv", "zones", "year", "first_run", "environment"}
+    # a year: a first build and +1 month, every stage timed, and the warehouse's footprint after it
+    year = results["year"]["runs"]["1"]
+    assert set(year["plus_one"]["stages"]) == set(year["first"]["stages"]) >= {"Transform", "NotifySuccess"}
+    assert year["footprint"]["trips"] > 0 and year["footprint"]["fact_trips_rows"] == year["footprint"]["trips"]
+    assert "| Transform, +1 month on 1 / on 1 |" in text
     assert results["dbt"]["fact_months"] == 3
     assert results["hvfhv"]["dbt"]["fact_months"] == 4
     assert results["many_files"]["files"] == 36

@@ -109,6 +109,9 @@ def test_second_run_is_a_no_op(first_run, warehouse):
     assert summary["warehouse"]["ok"] is True
     yellow = summary["warehouse"]["by_service"]["yellow"]
     assert yellow["months"] == 2 and yellow["lake"] == yellow["raw"] == yellow["fact"] == before
+    # from the counts its months reconciled with: nothing changed, nothing counted, the same figures
+    assert summary["warehouse"]["months_recounted"] == 0
+    assert summary["warehouse"]["by_service"] == _whole_history(first_run).by_service()
     assert _scalar(warehouse, "select count(*) from analytics.fact_trips") == before
     assert _scalar(warehouse, "select string_agg(lake_version, ',' order by month) from raw.partition_loads") == (
         loads_before
@@ -124,6 +127,42 @@ def test_a_new_month_is_the_only_month_processed(first_run, warehouse):
     assert processed == ["yellow_tripdata_2024-03.parquet"]
     added = summary["reconciliation"]["rows_accepted"]
     assert _scalar(warehouse, "select count(*) from analytics.fact_trips") == before + added
+    assert summary["warehouse"]["months_recounted"] == 1
+    assert summary["warehouse"]["by_service"] == _whole_history(first_run).by_service()
+
+
+def _whole_history(first_run):
+    from orchestration.local.reconcile import reconcile
+
+    dsn = embedded_postgres.start(database=DATABASE).dsn()
+    work = first_run["work_dir"]
+    return reconcile(dsn, work / "lake", work / "quarantine", whole_history=True)
+
+
+def test_a_run_counts_the_months_it_changed_and_make_reconcile_every_month(first_run, warehouse, capsys):
+    """A trip gone from a month no run changed since: a run's check (which counts the changed months)
+    does not see it; `make reconcile` counts every month and names it."""
+    from orchestration.local.reconcile import main as make_reconcile
+    from orchestration.local.reconcile import reconcile
+
+    work = first_run["work_dir"]
+    dsn = embedded_postgres.start(database=DATABASE).dsn()
+    lost = "(select min(trip_id) from analytics.fact_trips where pickup_month = '2024-01-01')"
+    warehouse.cursor().execute(
+        f"create temporary table lost as select * from analytics.fact_trips where trip_id = {lost};"
+        " delete from analytics.fact_trips where trip_id in (select trip_id from lost)"
+    )
+    try:
+        scoped = reconcile(dsn, work / "lake", work / "quarantine")
+        assert scoped.recounted == 0 and scoped.ok
+        assert make_reconcile(["--work-dir", str(work), "--database", DATABASE]) == 1
+        error = capsys.readouterr().err
+        assert "yellow 2024-01: lake " in error and "2024-02" not in error, error
+        # the month that failed is no longer taken as reconciled: the next run's check counts it
+        assert reconcile(dsn, work / "lake", work / "quarantine").mismatches()[0].startswith("yellow 2024-01")
+    finally:
+        warehouse.cursor().execute("insert into analytics.fact_trips select * from lost; drop table lost")
+    assert make_reconcile(["--work-dir", str(work), "--database", DATABASE]) == 0
 
 
 def _tlc_named_folder(tmp: Path) -> Path:
