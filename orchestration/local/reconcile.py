@@ -169,11 +169,10 @@ def _count(cur, raw_schema: str, analytics_schema: str, months: dict, keys: list
         where, params = (sql.SQL("true"), []) if mine is None else (sql.SQL("pickup_month = any(%s)"), [
             [dt.date(year, month, 1) for _, year, month in mine]
         ])  # fmt: skip
-        query = sql.SQL(
-            "select service, cast(extract(year from pickup_month) as int),"
-            " cast(extract(month from pickup_month) as int), count(*) from {} where {} group by 1, 2, 3"
-        ).format(sql.Identifier(analytics_schema, fact), where)
-        found = _rows(cur, query, params)
+        # grouped in the index's order (pickup_month, service): no sort of the month's rows
+        query = sql.SQL("select service, pickup_month, count(*) from {} where {} group by pickup_month, service")
+        query = query.format(sql.Identifier(analytics_schema, fact), where)
+        found = [(service, month.year, month.month, n) for service, month, n in _rows(cur, query, params)]
         if not found and not _exists(cur, analytics_schema, fact):
             continue
         for key in [k for k in months if FACTS[k[0]] == fact and (mine is None or k in mine)]:
