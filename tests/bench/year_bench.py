@@ -165,8 +165,10 @@ def markdown(year: dict) -> list[str]:
         "",
         f"{rows:,} yellow rows a month; the database after {months + 1} months:"
         f" {foot['database_bytes'] / 2**20:,.0f} MiB for {foot['trips']:,} accepted trips"
-        " (fixed overheads such as the catalog dominate at small scales)."
-        " Largest relations: " + ", ".join(f"`{name}` {size / 2**20:,.1f} MiB" for name, size in foot["largest"]) + ".",
+        + (" (below a million trips, fixed overheads such as the catalogs weigh)." if foot["trips"] < 10**6 else ".")
+        + " Largest relations: "
+        + ", ".join(f"`{name}` {size / 2**20:,.1f} MiB" for name, size in foot["largest"])
+        + ".",
         "",
     ]
     return lines
