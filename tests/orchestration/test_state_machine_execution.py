@@ -32,6 +32,18 @@ from tests.orchestration.sfn_harness import (
 KEY = "landing/yellow_tripdata_2024-01.parquet"
 
 
+def _dbt_run(command: list[str], execution: str) -> ContainerRun:
+    """The dbt container as Transform starts it: the command, no vars, the execution's artifacts folder."""
+    return ContainerRun(
+        command=command,
+        environment={
+            "DBT_VARS": "{}",
+            "RUN_ID": execution,
+            "ARTIFACTS_URI": f"s3://{BUCKETS['artifacts']}/dbt/runs/{execution}/",
+        },
+    )
+
+
 def test_s3_event_runs_every_stage_and_notifies_success(pipeline) -> None:
     execution = pipeline.run(s3_object_created_event(KEY), name="upload-2024-01")
 
@@ -57,16 +69,7 @@ def test_s3_event_runs_every_stage_and_notifies_success(pipeline) -> None:
     ]
     # No partition to register: Spectrum reads the Iceberg tables the job committed to the catalog.
     # Transform: the dbt container with the default command, the run's vars and where to put artifacts.
-    assert pipeline.container_runs == [
-        ContainerRun(
-            command=["build"],
-            environment={
-                "DBT_VARS": "{}",
-                "RUN_ID": "upload-2024-01",
-                "ARTIFACTS_URI": f"s3://{BUCKETS['artifacts']}/dbt/runs/upload-2024-01/",
-            },
-        )
-    ]
+    assert pipeline.container_runs == [_dbt_run(["build"], "upload-2024-01")]
     # PublishArtifacts: the run's docs site and artifacts are now the latest.
     latest = pipeline.s3.list_objects_v2(Bucket=BUCKETS["artifacts"], Prefix="dbt/latest/")["Contents"]
     assert sorted(o["Key"] for o in latest) == [
@@ -143,16 +146,7 @@ def test_weekly_schedule_tests_every_month_without_ingesting_or_publishing(pipel
 
     assert execution.status == "SUCCEEDED", execution.cause
     assert pipeline.glue_runs == []
-    assert pipeline.container_runs == [
-        ContainerRun(
-            command=["test"],
-            environment={
-                "DBT_VARS": "{}",
-                "RUN_ID": "weekly-2024-02-04",
-                "ARTIFACTS_URI": f"s3://{BUCKETS['artifacts']}/dbt/runs/weekly-2024-02-04/",
-            },
-        )
-    ]
+    assert pipeline.container_runs == [_dbt_run(["test"], "weekly-2024-02-04")]
     entered = execution.entered_states()
     assert "AcquireTransformLock" in entered
     assert "Ingest" not in entered and "PublishArtifacts" not in entered
