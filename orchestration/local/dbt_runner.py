@@ -145,16 +145,16 @@ def run_dbt_build(
 
     runner = dbtRunner(callbacks=[on_event])
     paths = []
-    if work_dir is not None:
+    target = None if work_dir is None else work_dir / "dbt" / "target"
+    if target is not None:
         # Each work dir keeps its own dbt artifacts and logs: a test's run never overwrites (or publishes)
         # another run's run_results.json.
-        target = work_dir / "dbt" / "target"
         paths = ["--target-path", str(target), "--log-path", str(work_dir / "dbt" / "logs")]
         _start_from_cached_parse(target, connection)
     console = ["--log-level", "none"] if progress is not None else ["--quiet"]
     res = runner.invoke(dbt_args("build", *console, "--no-use-colors", *paths, *(extra or [])))
-    if work_dir is not None:
-        _keep_parse(work_dir / "dbt" / "target", connection)
+    if target is not None:
+        _keep_parse(target, connection)
     if isinstance(res.exception, KeyboardInterrupt | SystemExit):
         # Ctrl-C or SIGTERM (orchestration.local.failures.Interrupted): dbt has cancelled its queries and
         # handed the interruption back as a result; it is the run's to end, not a build failure.

@@ -208,9 +208,9 @@ def _stored(cur, raw_schema: str) -> dict[tuple[str, int, int], tuple[tuple, Mon
     return {(s, y, m): ((version, stamp), MonthCounts(*counts)) for s, y, m, version, stamp, *counts in rows}
 
 
-def _store(cur, raw_schema: str, months: dict, stamps: dict, counted: set) -> None:
-    """The months counted now that reconcile, with the stamps they were counted at; the months the lake
-    and the warehouse no longer hold go."""
+def _store(cur, raw_schema: str, months: dict, stamps: dict, counted: set, gone: set) -> None:
+    """The months counted now that reconcile, with the stamps they were counted at; the `gone` months
+    (stored, but no longer held by the lake nor the warehouse) are deleted."""
     table = sql.Identifier(raw_schema, STORE_TABLE)
     delete = sql.SQL("delete from {} where service = %s and year = %s and month = %s").format(table)
     insert = sql.SQL("insert into {} values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())").format(table)
@@ -219,7 +219,7 @@ def _store(cur, raw_schema: str, months: dict, stamps: dict, counted: set) -> No
         cur.execute(delete, key)
         if c.ok:
             cur.execute(insert, (*key, *stamps[key], c.lake, c.lake_quarantined, c.raw, c.raw_quarantined, c.fact))
-    for key in set(_stored(cur, raw_schema)) - set(months):
+    for key in sorted(gone):
         cur.execute(delete, key)
 
 
@@ -262,8 +262,8 @@ def reconcile(
             stamps = {key: (versions.get(key), loads.get(key)) for key in keys}
             for key in keys:
                 months[key]  # noqa: B018 - a month only the warehouse holds is counted (and shown) too
-            stored = {} if whole_history else _stored(cur, raw_schema)
-            counted = {key for key in keys if key not in stored or stored[key][0] != stamps[key]}
+            stored = _stored(cur, raw_schema)
+            counted = {key for key in keys if whole_history or key not in stored or stored[key][0] != stamps[key]}
             _count(cur, raw_schema, analytics_schema, months, None if whole_history else sorted(counted))
             if whole_history:
                 counted = set(months)
@@ -275,7 +275,7 @@ def reconcile(
                     kept.raw_quarantined,
                     kept.fact,
                 )
-            _store(cur, raw_schema, months, stamps, counted)
+            _store(cur, raw_schema, months, stamps, counted, set(stored) - set(months))
         conn.commit()
     finally:
         conn.close()

@@ -87,7 +87,7 @@ def _footprint(dsn: str) -> dict:
     }
 
 
-def _fresh_database(admin_dsn: str, database: str) -> None:
+def _drop_database(admin_dsn: str, database: str) -> None:
     import psycopg2
 
     conn = psycopg2.connect(admin_dsn)
@@ -107,12 +107,12 @@ def bench_year(ctx, months: int, say) -> dict:
     for history in sorted({1, months}):
         work = ctx.work / "year" / f"history-{history}"
         database = f"{ctx.database}_year_{history}"
-        _fresh_database(ctx.connection.dsn("postgres"), database)
+        _drop_database(ctx.connection.dsn("postgres"), database)
         first = _run(work, database, _months(history), rows, say)
         plus = _run(work, database, _months(history + 1), rows, say)
         connection = embedded_postgres.connection_for_run(database)
         out["runs"][str(history)] = {"first": first, "plus_one": plus, "footprint": _footprint(connection.dsn())}
-        _fresh_database(ctx.connection.dsn("postgres"), database)  # the disk back for the next section
+        _drop_database(ctx.connection.dsn("postgres"), database)  # the disk back for the next section
     one, year = out["runs"]["1"], out["runs"][str(months)]
     out["ratios"] = {
         stage: year["plus_one"]["stages"][stage] / one["plus_one"]["stages"][stage]
