@@ -28,3 +28,22 @@
     {%- endfor -%}
     md5({{ parts | join(" || ") }})
 {%- endmacro %}
+
+
+
+{#
+    The warehouse type of a trip's 128-bit key (the lake's trip_key, 32 hex digits): PostgreSQL's uuid,
+    16 bytes a row where the text took 33 (the local raw layer stores it so already); char(32) on
+    Redshift, which has no uuid type. The facts' contracts state the same per target (fact_*.yml).
+#}
+{% macro trip_id_type() -%}
+    {{ return(adapter.dispatch('trip_id_type')()) }}
+{%- endmacro %}
+
+{% macro default__trip_id_type() -%}
+    uuid
+{%- endmacro %}
+
+{% macro redshift__trip_id_type() -%}
+    char(32)
+{%- endmacro %}

@@ -94,7 +94,7 @@ class Column:
 LEADING_COLUMNS = (
     Column(
         "trip_key",
-        "string",
+        "key",
         "32 hex digits: a 128-bit hash of service, every canonical value and which of them are null"
         " (fhv: also the row's position in its file); unique per trip (ingestion/RULES.md).",
     ),

@@ -28,10 +28,19 @@ class LogicalType:
     arrow: pa.DataType
     iceberg: str  # the Iceberg spec's primitive type name (pyiceberg parses it)
     postgres: str
+    # The Arrow type whose binary COPY encoding the PostgreSQL column reads, when it is not `arrow`.
+    postgres_copy: pa.DataType | None = None
+
+    @property
+    def copy_arrow(self) -> pa.DataType:
+        return self.postgres_copy or self.arrow
 
 
 _TYPES = (
     LogicalType("string", pa.string(), "string", "text"),
+    # A 128-bit key: 32 hex digits in the lake (what Spectrum and Athena read as text), 16 bytes in the
+    # local warehouse (a uuid: half the width of the text, per row of the raw layer and of the facts).
+    LogicalType("key", pa.string(), "string", "uuid", pa.binary(16)),
     LogicalType("int", pa.int32(), "int", "integer"),
     LogicalType("bigint", pa.int64(), "long", "bigint"),
     LogicalType("double", pa.float64(), "double", "double precision"),

@@ -24,6 +24,9 @@ PARSE_CACHE = PROFILES_DIR / "parse-cache"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
+# dbt's words when an incremental model's table has other columns than the model builds now
+# (on_schema_change='fail'): a table an earlier release created.
+OUT_OF_SYNC = "schemas on this incremental model are out of sync"
 # dbt's console report of an exception that ended the invocation ("Encountered an error:" and the stack trace).
 DBT_CRASH_REPORT = ("MainEncounteredError", "MainStackTrace")
 
@@ -40,6 +43,8 @@ class DbtOutcome:
     fact_rows: int | None = None
     failures: list[str] = field(default_factory=list)
     failed_tests: list[str] = field(default_factory=list)
+    # incremental models whose existing table has other columns than the model now builds
+    out_of_sync: list[str] = field(default_factory=list)
 
     def failures_text(self) -> str:
         return "; ".join(self.failures[:5]) + (f" (+{len(self.failures) - 5} more)" if len(self.failures) > 5 else "")
@@ -113,6 +118,8 @@ def _summarise(results) -> DbtOutcome:
             elif status != "skipped":
                 outcome.models_failed += 1
                 outcome.failures.append(f"{kind} {node.name}: {result.message or status}")
+                if OUT_OF_SYNC in (result.message or ""):
+                    outcome.out_of_sync.append(node.name)
         elif kind == "seed":
             outcome.seeds_ok += status == "success"
     return outcome

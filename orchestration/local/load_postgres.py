@@ -131,12 +131,58 @@ _COPY_CHUNK = 8 << 20  # what psycopg2 asks read() for; _CopyStream returns a wh
 ANALYZE_STATISTICS_TARGET = 10  # per loaded month; PostgreSQL's default is 100 (30,000 sampled rows)
 
 # The Arrow type whose binary COPY encoding each PostgreSQL column type reads: the contract's pairs.
-_ARROW_OF_POSTGRES = {t.postgres: t.arrow for t in TYPES.values()}
+_ARROW_OF_POSTGRES = {t.postgres: t.copy_arrow for t in TYPES.values()}
+_KEY_BYTES = 16
+_HEX_DIGITS = 2 * _KEY_BYTES
+_NIBBLE = np.full(256, 255, np.uint8)  # the value of each hex digit's byte; 255: not a hex digit
+_NIBBLE[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
+_NIBBLE[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
+_NIBBLE[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16)
 
 
 def _arrow_schema(columns: list[tuple[str, str]]) -> pa.Schema:
     """The columns' Arrow schema, from their PostgreSQL types."""
     return pa.schema([(name, _ARROW_OF_POSTGRES[kind]) for name, kind in columns])
+
+
+class NotAKey(ValueError):
+    """A lake key column holds a value that is not 32 hex digits (the job never writes one)."""
+
+
+def _key_bytes(column: pa.Array, name: str) -> pa.Array:
+    """A key column's 32 hex digits per row as its 16 bytes (what a uuid column reads in binary COPY);
+    nulls stay null. A value that is not 32 hex digits stops the load naming the column."""
+    text = column if pa.types.is_string(column.type) else column.cast(pa.large_string())
+    width = np.int32 if pa.types.is_string(text.type) else np.int64
+    valid = text.is_valid().to_numpy(zero_copy_only=False)
+    offsets = np.frombuffer(text.buffers()[1], width)[text.offset : text.offset + len(text) + 1]
+    lengths = np.diff(offsets)
+    if not np.all(lengths[valid] == _HEX_DIGITS):
+        raise NotAKey(f"{name} value that is not {_HEX_DIGITS} hex digits")
+    data = np.frombuffer(text.buffers()[2], np.uint8) if text.buffers()[2] is not None else np.zeros(0, np.uint8)
+    if valid.all():  # every value 32 digits: the digits are one contiguous run
+        digits = _NIBBLE[data[offsets[0] : offsets[-1]].reshape(len(text), _HEX_DIGITS)]
+    else:
+        digits = np.zeros((len(text), _HEX_DIGITS), np.uint8)
+        starts = offsets[:-1][valid]
+        digits[valid] = _NIBBLE[data[starts[:, None] + np.arange(_HEX_DIGITS)]]
+    if np.any(digits[valid] == 255):
+        raise NotAKey(f"{name} value that is not {_HEX_DIGITS} hex digits")
+    packed = (digits[:, 0::2] << 4) | digits[:, 1::2]
+    validity = None if valid.all() else pa.array(valid, pa.bool_()).buffers()[1]
+    return pa.Array.from_buffers(
+        pa.binary(_KEY_BYTES), len(text), [validity, pa.py_buffer(packed.tobytes())], null_count=int((~valid).sum())
+    )
+
+
+def _copy_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """The batch in the COPY schema's types: keys from hex text to bytes, the rest by Arrow's cast."""
+    arrays = []
+    for field, column in zip(schema, batch.columns, strict=True):
+        if pa.types.is_fixed_size_binary(field.type) and not pa.types.is_fixed_size_binary(column.type):
+            column = _key_bytes(column, field.name)
+        arrays.append(column.cast(field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 class _CopyStream(io.RawIOBase):
@@ -148,6 +194,7 @@ class _CopyStream(io.RawIOBase):
         self._queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         self._stop = threading.Event()
         self._done = False
+        self.error: BaseException | None = None  # what the encoding thread raised, as it raised it
         self._thread = threading.Thread(target=self._produce, args=(batches, schema), daemon=True)
         self._thread.start()
 
@@ -167,7 +214,7 @@ class _CopyStream(io.RawIOBase):
                 return
             for batch in batches:
                 # pgpq returns b"" until it holds 1 MiB of encoded rows, and an empty read() ends the COPY
-                chunk = encoder.write_batch(batch.cast(schema)) if batch.num_rows else b""
+                chunk = encoder.write_batch(_copy_batch(batch, schema)) if batch.num_rows else b""
                 if chunk and not self._put(chunk):
                     return
             self._put(encoder.finish())  # the rows still buffered, then the trailer
@@ -187,6 +234,7 @@ class _CopyStream(io.RawIOBase):
         if item is None or isinstance(item, BaseException):
             self._done = True
             if item is not None:
+                self.error = item
                 raise item
             return b""
         return item
@@ -259,7 +307,12 @@ def _copy(cur, table: sql.Composable, columns: list[str], stream: _CopyStream) -
     statement = sql.SQL("copy {} ({}) from stdin with (format binary)").format(
         table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )
-    cur.copy_expert(statement.as_string(cur), stream, size=_COPY_CHUNK)
+    try:
+        cur.copy_expert(statement.as_string(cur), stream, size=_COPY_CHUNK)
+    except psycopg2.Error:
+        if stream.error is not None:  # psycopg2 reports it as "error in .read() call": raise it as it was
+            raise stream.error from None
+        raise
     return cur.rowcount
 
 
@@ -403,6 +456,12 @@ def load_partition(conn, month_: MonthToLoad) -> PartitionLoad:
     except psycopg2.DataError as exc:
         conn.rollback()
         raise RuntimeError(_refused(month_, exc)) from exc
+    except NotAKey as exc:
+        conn.rollback()
+        raise RuntimeError(
+            f"{month_.source_file}: the lake's {month_.label} has a {exc}; nothing of this month was loaded."
+            " Delete the file's receipt (<lake>/_manifests/<file>.json) and run again to re-ingest it"
+        ) from exc
     finally:
         trips.close()
         quarantine.close()
@@ -466,6 +525,43 @@ def _empty_month(conn, service: str, year: int, month: int) -> None:
     conn.commit()
 
 
+def outdated_raw_columns(conn, schema_name: str = RAW_SCHEMA) -> str | None:
+    """How an existing raw trip table's columns differ from the contract's, or None when none does (or
+    none exists yet): a raw layer an earlier release created, e.g. with trip_key as text."""
+    with conn.cursor() as cur:
+        for item in DATASETS:
+            cur.execute(
+                "select a.attname, format_type(a.atttypid, null), a.atttypid = to_regtype(c.kind)"
+                " from pg_attribute a left join unnest(%s::text[], %s::text[]) as c (name, kind) on c.name = a.attname"
+                " where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped order by a.attnum",
+                (*map(list, zip(*trip_columns(item.service), strict=True)), f"{schema_name}.{item.table}"),
+            )
+            have = cur.fetchall()
+            want = dict(trip_columns(item.service))
+            differs = [f"{name} is {shown_type}, now {want[name]}" for name, shown_type, same in have if same is False]
+            differs += [f"{name} is gone" for name, _, same in have if same is None]
+            differs += [f"{name} is new" for name in want if have and name not in {n for n, _, _ in have}]
+            if differs:
+                conn.rollback()
+                return f"{schema_name}.{item.table}: {'; '.join(differs)}"
+    conn.rollback()
+    return None
+
+
+def drop_raw_layer(conn, schema_name: str = RAW_SCHEMA) -> None:
+    """Drop the raw layer's tables (the trip tables with their months, the quarantine, the load log), in
+    one transaction; the schema and its default privileges stay. Views on them (dbt's staging) go too:
+    dbt creates them again."""
+    tables = [item.table for item in DATASETS] + [QUARANTINE_TABLE, LOAD_LOG_TABLE]
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("drop table if exists {} cascade").format(
+                sql.SQL(", ").join(sql.Identifier(schema_name, table) for table in tables)
+            )
+        )
+    conn.commit()
+
+
 def load_lake(
     conn,
     lake_root: Path,
@@ -475,6 +571,14 @@ def load_lake(
 ) -> list[PartitionLoad]:
     """Bring the warehouse's raw layer level with the lake: every month whose snapshots changed, and
     every month the lake no longer holds emptied."""
+    outdated = outdated_raw_columns(conn)
+    if outdated:
+        drop_raw_layer(conn)
+        if progress:
+            progress(
+                f"the raw layer predates this release's columns ({outdated}): dropped; every month is"
+                " reloaded from the lake"
+            )
     ensure_raw_schema(conn)
     months = lake_months(lake_root, quarantine_root, catalog)
     results = []

@@ -296,7 +296,20 @@ def load_warehouse(state: RunState) -> StageReport:
 def transform(state: RunState) -> StageReport:
     from orchestration.local.dbt_runner import run_dbt_build
 
-    outcome = run_dbt_build(state.connection, progress=lambda msg: say(f"  {msg}"), work_dir=state.config.work_dir)
+    def build(*extra: str):
+        return run_dbt_build(
+            state.connection, progress=lambda msg: say(f"  {msg}"), work_dir=state.config.work_dir, extra=list(extra)
+        )
+
+    outcome = build()
+    if outcome.out_of_sync:
+        # Tables an earlier release built with other columns: everything is rebuilt from the raw layer,
+        # as a first run would, instead of stopping every run at the same check.
+        say(
+            f"  {', '.join(outcome.out_of_sync)}: built by an earlier release with other columns;"
+            " rebuilding every model in full (dbt build --full-refresh)"
+        )
+        outcome = build("--full-refresh")
     state.report.dbt = outcome
     if RECONCILIATION_TEST in outcome.failed_tests:
         # The same check as NotifySuccess, run now so the failure names the months, as on AWS.

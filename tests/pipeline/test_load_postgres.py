@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import decimal
+import hashlib
+import uuid
 from pathlib import Path
 
 import psycopg2
@@ -43,7 +45,7 @@ def conn(dsn):
 def _rows(n: int, source_file: str, quarantine: bool = False) -> pa.Table:
     start = dt.datetime(2024, 1, 1, 8, 0)
     data = {
-        "trip_key": [f"{source_file}-{i}" for i in range(n)],
+        "trip_key": [hashlib.md5(f"{source_file}-{i}".encode()).hexdigest() for i in range(n)],  # 32 hex digits
         "service": ["yellow"] * n,
         "vendor_id": pa.array([2] * n, pa.int32()),
         "pickup_at": pa.array([start + dt.timedelta(minutes=i) for i in range(n)], pa.timestamp("us", tz="UTC")),
@@ -155,6 +157,38 @@ def test_a_lake_that_disagrees_with_its_load_log_is_refused(conn, tmp_path):
     assert _counts(conn) == (0, 0, 0)
 
 
+def test_a_trip_key_that_is_not_32_hex_digits_is_refused_in_one_line_and_loads_nothing(conn, tmp_path):
+    load_postgres.ensure_raw_schema(conn)
+    load_postgres.load_partition(conn, _write_month(tmp_path, 30, 2, "f.parquet", "v1"))
+    manifest = _write_month(tmp_path, 40, 0, "f.parquet", "v2")
+    table = pq.read_table(manifest.lake_files[0])
+    keys = table.column("trip_key").to_pylist()
+    keys[17] = keys[17][:31] + "g"  # one digit that is not hex
+    pq.write_table(table.set_column(0, "trip_key", pa.array(keys)), manifest.lake_files[0])
+    with pytest.raises(RuntimeError) as refused:
+        load_postgres.load_partition(conn, manifest)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("f.parquet: ") and "trip_key" in message, message
+    conn.rollback()
+    assert _counts(conn) == (30, 2, 30)  # the month loaded before stays whole
+
+
+def test_a_raw_layer_of_an_earlier_release_is_named_and_dropped_whole(conn, tmp_path):
+    load_postgres.ensure_raw_schema(conn)
+    load_postgres.load_partition(conn, _write_month(tmp_path, 30, 2, "f.parquet", "v1"))
+    assert load_postgres.outdated_raw_columns(conn) is None
+    with conn.cursor() as cur:  # what the release before uuid keys created
+        cur.execute(
+            "alter table raw.yellow_trips alter column trip_key type text using replace(trip_key::text, '-', '')"
+        )
+    conn.commit()
+    assert load_postgres.outdated_raw_columns(conn) == "raw.yellow_trips: trip_key is text, now uuid"
+    load_postgres.drop_raw_layer(conn)
+    load_postgres.ensure_raw_schema(conn)
+    assert load_postgres.outdated_raw_columns(conn) is None
+    assert _counts(conn) == (0, 0, 0)
+
+
 def test_hostile_file_names_are_data_not_sql(conn, tmp_path):
     load_postgres.ensure_raw_schema(conn)
     hostile = "yellow_tripdata_2024-01'; drop table raw.partition_loads;--.parquet"
@@ -217,7 +251,18 @@ def test_rows_with_different_nulls_and_large_or_negative_amounts_arrive_exactly(
         cur.execute("select source_row, reason, raw_record from raw.quarantined_trips order by source_row")
         got_quarantine = cur.fetchall()
     expected = [
-        (i + 1, passengers[i], vendors[i], flags[i], fares[i], tips[i], keys[i], pickups[i], distances[i])
+        # trip_key: the same 128 bits as a uuid (16 bytes a row instead of 33)
+        (
+            i + 1,
+            passengers[i],
+            vendors[i],
+            flags[i],
+            fares[i],
+            tips[i],
+            str(uuid.UUID(keys[i])),
+            pickups[i],
+            distances[i],
+        )
         for i in range(n)
     ]
     assert got == expected

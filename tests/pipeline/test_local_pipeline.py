@@ -147,7 +147,7 @@ def test_a_run_counts_the_months_it_changed_and_make_reconcile_every_month(first
 
     work = first_run["work_dir"]
     dsn = embedded_postgres.start(database=DATABASE).dsn()
-    lost = "(select min(trip_id) from analytics.fact_trips where pickup_month = '2024-01-01')"
+    lost = "(select trip_id from analytics.fact_trips where pickup_month = '2024-01-01' order by trip_id limit 1)"
     warehouse.cursor().execute(
         f"create temporary table lost as select * from analytics.fact_trips where trip_id = {lost};"
         " delete from analytics.fact_trips where trip_id in (select trip_id from lost)"
@@ -221,7 +221,7 @@ def test_a_warehouse_that_lost_a_trip_fails_the_run_naming_the_month(first_run, 
     the run's error names the month (as the AWS failure notification does); reloading it heals."""
     warehouse.cursor().execute(
         "delete from raw.yellow_trips where month = 2"
-        " and trip_key = (select min(trip_key) from raw.yellow_trips where month = 2);"
+        " and trip_key = (select trip_key from raw.yellow_trips where month = 2 order by trip_key limit 1);"
         " update raw.partition_loads set loaded_at = now() where service = 'yellow' and month = 2"
     )
     try:
@@ -242,6 +242,32 @@ def test_a_warehouse_that_lost_a_trip_fails_the_run_naming_the_month(first_run, 
         warehouse.cursor().execute("delete from raw.partition_loads where service = 'yellow' and month = 2")
         assert run_pipeline(first_run["args"]) == 0
     assert _latest_summary(first_run["work_dir"])["warehouse"]["ok"] is True
+
+
+def test_a_warehouse_of_an_earlier_release_is_rebuilt_from_the_lake(first_run, warehouse, capsys):
+    """The raw layer and the facts as the release before uuid keys built them (trip keys as text, the
+    facts with a source_file column): the next run says so, reloads every month and rebuilds every
+    model in full, and reconciles; nothing has to be dropped by hand."""
+    trips = _scalar(warehouse, "select count(*) from analytics.fact_trips")
+    warehouse.cursor().execute(
+        "drop view analytics_staging.stg_tlc__yellow_trips cascade;"
+        " alter table raw.yellow_trips alter column trip_key type text using replace(trip_key::text, '-', '');"
+        " alter table analytics.fact_trips add column source_file varchar(128)"
+    )
+    capsys.readouterr()
+    assert run_pipeline(first_run["args"]) == 0
+    out = capsys.readouterr().out
+    assert "raw.yellow_trips: trip_key is text, now uuid" in out, out[-3000:]
+    assert "fact_trips: built by an earlier release with other columns" in out, out[-3000:]
+    summary = _latest_summary(first_run["work_dir"])
+    assert summary["warehouse"]["ok"] is True
+    assert _scalar(warehouse, "select count(*) from analytics.fact_trips") == trips
+    kinds = _scalar(
+        warehouse,
+        "select string_agg(column_name || ' ' || data_type, ', ' order by column_name) from information_schema.columns"
+        " where table_schema = 'analytics' and table_name = 'fact_trips' and column_name in ('trip_id', 'source_file')",
+    )
+    assert kinds == "trip_id uuid", kinds
 
 
 def test_source_folder_with_taxi_and_for_hire_files(tmp_path):

@@ -152,7 +152,6 @@ joined as (
         trips_to_build.driver_pay_amount,
 
         ---------- lineage
-        trips_to_build.source_file,
         trips_to_build.source_row,
         trips_to_build.partition_loaded_at as _loaded_at
 
@@ -178,11 +177,11 @@ joined as (
 final as (
 
     select
-        cast(trip_id as varchar(64)) as trip_id,
+        cast(trip_id as {{ trip_id_type() }}) as trip_id,
         cast(service as varchar(8)) as service,
         cast(pickup_date_key as integer) as pickup_date_key,
-        cast(pickup_location_id as integer) as pickup_location_id,
-        cast(dropoff_location_id as integer) as dropoff_location_id,
+        cast(pickup_location_id as smallint) as pickup_location_id,
+        cast(dropoff_location_id as smallint) as dropoff_location_id,
         cast(hvfhs_license_num as varchar(16)) as hvfhs_license_num,
         cast(dispatching_base_num as varchar(65535)) as dispatching_base_num,
         cast(originating_base_num as varchar(65535)) as originating_base_num,
@@ -211,8 +210,7 @@ final as (
         cast(tip_amount as numeric(12, 2)) as tip_amount,
         cast(passenger_total_amount as numeric(12, 2)) as passenger_total_amount,
         cast(driver_pay_amount as numeric(12, 2)) as driver_pay_amount,
-        cast(source_file as varchar(128)) as source_file,
-        cast(source_row as bigint) as source_row,
+        cast(source_row as integer) as source_row,
         cast(_loaded_at as timestamp) as _loaded_at
     from joined
 

@@ -152,7 +152,6 @@ joined as (
         trips_to_build.total_amount,
 
         ---------- lineage
-        trips_to_build.source_file,
         trips_to_build.source_row,
         trips_to_build.partition_loaded_at as _loaded_at
 
@@ -178,15 +177,15 @@ joined as (
 final as (
 
     select
-        cast(trip_id as varchar(64)) as trip_id,
+        cast(trip_id as {{ trip_id_type() }}) as trip_id,
         cast(service as varchar(8)) as service,
         cast(pickup_date_key as integer) as pickup_date_key,
-        cast(pickup_location_id as integer) as pickup_location_id,
-        cast(dropoff_location_id as integer) as dropoff_location_id,
-        cast(vendor_id as integer) as vendor_id,
-        cast(payment_type_id as integer) as payment_type_id,
-        cast(rate_code_id as integer) as rate_code_id,
-        cast(trip_type_id as integer) as trip_type_id,
+        cast(pickup_location_id as smallint) as pickup_location_id,
+        cast(dropoff_location_id as smallint) as dropoff_location_id,
+        cast(vendor_id as smallint) as vendor_id,
+        cast(payment_type_id as smallint) as payment_type_id,
+        cast(rate_code_id as smallint) as rate_code_id,
+        cast(trip_type_id as smallint) as trip_type_id,
         cast(pickup_at as timestamp) as pickup_at,
         cast(dropoff_at as timestamp) as dropoff_at,
         cast(pickup_date as date) as pickup_date,
@@ -206,8 +205,7 @@ final as (
         cast(cbd_congestion_fee_amount as numeric(12, 2)) as cbd_congestion_fee_amount,
         cast(ehail_fee_amount as numeric(12, 2)) as ehail_fee_amount,
         cast(total_amount as numeric(12, 2)) as total_amount,
-        cast(source_file as varchar(128)) as source_file,
-        cast(source_row as bigint) as source_row,
+        cast(source_row as integer) as source_row,
         cast(_loaded_at as timestamp) as _loaded_at
     from joined
 

@@ -10,7 +10,7 @@ renamed as (
 
     select
         ---------- ids
-        cast(trip_key as varchar(64)) as trip_id,
+        cast(trip_key as {{ trip_id_type() }}) as trip_id,
         cast(service as varchar(8)) as service,
         cast(hvfhs_license_num as varchar(65535)) as hvfhs_license_num,
         cast(dispatching_base_num as varchar(65535)) as dispatching_base_num,

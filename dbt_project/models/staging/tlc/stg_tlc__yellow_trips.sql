@@ -10,7 +10,7 @@ renamed as (
 
     select
         ---------- ids
-        cast(trip_key as varchar(64)) as trip_id,
+        cast(trip_key as {{ trip_id_type() }}) as trip_id,
         cast(service as varchar(8)) as service,
         cast(vendor_id as integer) as vendor_id,
         cast(rate_code_id as integer) as rate_code_id,
