@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,9 +51,24 @@ class DbtResult:
         return {r["unique_id"]: r["status"] for r in self.run_results.get("results", [])}
 
 
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    """os.environ exactly `env` for the block (what a subprocess with env= would see), then restored."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @dataclass
 class DbtRunner:
-    """Runs dbt as the Makefile does (--project-dir dbt_project --profiles-dir <copy of the example>)."""
+    """Runs dbt as the Makefile does (--project-dir dbt_project --profiles-dir <copy of the example>), in
+    this process (dbt's programmatic dbtRunner, one invocation after another, as orchestration/local
+    does): a dbt process's start costs ~5 s here, paid once instead of per invocation."""
 
     profiles_dir: Path
     work_dir: Path
@@ -66,10 +82,11 @@ class DbtRunner:
         extra_env: dict[str, str] | None = None,
         check: bool = True,
     ) -> DbtResult:
+        from dbt.cli.main import dbtRunner
+
         target_path = self.work_dir / f"target-{schema}-{target or 'dev'}"
         env = {**self.env, "DBT_SCHEMA": schema, **(extra_env or {})}
         cmd = [
-            dbt_executable(),
             *args,
             "--project-dir",
             str(PROJECT_DIR),
@@ -82,13 +99,22 @@ class DbtRunner:
         ]
         if target:
             cmd += ["--target", target]
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
-        output = proc.stdout + proc.stderr
+        lines: list[str] = []
+
+        def console(event) -> None:  # what dbt's console shows at its default level
+            if event.info.level != "debug":
+                lines.append(event.info.msg)
+
         results_file = target_path / "run_results.json"
+        results_file.unlink(missing_ok=True)  # a failed parse writes none: never read an earlier one
+        with _environment(env):
+            res = dbtRunner(callbacks=[console]).invoke(cmd)
+        returncode = 0 if res.success else (2 if res.exception is not None else 1)
+        output = "\n".join(lines) + (f"\n{type(res.exception).__name__}: {res.exception}" if res.exception else "")
         run_results = json.loads(results_file.read_text()) if results_file.exists() else {}
-        result = DbtResult(proc.returncode, output, run_results)
-        if check and proc.returncode != 0:
-            pytest.fail(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{output[-6000:]}")
+        result = DbtResult(returncode, output, run_results)
+        if check and returncode != 0:
+            pytest.fail(f"dbt {' '.join(args)} failed (exit {returncode}):\n{output[-6000:]}")
         return result
 
     def target_path(self, schema: str = "analytics", target: str | None = None) -> Path:
