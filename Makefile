@@ -12,6 +12,8 @@ STAMP       := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml 2
 PROFILES    := .local/dbt/profiles.yml
 DBT         := $(VENV)/bin/dbt
 DBT_FLAGS   := --project-dir dbt_project --profiles-dir .local/dbt
+# pytest-xdist workers for `make test` (tests/conftest.py keeps what shares state on one worker)
+TEST_WORKERS ?= 2
 PG_ENV      := eval "$$($(PY) -m orchestration.local.embedded_postgres start)"
 
 export PYTHONPATH := $(CURDIR)
@@ -62,7 +64,7 @@ test: setup ## set up and run every test, then lint
 	@bash tools/setup_podman.sh
 	@$(VENV)/bin/ruff check ingestion orchestration tests   # sqlfluff runs inside pytest (tests/dbt/test_dbt_sqlfluff.py)
 	@$(VENV)/bin/ruff format --check ingestion orchestration tests
-	@set +e; $(PY) -m pytest $(PYTEST_ARGS); code=$$?; set -e; \
+	@set +e; $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); code=$$?; set -e; \
 	  if [ $$code -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$code
 
 lint: setup ## ruff on the Python code, sqlfluff on the dbt models

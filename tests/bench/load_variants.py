@@ -77,7 +77,7 @@ def _adbc(dsn: str, month_: lp.MonthToLoad) -> lp.PartitionLoad:
     def reader(files: list[str], columns: list[tuple[str, str]]) -> pa.RecordBatchReader:
         schema = lp._arrow_schema(columns)
         batches = lp._batches(files, [name for name, _ in columns], year, month)
-        return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches))
+        return pa.RecordBatchReader.from_batches(schema, (lp._copy_batch(b, schema) for b in batches))
 
     conn = adbc.connect(dsn)
     try:
