@@ -525,25 +525,33 @@ def _empty_month(conn, service: str, year: int, month: int) -> None:
     conn.commit()
 
 
+def _raw_tables() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every table of the raw layer with its (name, PostgreSQL type) columns, from the contract."""
+    return [(item.table, trip_columns(item.service)) for item in DATASETS] + [
+        (QUARANTINE_TABLE, QUARANTINE_DDL_COLUMNS),
+        (LOAD_LOG_TABLE, LOAD_LOG_DDL_COLUMNS),
+    ]
+
+
 def outdated_raw_columns(conn, schema_name: str = RAW_SCHEMA) -> str | None:
-    """How an existing raw trip table's columns differ from the contract's, or None when none does (or
-    none exists yet): a raw layer an earlier release created, e.g. with trip_key as text."""
+    """How an existing raw table's columns differ from the contract's, or None when none does (or none
+    exists yet): a raw layer an earlier release created, e.g. with trip_key as text."""
     with conn.cursor() as cur:
-        for item in DATASETS:
+        for table, columns in _raw_tables():
             cur.execute(
                 "select a.attname, format_type(a.atttypid, null), a.atttypid = to_regtype(c.kind)"
                 " from pg_attribute a left join unnest(%s::text[], %s::text[]) as c (name, kind) on c.name = a.attname"
                 " where a.attrelid = to_regclass(%s) and a.attnum > 0 and not a.attisdropped order by a.attnum",
-                (*map(list, zip(*trip_columns(item.service), strict=True)), f"{schema_name}.{item.table}"),
+                (*map(list, zip(*columns, strict=True)), f"{schema_name}.{table}"),
             )
             have = cur.fetchall()
-            want = dict(trip_columns(item.service))
+            want = dict(columns)
             differs = [f"{name} is {shown_type}, now {want[name]}" for name, shown_type, same in have if same is False]
             differs += [f"{name} is gone" for name, _, same in have if same is None]
             differs += [f"{name} is new" for name in want if have and name not in {n for n, _, _ in have}]
             if differs:
                 conn.rollback()
-                return f"{schema_name}.{item.table}: {'; '.join(differs)}"
+                return f"{schema_name}.{table}: {'; '.join(differs)}"
     conn.rollback()
     return None
 
@@ -552,7 +560,7 @@ def drop_raw_layer(conn, schema_name: str = RAW_SCHEMA) -> None:
     """Drop the raw layer's tables (the trip tables with their months, the quarantine, the load log), in
     one transaction; the schema and its default privileges stay. Views on them (dbt's staging) go too:
     dbt creates them again."""
-    tables = [item.table for item in DATASETS] + [QUARANTINE_TABLE, LOAD_LOG_TABLE]
+    tables = [table for table, _ in _raw_tables()]
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL("drop table if exists {} cascade").format(
