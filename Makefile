@@ -64,7 +64,7 @@ test: setup ## set up and run every test, then lint
 	@bash tools/setup_podman.sh
 	@$(VENV)/bin/ruff check ingestion orchestration tests   # sqlfluff runs inside pytest (tests/dbt/test_dbt_sqlfluff.py)
 	@$(VENV)/bin/ruff format --check ingestion orchestration tests
-	@set +e; $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); code=$$?; set -e; \
+	@set +e; $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); code=$$?; set -e; \
 	  if [ $$code -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$code
 
 lint: setup ## ruff on the Python code, sqlfluff on the dbt models

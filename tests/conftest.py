@@ -1,27 +1,30 @@
-"""How `make test` spreads the suite over two pytest-xdist workers (`--dist loadgroup`).
+"""How `make test` spreads the suite over pytest-xdist workers (`-n 2`).
 
 A module's tests stay together on one worker (its module-scoped fixtures run once), and modules that
-share a session's state share a group: tests/dbt (the one `tlc_pytest_dbt` database and its session
+share a session's state are one group: tests/dbt (the one `tlc_pytest_dbt` database and its session
 builds) and tests/infra (the deploy rehearsal on moto, and the podman images). Without xdist (a plain
-`pytest`), the groups change nothing.
+`pytest`), nothing here applies.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
 
 # Folders whose modules share session state: each is one group, run by one worker.
 SHARED_FOLDERS = ("dbt", "infra")
 
 
-def xdist_group(path: Path) -> str:
-    """The group of a test module: its folder when that folder shares state, else the module itself."""
-    relative = path.resolve().relative_to(Path(__file__).resolve().parent)
-    return relative.parts[0] if relative.parts[0] in SHARED_FOLDERS else relative.as_posix()
+def xdist_group(nodeid: str) -> str:
+    """The group of a test: its folder when that folder shares state, else its module."""
+    module = nodeid.split("::", 1)[0]
+    parts = module.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tests" and parts[1] in SHARED_FOLDERS else module
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group(item.path)))
+def pytest_xdist_make_scheduler(config, log):
+    # loadfile's scheduling, with the groups above as its "files" (xdist's documented extension point)
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid)
+
+    return GroupScheduling(config, log)

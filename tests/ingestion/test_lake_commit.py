@@ -421,7 +421,8 @@ def test_the_contract_types_have_an_iceberg_spelling_pyiceberg_reads():
     for kind in TYPES.values():
         parsed = NestedField(1, "x", kind.iceberg, required=False)
         back = schema_to_pyarrow(Schema(parsed), include_field_ids=False).field("x").type
-        assert back == logical_type(kind.name).arrow or (kind.name == "string" and back == pa.large_string())
+        # text (string, and key's 32 hex digits) comes back as pyiceberg's large_string
+        assert back == logical_type(kind.name).arrow or (kind.arrow == pa.string() and back == pa.large_string())
 
 
 def test_a_months_version_survives_the_expiry_of_the_snapshot_that_wrote_it(tmp_path):
