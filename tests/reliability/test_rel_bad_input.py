@@ -177,8 +177,10 @@ def test_usable_files_quarantine_the_bad_row_and_load_the_rest(reference, tmp_pa
             else:
                 assert quarantined == [], name
             cur.execute(
+                # a trip's file: the one its service and month were loaded from (the lineage the fact keeps)
                 "select count(*), count(*) filter (where source_row = %s), count(total_amount),"
-                " count(distinct source_file) from analytics.fact_trips"
+                " count(distinct loads.source_file) from analytics.fact_trips as trips"
+                " join analytics_staging.stg_tlc__partition_loads as loads using (service, pickup_month)"
                 " where extract(year from pickup_month) = %s and extract(month from pickup_month) = %s",
                 (case.quarantined_row, year, month),
             )
