@@ -155,12 +155,13 @@ def _key_bytes(column: pa.Array, name: str) -> pa.Array:
     text = column if pa.types.is_string(column.type) else column.cast(pa.large_string())
     width = np.int32 if pa.types.is_string(text.type) else np.int64
     valid = text.is_valid().to_numpy(zero_copy_only=False)
+    every_valid = bool(valid.all())
     offsets = np.frombuffer(text.buffers()[1], width)[text.offset : text.offset + len(text) + 1]
     lengths = np.diff(offsets)
     if not np.all(lengths[valid] == _HEX_DIGITS):
         raise NotAKey(f"{name} value that is not {_HEX_DIGITS} hex digits")
     data = np.frombuffer(text.buffers()[2], np.uint8) if text.buffers()[2] is not None else np.zeros(0, np.uint8)
-    if valid.all():  # every value 32 digits: the digits are one contiguous run
+    if every_valid:  # every value 32 digits: the digits are one contiguous run
         digits = _NIBBLE[data[offsets[0] : offsets[-1]].reshape(len(text), _HEX_DIGITS)]
     else:
         digits = np.zeros((len(text), _HEX_DIGITS), np.uint8)
@@ -169,7 +170,7 @@ def _key_bytes(column: pa.Array, name: str) -> pa.Array:
     if np.any(digits[valid] == 255):
         raise NotAKey(f"{name} value that is not {_HEX_DIGITS} hex digits")
     packed = (digits[:, 0::2] << 4) | digits[:, 1::2]
-    validity = None if valid.all() else pa.array(valid, pa.bool_()).buffers()[1]
+    validity = None if every_valid else pa.array(valid, pa.bool_()).buffers()[1]
     return pa.Array.from_buffers(
         pa.binary(_KEY_BYTES), len(text), [validity, pa.py_buffer(packed.tobytes())], null_count=int((~valid).sum())
     )
@@ -371,16 +372,24 @@ class MonthToLoad:
         return f"{self.service} {self.year:04d}-{self.month:02d}"
 
 
-def _refused(month_: MonthToLoad, exc: psycopg2.DataError) -> str:
-    """One line for a value PostgreSQL refused: the file, the month, PostgreSQL's words and where."""
-    where = " ".join((exc.diag.context or "").split())
+def _refused(month_: MonthToLoad, problem: str, cause: str) -> str:
+    """One line for a month the lake cannot give the warehouse: the file, the month's problem, and how
+    to re-ingest the file."""
     return shown(
-        f"{month_.source_file}: PostgreSQL refused a value of the lake's {month_.label}"
-        f" ({' '.join(str(exc.diag.message_primary or exc).split())}{'; ' + where if where else ''});"
-        " nothing of this month was loaded. The lake holds text no warehouse stores (ingested before"
-        " ingestion/RULES.md quarantined it): delete the file's receipt (<lake>/_manifests/<file>.json)"
-        " and run again to re-ingest it",
+        f"{month_.source_file}: {problem}; nothing of this month was loaded. {cause}: delete the file's"
+        " receipt (<lake>/_manifests/<file>.json) and run again to re-ingest it",
         1000,
+    )
+
+
+def _refused_value(month_: MonthToLoad, exc: psycopg2.DataError) -> str:
+    """A value PostgreSQL refused: PostgreSQL's words and where."""
+    where = " ".join((exc.diag.context or "").split())
+    return _refused(
+        month_,
+        f"PostgreSQL refused a value of the lake's {month_.label}"
+        f" ({' '.join(str(exc.diag.message_primary or exc).split())}{'; ' + where if where else ''})",
+        "The lake holds text no warehouse stores (ingested before ingestion/RULES.md quarantined it)",
     )
 
 
@@ -455,12 +464,11 @@ def load_partition(conn, month_: MonthToLoad) -> PartitionLoad:
             cur.execute(sql.SQL("analyze {}").format(child))
     except psycopg2.DataError as exc:
         conn.rollback()
-        raise RuntimeError(_refused(month_, exc)) from exc
+        raise RuntimeError(_refused_value(month_, exc)) from exc
     except NotAKey as exc:
         conn.rollback()
         raise RuntimeError(
-            f"{month_.source_file}: the lake's {month_.label} has a {exc}; nothing of this month was loaded."
-            " Delete the file's receipt (<lake>/_manifests/<file>.json) and run again to re-ingest it"
+            _refused(month_, f"the lake's {month_.label} has a {exc}", "The lake's data file is damaged")
         ) from exc
     finally:
         trips.close()

@@ -30,6 +30,7 @@ from ingestion import lake_lock
 from ingestion.contract import FILE_NAME, FILE_NAME_HELP, landing_suffixes
 from orchestration.container.entrypoint import RECONCILIATION_TEST
 from orchestration.local import embedded_postgres, failures
+from orchestration.local.environment import environment
 from orchestration.local.summary import RunReport, StageReport
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -380,14 +381,9 @@ def run(config: RunConfig, report: RunReport | None = None) -> RunReport:
     state = RunState(config=config, report=report)
     state.connection = embedded_postgres.connection_for_run(config.database)
     report.connection = state.connection
-    saved_env = dict(os.environ)
-    os.environ.update(state.connection.env())  # dbt (in-process) reads its profile from these PG* variables
-    try:
-        with run_lock(state.connection), lake_lock.holding(str(config.lake_root), say):
-            _run_stages(names, state)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
+    # dbt (in-process) reads its profile from the connection's PG* variables
+    with environment(state.connection.env()), run_lock(state.connection), lake_lock.holding(str(config.lake_root), say):
+        _run_stages(names, state)
     return report
 
 

@@ -11,8 +11,6 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,19 +49,6 @@ class DbtResult:
         return {r["unique_id"]: r["status"] for r in self.run_results.get("results", [])}
 
 
-@contextmanager
-def _environment(env: dict[str, str]) -> Iterator[None]:
-    """os.environ exactly `env` for the block (what a subprocess with env= would see), then restored."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 @dataclass
 class DbtRunner:
     """Runs dbt as the Makefile does (--project-dir dbt_project --profiles-dir <copy of the example>), in
@@ -83,6 +68,8 @@ class DbtRunner:
         check: bool = True,
     ) -> DbtResult:
         from dbt.cli.main import dbtRunner
+
+        from orchestration.local.environment import environment
 
         target_path = self.work_dir / f"target-{schema}-{target or 'dev'}"
         env = {**self.env, "DBT_SCHEMA": schema, **(extra_env or {})}
@@ -107,7 +94,7 @@ class DbtRunner:
 
         results_file = target_path / "run_results.json"
         results_file.unlink(missing_ok=True)  # a failed parse writes none: never read an earlier one
-        with _environment(env):
+        with environment(env, replace=True):
             res = dbtRunner(callbacks=[console]).invoke(cmd)
         returncode = 0 if res.success else (2 if res.exception is not None else 1)
         output = "\n".join(lines) + (f"\n{type(res.exception).__name__}: {res.exception}" if res.exception else "")
