@@ -2,9 +2,16 @@
 Iceberg tables.
 
 Each month of a trip table (one source file's accepted rows, see docs/iceberg_lake.md) becomes one
-child table of `raw.<service>_trips`, partitioned by range (year, month). A reload truncates and
-refills that child, and replaces the month's quarantine rows and its `raw.partition_loads` row, all in
-ONE transaction: readers see the old month or the new one, never a mix, and a crash leaves the old one.
+child table of `raw.<service>_trips`, partitioned by range (year, month). A reload fills a new table,
+swaps it in for the old child, and replaces the month's quarantine rows and its `raw.partition_loads`
+row, all in ONE transaction: readers see the old month or the new one, never a mix, and a crash leaves
+the old one.
+
+A month's table stores only the columns that vary by row. Its per-month constants (MONTH_CONSTANTS:
+the service, the file, the partition year and month) are added after the COPY as columns with a
+default, which PostgreSQL keeps once in the catalog and reads for every row already there (ALTER TABLE
+ADD COLUMN, "fast default"): 58 of 222 bytes a row. Its columns are laid out widest-aligned first, so
+no row pays padding.
 
 The lake is read at pinned snapshots (`ingestion.lake_tables.PinnedLake`). A month is loaded when the
 snapshots that last wrote its trips and its quarantine differ from those recorded in
@@ -26,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import psycopg2
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg2 import sql
@@ -78,6 +86,21 @@ class PartitionLoad:
     rows_quarantined: int
     seconds: float
     skipped: bool
+
+
+# One value per month: a lake partition is one source file of one service (docs/iceberg_lake.md). The
+# loader checks every row holds it, and stores it once per month table, not per row.
+MONTH_CONSTANTS = ("service", "source_file", "year", "month")
+# PostgreSQL aligns a fixed-width value to its width: 8-byte columns first, then 4-byte, then the rest
+# (uuid has no alignment; short varlena values are unaligned), so a row carries no padding.
+_ALIGNED_FIRST = {"timestamp": 0, "double precision": 0, "bigint": 0, "integer": 1}
+
+
+def month_row_columns(service: str) -> list[tuple[str, str]]:
+    """(name, Postgres type) of what a month table of a dataset stores per row, in physical order: the
+    raw table's columns but the month's constants, widest alignment first."""
+    columns = [column for column in trip_columns(service) if column[0] not in MONTH_CONSTANTS]
+    return sorted(columns, key=lambda column: _ALIGNED_FIRST.get(column[1], 2))
 
 
 def _columns_ddl(columns: list[tuple[str, str]]) -> sql.Composable:
@@ -261,35 +284,52 @@ def _naive_timestamps(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
-def _batches(files: list[str], columns: list[str], year: int, month: int) -> Iterator[pa.RecordBatch]:
-    """The month's rows (its data files at the pinned snapshot) with exactly `columns` (the contract's,
-    then year and month).
+def _batches(
+    files: list[str], columns: list[str], year: int, month: int, constants: dict | None = None
+) -> Iterator[pa.RecordBatch]:
+    """The month's rows (its data files at the pinned snapshot) with exactly `columns` (the contract's;
+    year and month, when listed, are the partition's).
 
     A column the contract has and an older data file lacks reads as null (columns are only ever
     added); a column the contract lacks stops the load, here, before any COPY starts, instead of being
-    dropped silently.
+    dropped silently. `constants` (name -> the month's value): columns left out of the rows, each row
+    checked to hold the value (NotTheMonths otherwise).
     """
     if not files:
         return iter(())
+    constants = constants or {}
     dataset = pads.dataset(sorted(files), format="parquet")
     present = set(dataset.schema.names)
-    unknown = sorted(present - set(columns))
+    unknown = sorted(present - set(columns) - set(constants) - {"year", "month"})
     if unknown:
         raise RuntimeError(
             f"{files[0]}: lake columns {', '.join(unknown)} are not in the contract (ingestion/contract/);"
             " nothing was loaded"
         )
-    return _aligned(dataset, present, columns, year, month)
+    checked = {name: value for name, value in constants.items() if name in present}
+    return _aligned(dataset, present, columns, year, month, checked)
 
 
-def _aligned(dataset, present: set[str], columns: list[str], year: int, month: int) -> Iterator[pa.RecordBatch]:
-    for batch in dataset.to_batches(batch_size=32_768):
+class NotTheMonths(ValueError):
+    """A lake row of a month holds another month's constant (service, file, year or month)."""
+
+
+def _aligned(
+    dataset, present: set[str], columns: list[str], year: int, month: int, checked: dict
+) -> Iterator[pa.RecordBatch]:
+    reading = sorted((present & set(columns)) | set(checked))
+    for batch in dataset.to_batches(batch_size=32_768, columns=reading):
         batch = _naive_timestamps(batch)
         n = batch.num_rows
+        for name, value in checked.items():
+            column = batch.column(name)
+            if column.null_count or not pc.all(pc.equal(column, value)).as_py():
+                raise NotTheMonths(f"row whose {name} is not {value!r}")
+        partition = {"year": pa.array(np.full(n, year, np.int32)), "month": pa.array(np.full(n, month, np.int32))}
         arrays = [
-            batch.column(name) if name in present else pa.nulls(n) for name in columns if name not in ("year", "month")
+            partition[name] if name in partition else batch.column(name) if name in present else pa.nulls(n)
+            for name in columns
         ]
-        arrays += [pa.array(np.full(n, year, np.int32)), pa.array(np.full(n, month, np.int32))]
         yield pa.RecordBatch.from_arrays(arrays, names=columns)
 
 
@@ -401,28 +441,28 @@ def load_partition(conn, month_: MonthToLoad) -> PartitionLoad:
     if _recorded_version(conn, service, year, month) == version:
         return PartitionLoad(service, year, month, month_.source_file, 0, 0, 0.0, skipped=True)
 
-    parent = dataset(service).table
-    child = sql.Identifier(RAW_SCHEMA, f"{parent}_{year:04d}_{month:02d}")
+    parent = sql.Identifier(RAW_SCHEMA, dataset(service).table)
+    child_name = f"{dataset(service).table}_{year:04d}_{month:02d}"
+    child = sql.Identifier(RAW_SCHEMA, child_name)
+    staged = sql.Identifier(RAW_SCHEMA, f"{child_name}__loading")
     next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
-    trip_types = trip_columns(service)
-    trip_cols = [c for c, _ in trip_types]
+    row_types = month_row_columns(service)
+    row_cols = [c for c, _ in row_types]
+    constant_types = [(name, kind) for name, kind in trip_columns(service) if name in MONTH_CONSTANTS]
+    constants = {"service": service, "source_file": month_.source_file, "year": year, "month": month}
     quarantine_cols = [c for c, _ in QUARANTINE_DDL_COLUMNS]
 
     # Both streams start encoding now: the quarantine's (one batch) is then ready when the trips' COPY
     # ends, instead of being read and encoded while the server waits. Each holds at most
     # _QUEUE_BATCHES encoded batches.
-    trips = _stream(trip_types, _batches(month_.lake_files, trip_cols, year, month))
+    trips = _stream(row_types, _batches(month_.lake_files, row_cols, year, month, constants))
     quarantine = _stream(QUARANTINE_DDL_COLUMNS, _batches(month_.quarantine_files, quarantine_cols, year, month))
     try:
         with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("create table if not exists {} partition of {} for values from (%s, %s) to (%s, %s)").format(
-                    child, sql.Identifier(RAW_SCHEMA, parent)
-                ),
-                (year, month, next_year, next_month),
-            )
-            cur.execute(sql.SQL("truncate {}").format(child))
-            loaded = _copy(cur, child, trip_cols, trips)
+            # The new month fills a table of its own while readers still see the old one.
+            cur.execute(sql.SQL("drop table if exists {}").format(staged))
+            cur.execute(sql.SQL("create table {} ({})").format(staged, _columns_ddl(row_types)))
+            loaded = _copy(cur, staged, row_cols, trips)
             cur.execute(
                 sql.SQL("delete from {} where service = %s and year = %s and month = %s").format(
                     sql.Identifier(RAW_SCHEMA, QUARANTINE_TABLE)
@@ -442,6 +482,37 @@ def load_partition(conn, month_: MonthToLoad) -> PartitionLoad:
                     f"{quarantined} quarantined rows but the load log says {month_.rows_accepted} and "
                     f"{month_.rows_quarantined}; nothing was loaded. Re-run the ingestion for this file."
                 )
+            # The month's constants: added with a default to the filled table, so stored once, not per row
+            # (the default is then dropped: it is the rows' value, not one for rows inserted later).
+            cur.execute(
+                sql.SQL("alter table {} {}").format(
+                    staged,
+                    sql.SQL(", ").join(
+                        sql.SQL("add column {} {} default {}").format(
+                            sql.Identifier(name), sql.SQL(kind), sql.Literal(constants[name])
+                        )
+                        for name, kind in constant_types
+                    ),
+                )
+            )
+            cur.execute(
+                sql.SQL("alter table {} {}").format(
+                    staged,
+                    sql.SQL(", ").join(
+                        sql.SQL("alter column {} drop default").format(sql.Identifier(name))
+                        for name, _ in constant_types
+                    ),
+                )
+            )
+            # The swap: an exclusive lock on the parent from here to the commit, which follows at once.
+            cur.execute(sql.SQL("drop table if exists {}").format(child))
+            cur.execute(sql.SQL("alter table {} rename to {}").format(staged, sql.Identifier(child_name)))
+            cur.execute(
+                sql.SQL("alter table {} attach partition {} for values from (%s, %s) to (%s, %s)").format(
+                    parent, child
+                ),
+                (year, month, next_year, next_month),
+            )
             _record_load(
                 cur,
                 {
@@ -465,7 +536,7 @@ def load_partition(conn, month_: MonthToLoad) -> PartitionLoad:
     except psycopg2.DataError as exc:
         conn.rollback()
         raise RuntimeError(_refused_value(month_, exc)) from exc
-    except NotAKey as exc:
+    except (NotAKey, NotTheMonths) as exc:
         conn.rollback()
         raise RuntimeError(
             _refused(month_, f"the lake's {month_.label} has a {exc}", "The lake's data file is damaged")

@@ -173,6 +173,39 @@ def test_a_trip_key_that_is_not_32_hex_digits_is_refused_in_one_line_and_loads_n
     assert _counts(conn) == (30, 2, 30)  # the month loaded before stays whole
 
 
+def test_a_months_constants_are_stored_once_not_in_every_row(conn, tmp_path):
+    load_postgres.ensure_raw_schema(conn)
+    load_postgres.load_partition(conn, _write_month(tmp_path, 50, 2, "yellow_tripdata_2024-01.parquet", "v1"))
+    with conn.cursor() as cur:
+        cur.execute("select service, source_file, year, month, count(*) from raw.yellow_trips group by 1, 2, 3, 4")
+        assert cur.fetchall() == [("yellow", "yellow_tripdata_2024-01.parquet", 2024, 1, 50)]
+        # the catalog's "missing value" of a column added to a filled table: no row stores it
+        cur.execute(
+            "select attname from pg_attribute where attrelid = 'raw.yellow_trips_2024_01'::regclass"
+            " and atthasmissing order by attnum"
+        )
+        assert [name for (name,) in cur.fetchall()] == list(load_postgres.MONTH_CONSTANTS)
+        cur.execute("select count(*) from raw.yellow_trips where year = 2024 and month = 1 and service = 'yellow'")
+        assert cur.fetchone()[0] == 50
+
+
+def test_a_row_of_another_file_in_a_month_is_refused_and_loads_nothing(conn, tmp_path):
+    load_postgres.ensure_raw_schema(conn)
+    load_postgres.load_partition(conn, _write_month(tmp_path, 30, 2, "f.parquet", "v1"))
+    manifest = _write_month(tmp_path, 40, 0, "f.parquet", "v2")
+    table = pq.read_table(manifest.lake_files[0])
+    files = table.column("source_file").to_pylist()
+    files[23] = "g.parquet"  # a row the month's file did not give
+    position = table.schema.get_field_index("source_file")
+    pq.write_table(table.set_column(position, "source_file", pa.array(files)), manifest.lake_files[0])
+    with pytest.raises(RuntimeError) as refused:
+        load_postgres.load_partition(conn, manifest)
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("f.parquet: ") and "source_file is not 'f.parquet'" in message
+    conn.rollback()
+    assert _counts(conn) == (30, 2, 30)
+
+
 def test_a_raw_layer_of_an_earlier_release_is_named_and_dropped_whole(conn, tmp_path):
     load_postgres.ensure_raw_schema(conn)
     load_postgres.load_partition(conn, _write_month(tmp_path, 30, 2, "f.parquet", "v1"))
