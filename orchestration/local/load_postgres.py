@@ -103,6 +103,11 @@ def month_row_columns(service: str) -> list[tuple[str, str]]:
     return sorted(columns, key=lambda column: _ALIGNED_FIRST.get(column[1], 2))
 
 
+def _month_table(service: str, year: int, month: int) -> str:
+    """The name of a dataset's month table (a child of `raw.<service>_trips`)."""
+    return f"{dataset(service).table}_{year:04d}_{month:02d}"
+
+
 def _columns_ddl(columns: list[tuple[str, str]]) -> sql.Composable:
     return sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in columns)
 
@@ -442,7 +447,7 @@ def load_partition(conn, month_: MonthToLoad) -> PartitionLoad:
         return PartitionLoad(service, year, month, month_.source_file, 0, 0, 0.0, skipped=True)
 
     parent = sql.Identifier(RAW_SCHEMA, dataset(service).table)
-    child_name = f"{dataset(service).table}_{year:04d}_{month:02d}"
+    child_name = _month_table(service, year, month)
     child = sql.Identifier(RAW_SCHEMA, child_name)
     staged = sql.Identifier(RAW_SCHEMA, f"{child_name}__loading")
     next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
@@ -589,7 +594,7 @@ def lake_months(lake_root: Path, quarantine_root: Path, catalog: str | None = No
 
 def _empty_month(conn, service: str, year: int, month: int) -> None:
     """A month the lake no longer holds: its rows, its quarantine and its load-log row go, at once."""
-    child = sql.Identifier(RAW_SCHEMA, f"{dataset(service).table}_{year:04d}_{month:02d}")
+    child = sql.Identifier(RAW_SCHEMA, _month_table(service, year, month))
     with conn.cursor() as cur:
         cur.execute("select to_regclass(%s) is not null", (f"{RAW_SCHEMA}.{child.strings[-1]}",))
         if cur.fetchone()[0]:

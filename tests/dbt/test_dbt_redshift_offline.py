@@ -93,7 +93,7 @@ def test_fact_and_dimension_physical_design(redshift_compiled):
     assert fact["incremental_strategy"] == "rebuild_months"
     assert fact["unique_key"] == "pickup_month"
     assert fact["dist"] == "even"
-    assert fact["sort"] == ["pickup_date", "pickup_at"]
+    assert fact["sort"] == ["pickup_at"]
 
     for_hire = nodes["model.tlc_warehouse.fact_fhv_trips"]["config"]
     assert {key: for_hire[key] for key in ("materialized", "incremental_strategy", "unique_key", "dist", "sort")} == {

@@ -26,7 +26,7 @@ aggregated as (
     select
         service,
         pickup_month,
-        pickup_date,
+        cast(pickup_at as date) as pickup_date,
         pickup_date_key,
         count(*) as trips,
         sum(passenger_count) as passengers,

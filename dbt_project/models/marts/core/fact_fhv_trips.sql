@@ -16,8 +16,8 @@
     The base numbers, widened since a warehouse was built (varchar(16) -> varchar(65535), issue 20), are
     altered in place first (`widen_text_columns`), so that warehouse's next run carries on.
 
-    Redshift: dimensions are DISTSTYLE ALL, nothing joins this table on trip_id: EVEN. Compound sort on
-    the pickup day, as fact_trips. Postgres: (pickup_month, service, _loaded_at) serves the month delete
+    Redshift: dimensions are DISTSTYLE ALL, nothing joins this table on trip_id: EVEN. Sort on the
+    pickup time, as fact_trips. Postgres: (pickup_month, service, _loaded_at) serves the month delete
     and the month resolution's probes.
 #}
 {{
@@ -28,7 +28,7 @@
         on_schema_change='fail',
         pre_hook=before_begin('{{ widen_text_columns() }}'),
         dist='even',
-        sort=['pickup_date', 'pickup_at'],
+        sort=['pickup_at'],
         sort_type='compound',
         indexes=[{'columns': ['pickup_month', 'service', '_loaded_at']}],
     )
@@ -110,7 +110,6 @@ joined as (
         trips_to_build.on_scene_at,
         trips_to_build.pickup_at,
         trips_to_build.dropoff_at,
-        cast(trips_to_build.pickup_at as date) as pickup_date,
         trips_to_build.pickup_month,
 
         ---------- trip
@@ -190,7 +189,6 @@ final as (
         cast(on_scene_at as timestamp) as on_scene_at,
         cast(pickup_at as timestamp) as pickup_at,
         cast(dropoff_at as timestamp) as dropoff_at,
-        cast(pickup_date as date) as pickup_date,
         cast(pickup_month as date) as pickup_month,
         cast(trip_miles as numeric(12, 2)) as trip_miles,
         cast(trip_seconds as bigint) as trip_seconds,

@@ -20,8 +20,8 @@
 
     Redshift: every dimension is DISTSTYLE ALL, so joins from the fact never move rows, and nothing joins
     another large table on trip_id: a distribution key would buy no co-location and only risk skew, so
-    EVEN. Queries filter on day ranges and months arrive in order, so a compound sort on the pickup
-    day stays nearly clean, and pickup_month's zone maps let the month delete skip blocks.
+    EVEN. Queries filter on day ranges and months arrive in order, so a sort on the pickup time stays
+    nearly clean, and pickup_month's zone maps let the month delete skip blocks.
 
     Postgres: one index serves both halves of an incremental run: its leading pickup_month the month
     delete, and (pickup_month, service, _loaded_at) the per-partition probes that resolve the months to
@@ -34,7 +34,7 @@
         unique_key='pickup_month',
         on_schema_change='fail',
         dist='even',
-        sort=['pickup_date', 'pickup_at'],
+        sort=['pickup_at'],
         sort_type='compound',
         indexes=[{'columns': ['pickup_month', 'service', '_loaded_at']}],
     )
@@ -127,7 +127,6 @@ joined as (
         ---------- timestamps
         trips_to_build.pickup_at,
         trips_to_build.dropoff_at,
-        cast(trips_to_build.pickup_at as date) as pickup_date,
         trips_to_build.pickup_month,
 
         ---------- trip
@@ -188,9 +187,8 @@ final as (
         cast(trip_type_id as smallint) as trip_type_id,
         cast(pickup_at as timestamp) as pickup_at,
         cast(dropoff_at as timestamp) as dropoff_at,
-        cast(pickup_date as date) as pickup_date,
         cast(pickup_month as date) as pickup_month,
-        cast(passenger_count as integer) as passenger_count,
+        cast(passenger_count as smallint) as passenger_count,
         cast(trip_distance_miles as numeric(12, 2)) as trip_distance_miles,
         cast(trip_duration_minutes as numeric(12, 2)) as trip_duration_minutes,
         cast(is_store_and_forward as boolean) as is_store_and_forward,
