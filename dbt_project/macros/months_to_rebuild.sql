@@ -22,7 +22,8 @@
 
     Args:
         load_log: relation of the load log (service, pickup_month, loaded_at).
-        built: the existing table (`this`), with the columns service, pickup_month and _loaded_at.
+        built: what the model was built from, per partition (service, pickup_month, _loaded_at): `this`
+            for a roll-up that stamps its rows, a fact's build stamps (partition_builds_sql).
         services: the datasets the model holds (['yellow', 'green']): only their loads count, so
             loading another dataset's month never rebuilds this model's copy of that month.
 #}
@@ -37,7 +38,7 @@
     {%- if model.resource_type == 'unit_test' or not execute -%}
         {{ return('query') }}
     {%- endif -%}
-    {%- set months_table = rebuild_months_relation(built) -%}
+    {%- set months_table = rebuild_months_relation(this) -%}
     {#- a session may compile the model more than once (sqlfluff's dbt templater does): the last wins -#}
     {%- do run_query('drop table if exists ' ~ months_table) -%}
     {%- do run_query(
@@ -51,15 +52,15 @@
     The query behind months_to_rebuild: one column, pickup_month, one row per month to rebuild.
 
     A month is rebuilt when a (service, month) partition of it, of one of `services`, was loaded (load
-    log) after the load stamped on its rows, or it has no rows yet; plus the newest `lookback_months`
+    log) after the load it was built from, or was never built; plus the newest `lookback_months`
     loaded months of those services; plus var `rebuild_months`. NOT EXISTS rather than a grouped max
-    over the table: on Postgres each load-log row is one probe of the table's (pickup_month, service,
-    _loaded_at) index, so resolving costs the same at 12 months of history as at 1; Redshift runs it as
-    a join on two narrow columns.
+    over the table: on Postgres each load-log row is one probe of a roll-up's (pickup_month, service,
+    _loaded_at) index or of a fact's stamps (one row per partition), so resolving costs the same at 12
+    months of history as at 1; Redshift runs it as a join on two narrow columns.
 
     Args:
         load_log: relation of the load log (service, pickup_month, loaded_at).
-        built: the existing table (service, pickup_month, _loaded_at).
+        built: per partition, the load it was built from (service, pickup_month, _loaded_at).
         services: the datasets the model holds.
 #}
 {% macro months_to_rebuild_sql(load_log, built, services) -%}
@@ -309,14 +310,15 @@
         partition_loads: the load log (the name of the model's CTE over it).
         services: the datasets the model holds.
         months: what months_to_rebuild returned.
+        built: what months_to_rebuild was given as `built` (none: `this`).
 #}
-{% macro partition_load_ctes(partition_loads, services, months) -%}
+{% macro partition_load_ctes(partition_loads, services, months, built=none) -%}
 latest_loads as (
 
     {{ latest_partition_loads_sql(partition_loads) }}
 
 ),
-{{- months_to_build_cte(services, months) }}
+{{- months_to_build_cte(services, months, built) }}
 {%- endmacro %}
 
 
@@ -328,14 +330,15 @@ latest_loads as (
     Args:
         services: the datasets the model holds.
         months: what months_to_rebuild returned.
+        built: what months_to_rebuild was given as `built` (none: `this`).
 #}
-{% macro months_to_build_cte(services, months) -%}
+{% macro months_to_build_cte(services, months, built=none) -%}
 {%- if months == 'query' %}
 
 -- Unit tests and offline compiles only: the same month resolution as months_to_rebuild, in SQL.
 months_to_build as (
 
-    {{ months_to_rebuild_sql(ref('stg_tlc__partition_loads'), this, services) }}
+    {{ months_to_rebuild_sql(ref('stg_tlc__partition_loads'), this if built is none else built, services) }}
 
 ),
 {%- endif %}
@@ -343,8 +346,7 @@ months_to_build as (
 
 
 {#
-    FROM `trips` joined to its partition's newest load (`latest_loads.loaded_at` is what the model
-    stamps on the rows it builds), limited to `months_to_build` when the months are resolved in SQL.
+    FROM `trips` joined to its partition's newest load, limited to `months_to_build` when the months are resolved in SQL.
     Inner join on purpose: a partition counts as loaded once its load-log row exists (the loader writes
     both in one transaction); every_partition_has_a_load on the intermediate views guards the contract.
 

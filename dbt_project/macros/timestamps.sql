@@ -25,7 +25,7 @@
     The load log's loaded_at as a naive UTC timestamp.
 
     Postgres: a timestamptz column (when the loader swapped the month in); a plain cast would convert with
-    the *session* time zone, so `_loaded_at` would depend on who runs dbt: `at time zone 'UTC'` pins it.
+    the *session* time zone, so a build stamp would depend on who runs dbt: `at time zone 'UTC'` pins it.
     Redshift: Spectrum reads the job's manifests, where it is ISO-8601 UTC text (`2026-11-22T01:50:00Z`);
     declared as a string in the catalog (the JSON SerDe's timestamp parsing is not documented for that
     form), so it is parsed here.

@@ -30,6 +30,8 @@ COMPARED = {
     "dim_base": "base_num",
     "rpt_code_counts": "code_count_id",
     "int_base_months_aggregated": "base_month_id",
+    # the fact's build stamps: which load each partition was built from, one row per (month, service)
+    "fact_fhv_trips_partition_builds": "pickup_month, t.service",
 }
 _vars = SCHEMAS.vars
 _log_load = SCHEMAS.log_load
@@ -155,7 +157,7 @@ def test_reload_that_leaves_a_month_without_trips_equals_a_full_refresh(raw_mont
     full = _checksum(sql, FULL_REFRESH)
     assert full[0] == _month_rows(sql, 1) + _month_rows(sql, 3) + _month_rows(sql, 1, year=2015)
 
-    # the emptied month has no rows to stamp its load, so it is re-resolved on every run: harmless
+    # the emptied month is stamped like any other (the fact's build stamps): nothing left to rebuild
     result = dbt(*RUN, *_vars(), schema=INCREMENTAL)
     assert _rows_inserted(result) == 0
     assert _checksum(sql, INCREMENTAL) == full
@@ -168,12 +170,11 @@ def test_incremental_scans_only_the_rebuilt_months_raw_partitions(raw_months, db
     dbt("compile", "--select", "fact_fhv_trips", *_vars(), schema=INCREMENTAL)
     compiled = dbt.target_path(INCREMENTAL) / "compiled/tlc_warehouse/models/marts/core/fact_fhv_trips.sql"
     fact_sql = compiled.read_text()
-    # March (fhvhv reloaded) and February (emptied by the previous test: no rows stamp its load)
-    assert "where partition_year = 2024 and partition_month = 2" in fact_sql
+    # March (fhvhv reloaded) only: February, emptied by the previous test, is stamped as built
     assert "where partition_year = 2024 and partition_month = 3" in fact_sql
-    assert not re.search(r"partition_month = 1\b", fact_sql), "January was not reloaded"
+    assert not re.search(r"partition_month = [12]\b", fact_sql), "January and February were not reloaded"
     assert "partition_year = 2015" not in fact_sql
 
     plan = "\n".join(row[0] for row in sql(f"explain {fact_sql}"))
     scanned = set(re.findall(r" on (\w+_trips_\d{4}_\d\d)", plan))
-    assert scanned == {f"{s}_trips_2024_{m:02d}" for s in ("fhv", "fhvhv") for m in (2, 3)}, plan
+    assert scanned == {f"{s}_trips_2024_03" for s in ("fhv", "fhvhv")}, plan

@@ -42,8 +42,7 @@ from_airport as (
         trips.trip_distance_miles,
         trips.trip_duration_minutes,
         trips.airport_fee_amount,
-        trips.total_amount,
-        trips._loaded_at
+        trips.total_amount
     from trips
     inner join airports
         on trips.pickup_location_id = airports.location_id
@@ -60,8 +59,7 @@ to_airport as (
         trips.trip_distance_miles,
         trips.trip_duration_minutes,
         trips.airport_fee_amount,
-        trips.total_amount,
-        trips._loaded_at
+        trips.total_amount
     from trips
     inner join airports
         on trips.dropoff_location_id = airports.location_id
@@ -91,12 +89,13 @@ aggregated as (
         count(trip_duration_minutes) as trips_with_duration,
         sum(trip_duration_minutes) as trip_duration_minutes,
         sum(airport_fee_amount) as airport_fee_amount,
-        sum(total_amount) as total_amount,
-        max(_loaded_at) as partition_loaded_at
+        sum(total_amount) as total_amount
     from airport_trips
     group by 1, 2, 3, 4
 
 ),
+
+{{ stamped_by_partition_builds([ref('fact_trips')]) }}
 
 final as (
 
@@ -116,7 +115,7 @@ final as (
         cast(airport_fee_amount as numeric(14, 2)) as airport_fee_amount,
         cast(total_amount as numeric(14, 2)) as total_amount,
         cast(partition_loaded_at as timestamp) as _loaded_at
-    from aggregated
+    from stamped
 
 )
 

@@ -33,12 +33,13 @@ aggregated as (
         sum(trip_distance_miles) as trip_distance_miles,
         sum(fare_amount) as fare_amount,
         sum(tip_amount) as tip_amount,
-        sum(total_amount) as total_amount,
-        max(_loaded_at) as partition_loaded_at
+        sum(total_amount) as total_amount
     from trips
     group by 1, 2, 3, 4
 
 ),
+
+{{ stamped_by_partition_builds([ref('fact_trips')]) }}
 
 final as (
 
@@ -55,7 +56,7 @@ final as (
         cast(tip_amount as numeric(14, 2)) as tip_amount,
         cast(total_amount as numeric(14, 2)) as total_amount,
         cast(partition_loaded_at as timestamp) as _loaded_at
-    from aggregated
+    from stamped
 
 )
 

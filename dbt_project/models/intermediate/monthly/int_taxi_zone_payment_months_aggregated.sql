@@ -29,12 +29,13 @@ aggregated as (
         sum(case when tip_amount > 0 then 1 else 0 end) as tipped_trips,
         sum(fare_amount) as fare_amount,
         sum(tip_amount) as tip_amount,
-        sum(total_amount) as total_amount,
-        max(_loaded_at) as partition_loaded_at
+        sum(total_amount) as total_amount
     from trips
     group by 1, 2, 3, 4
 
 ),
+
+{{ stamped_by_partition_builds([ref('fact_trips')]) }}
 
 final as (
 
@@ -52,7 +53,7 @@ final as (
         cast(tip_amount as numeric(14, 2)) as tip_amount,
         cast(total_amount as numeric(14, 2)) as total_amount,
         cast(partition_loaded_at as timestamp) as _loaded_at
-    from aggregated
+    from stamped
 
 )
 

@@ -44,8 +44,7 @@ trips as (
         congestion_surcharge_amount,
         airport_fee_amount,
         cbd_congestion_fee_amount,
-        total_amount as revenue_amount,
-        _loaded_at
+        total_amount as revenue_amount
     from taxi_trips
 
     union all
@@ -62,8 +61,7 @@ trips as (
         congestion_surcharge_amount,
         airport_fee_amount,
         cbd_congestion_fee_amount,
-        passenger_total_amount as revenue_amount,
-        _loaded_at
+        passenger_total_amount as revenue_amount
     from for_hire_trips
 
 ),
@@ -86,12 +84,13 @@ aggregated as (
         sum(tolls_amount) as tolls_amount,
         sum(congestion_surcharge_amount) as congestion_surcharge_amount,
         sum(airport_fee_amount) as airport_fee_amount,
-        sum(cbd_congestion_fee_amount) as cbd_congestion_fee_amount,
-        max(_loaded_at) as partition_loaded_at
+        sum(cbd_congestion_fee_amount) as cbd_congestion_fee_amount
     from trips
     group by 1, 2, 3
 
 ),
+
+{{ stamped_by_partition_builds([ref('fact_trips'), ref('fact_fhv_trips')]) }}
 
 final as (
 
@@ -116,7 +115,7 @@ final as (
         cast(airport_fee_amount as numeric(14, 2)) as airport_fee_amount,
         cast(cbd_congestion_fee_amount as numeric(14, 2)) as cbd_congestion_fee_amount,
         cast(partition_loaded_at as timestamp) as _loaded_at
-    from aggregated
+    from stamped
 
 )
 

@@ -17,8 +17,8 @@
     altered in place first (`widen_text_columns`), so that warehouse's next run carries on.
 
     Redshift: dimensions are DISTSTYLE ALL, nothing joins this table on trip_id: EVEN. Sort on the
-    pickup time, as fact_trips. Postgres: (pickup_month, service, _loaded_at) serves the month delete
-    and the month resolution's probes.
+    pickup time, as fact_trips. Which load each partition was built from: the fact's build stamps
+    (macros/partition_builds.sql), as fact_trips; Postgres: BRIN on pickup_month serves the month delete.
 #}
 {{
     config(
@@ -30,14 +30,17 @@
         dist='even',
         sort=['pickup_at'],
         sort_type='compound',
-        indexes=[{'columns': ['pickup_month', 'service', '_loaded_at']}],
+        indexes=[{'columns': ['pickup_month'], 'type': 'brin'}],
+        post_hook="{{ record_partition_builds() }}",
     )
 }}
 
 {#- The datasets this fact holds: only their loads rebuild its months (fact_trips holds the taxis). -#}
 {%- set services = ['fhv', 'fhvhv'] %}
 {#- Resolved once per run (macros/months_to_rebuild.sql): none on a first build or --full-refresh. -#}
-{%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), this, services) %}
+{%- set built = partition_builds_sql(this) %}
+{%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), built, services) %}
+{%- do capture_partition_builds(this, ref('stg_tlc__partition_loads'), services, months) %}
 
 with
 
@@ -78,13 +81,11 @@ bases as (
 
 ),
 
-{{ partition_load_ctes('partition_loads', services, months) }}
+{{ partition_load_ctes('partition_loads', services, months, built) }}
 
 trips_to_build as (
 
-    select
-        trips.*,
-        latest_loads.loaded_at as partition_loaded_at
+    select trips.*
     {{ from_loaded_partitions('trips', months) }}
 
 ),
@@ -151,8 +152,7 @@ joined as (
         trips_to_build.driver_pay_amount,
 
         ---------- lineage
-        trips_to_build.source_row,
-        trips_to_build.partition_loaded_at as _loaded_at
+        trips_to_build.source_row
 
     from trips_to_build
     left join dates
@@ -208,8 +208,7 @@ final as (
         cast(tip_amount as numeric(12, 2)) as tip_amount,
         cast(passenger_total_amount as numeric(12, 2)) as passenger_total_amount,
         cast(driver_pay_amount as numeric(12, 2)) as driver_pay_amount,
-        cast(source_row as integer) as source_row,
-        cast(_loaded_at as timestamp) as _loaded_at
+        cast(source_row as integer) as source_row
     from joined
 
 )

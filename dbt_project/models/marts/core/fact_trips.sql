@@ -23,9 +23,11 @@
     EVEN. Queries filter on day ranges and months arrive in order, so a sort on the pickup time stays
     nearly clean, and pickup_month's zone maps let the month delete skip blocks.
 
-    Postgres: one index serves both halves of an incremental run: its leading pickup_month the month
-    delete, and (pickup_month, service, _loaded_at) the per-partition probes that resolve the months to
-    rebuild (one index probe per load-log row). Each adapter ignores the other's keys.
+    Which load each (service, month) was built from is the fact's build stamps (macros/partition_builds.sql:
+    a table beside the fact, one row per partition, written by the post-hook in the model's
+    transaction), not a column of every row. So the one Postgres index serves the month delete: BRIN on
+    pickup_month (months arrive in order, so each block range holds one month; a few KB where a btree
+    took 7 bytes a row). Each adapter ignores the other's keys.
 #}
 {{
     config(
@@ -36,14 +38,17 @@
         dist='even',
         sort=['pickup_at'],
         sort_type='compound',
-        indexes=[{'columns': ['pickup_month', 'service', '_loaded_at']}],
+        indexes=[{'columns': ['pickup_month'], 'type': 'brin'}],
+        post_hook="{{ record_partition_builds() }}",
     )
 }}
 
 {#- The datasets this fact holds: only their loads rebuild its months (fact_fhv_trips holds the others). -#}
 {%- set services = ['yellow', 'green'] %}
 {#- Resolved once per run (macros/months_to_rebuild.sql): none on a first build or --full-refresh. -#}
-{%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), this, services) %}
+{%- set built = partition_builds_sql(this) %}
+{%- set months = months_to_rebuild(ref('stg_tlc__partition_loads'), built, services) %}
+{%- do capture_partition_builds(this, ref('stg_tlc__partition_loads'), services, months) %}
 
 with
 
@@ -98,13 +103,11 @@ trip_types as (
 
 ),
 
-{{ partition_load_ctes('partition_loads', services, months) }}
+{{ partition_load_ctes('partition_loads', services, months, built) }}
 
 trips_to_build as (
 
-    select
-        trips.*,
-        latest_loads.loaded_at as partition_loaded_at
+    select trips.*
     {{ from_loaded_partitions('trips', months) }}
 
 ),
@@ -151,8 +154,7 @@ joined as (
         trips_to_build.total_amount,
 
         ---------- lineage
-        trips_to_build.source_row,
-        trips_to_build.partition_loaded_at as _loaded_at
+        trips_to_build.source_row
 
     from trips_to_build
     left join dates
@@ -203,8 +205,7 @@ final as (
         cast(cbd_congestion_fee_amount as numeric(12, 2)) as cbd_congestion_fee_amount,
         cast(ehail_fee_amount as numeric(12, 2)) as ehail_fee_amount,
         cast(total_amount as numeric(12, 2)) as total_amount,
-        cast(source_row as integer) as source_row,
-        cast(_loaded_at as timestamp) as _loaded_at
+        cast(source_row as integer) as source_row
     from joined
 
 )

@@ -48,8 +48,7 @@ taxi_trips as (
 
     select
         service,
-        pickup_month,
-        _loaded_at
+        pickup_month
     from {{ ref('fact_trips') }}
     {{- where_months_to_build('pickup_month', months) }}
 
@@ -59,8 +58,7 @@ fhv_trips as (
 
     select
         service,
-        pickup_month,
-        _loaded_at
+        pickup_month
     from {{ ref('fact_fhv_trips') }}
     {{- where_months_to_build('pickup_month', months) }}
 
@@ -98,16 +96,25 @@ fact_rows as (
 
 ),
 
--- built_from: the load the month's fact rows were built from (the facts stamp it on every row).
 warehouse_trips as (
 
     select
         service,
         pickup_month,
-        count(*) as trips,
-        max(_loaded_at) as built_from
+        count(*) as trips
     from fact_rows
     group by 1, 2
+
+),
+
+-- built_from: the load the month's fact rows were built from (the facts' build stamps).
+partition_builds as (
+
+    select * from {{ partition_builds_sql(ref('fact_trips')) }} as taxi_builds
+
+    union all
+
+    select * from {{ partition_builds_sql(ref('fact_fhv_trips')) }} as for_hire_builds
 
 ),
 
@@ -134,7 +141,7 @@ compared as (
         lake_counts.rows_quarantined as lake_quarantined,
         coalesce(warehouse_quarantine.quarantined, 0) as warehouse_quarantined,
         lake_counts.loaded_at,
-        warehouse_trips.built_from
+        partition_builds._loaded_at as built_from
     from lake_counts
     left join warehouse_trips
         on
@@ -144,6 +151,10 @@ compared as (
         on
             lake_counts.service = warehouse_quarantine.service
             and lake_counts.pickup_month = warehouse_quarantine.pickup_month
+    left join partition_builds
+        on
+            lake_counts.service = partition_builds.service
+            and lake_counts.pickup_month = partition_builds.pickup_month
 
 ),
 
