@@ -27,7 +27,8 @@
     a table beside the fact, one row per partition, written by the post-hook in the model's
     transaction), not a column of every row. So the one Postgres index serves the month delete: BRIN on
     pickup_month (months arrive in order, so each block range holds one month; a few KB where a btree
-    took 7 bytes a row). Each adapter ignores the other's keys.
+    took 7 bytes a row), which the planner uses only knowing the column's correlation: the post-hook
+    also refreshes the month key's statistics (analyze_month_key). Each adapter ignores the other's keys.
 #}
 {{
     config(
