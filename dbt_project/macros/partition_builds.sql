@@ -82,7 +82,7 @@
     Captures, while the fact is rendered and before its rows are read, the newest load of each
     partition the build rebuilds: every partition of the fact's services on a first build or
     --full-refresh (`months` none; plus a row with a null service that says "every month"), else those
-    of the months listed. Nothing for unit tests and offline compiles, which write nothing.
+    of the months listed. Only in `dbt run` and `dbt build` (the commands that run the post-hook).
 
     Args:
         fact: the fact's relation (`this`).
@@ -91,7 +91,9 @@
         months: what months_to_rebuild returned.
 #}
 {% macro capture_partition_builds(fact, load_log, services, months) -%}
-    {%- if not execute or not flags.INTROSPECT or model.resource_type == 'unit_test' or months is string -%}
+    {#- only a command that builds runs the post-hook: a compile or `dbt docs generate` captures nothing -#}
+    {%- if not execute or flags.WHICH not in ('run', 'build') or model.resource_type == 'unit_test'
+        or months is string -%}
         {{ return('') }}
     {%- endif -%}
     {%- set captured = captured_builds_relation(fact) -%}

@@ -229,6 +229,9 @@ def test_hostile_file_names_are_data_not_sql(conn, tmp_path):
     with conn.cursor() as cur:
         cur.execute("select source_file from raw.partition_loads")
         assert cur.fetchone()[0] == hostile
+        # the month table's constant (a column default added to the filled table) is the name, as data
+        cur.execute("select distinct source_file from raw.yellow_trips_2024_01")
+        assert cur.fetchall() == [(hostile,)]
 
 
 def test_rows_with_different_nulls_and_large_or_negative_amounts_arrive_exactly(conn, tmp_path):

@@ -154,14 +154,19 @@ def test_hostile_manifest_values_reach_postgres_as_data_or_quoted_identifiers(re
     conn = psycopg2.connect(harness.dsn(hostile_db))
     try:
         load_postgres.ensure_raw_schema(conn)
-        crafted = dataclasses.replace(
-            january, source_file=HOSTILE, sha256="'); drop table x;--", version="v'); drop table x;--"
-        )
+        # a file name the lake's rows do not hold: refused in one line, as data (the loader checks every
+        # row against the month's constants; a hostile name the rows do hold is stored as the month's
+        # default, tests/pipeline/test_load_postgres.py::test_hostile_file_names_are_data_not_sql)
+        with pytest.raises(RuntimeError, match="has a row whose source_file is not") as refused:
+            load_postgres.load_partition(conn, dataclasses.replace(january, source_file=HOSTILE))
+        assert "\n" not in str(refused.value) and str(refused.value).startswith(HOSTILE)
+        conn.rollback()
+        crafted = dataclasses.replace(january, sha256="'); drop table x;--", version="v'); drop table x;--")
         result = load_postgres.load_partition(conn, crafted)
         assert result.rows_loaded == january.rows_accepted
         with conn.cursor() as cur:
             cur.execute("select source_file, sha256, lake_version from raw.partition_loads")
-            assert cur.fetchall() == [(HOSTILE, crafted.sha256, crafted.version)]
+            assert cur.fetchall() == [(january.source_file, crafted.sha256, crafted.version)]
         conn.commit()
         service = dataclasses.replace(january, service='yellow"; drop table x; --')
         with pytest.raises(KeyError, match="unknown service"):  # not a dataset of the contract: no SQL runs
