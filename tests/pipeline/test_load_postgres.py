@@ -157,20 +157,34 @@ def test_a_lake_that_disagrees_with_its_load_log_is_refused(conn, tmp_path):
     assert _counts(conn) == (0, 0, 0)
 
 
-def test_a_trip_key_that_is_not_32_hex_digits_is_refused_in_one_line_and_loads_nothing(conn, tmp_path):
+def _refusal_of_a_damaged_value(conn, tmp_path, column: str, row: int, damage) -> str:
+    """Loads a month, then a reload whose lake file has `damage` done to one value of `column`: the
+    refusal's message, after checking the month loaded before stays whole."""
     load_postgres.ensure_raw_schema(conn)
     load_postgres.load_partition(conn, _write_month(tmp_path, 30, 2, "f.parquet", "v1"))
     manifest = _write_month(tmp_path, 40, 0, "f.parquet", "v2")
     table = pq.read_table(manifest.lake_files[0])
-    keys = table.column("trip_key").to_pylist()
-    keys[17] = keys[17][:31] + "g"  # one digit that is not hex
-    pq.write_table(table.set_column(0, "trip_key", pa.array(keys)), manifest.lake_files[0])
+    values = table.column(column).to_pylist()
+    values[row] = damage(values[row])
+    position = table.schema.get_field_index(column)
+    pq.write_table(table.set_column(position, column, pa.array(values)), manifest.lake_files[0])
     with pytest.raises(RuntimeError) as refused:
         load_postgres.load_partition(conn, manifest)
-    message = str(refused.value)
-    assert "\n" not in message and message.startswith("f.parquet: ") and "trip_key" in message, message
     conn.rollback()
     assert _counts(conn) == (30, 2, 30)  # the month loaded before stays whole
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("f.parquet: "), message
+    return message
+
+
+def test_a_trip_key_that_is_not_32_hex_digits_is_refused_in_one_line_and_loads_nothing(conn, tmp_path):
+    message = _refusal_of_a_damaged_value(conn, tmp_path, "trip_key", 17, lambda key: key[:31] + "g")  # not hex
+    assert "trip_key" in message, message
+
+
+def test_a_row_of_another_file_in_a_month_is_refused_and_loads_nothing(conn, tmp_path):
+    message = _refusal_of_a_damaged_value(conn, tmp_path, "source_file", 23, lambda _: "g.parquet")
+    assert "source_file is not 'f.parquet'" in message, message
 
 
 def test_a_months_constants_are_stored_once_not_in_every_row(conn, tmp_path):
@@ -187,23 +201,6 @@ def test_a_months_constants_are_stored_once_not_in_every_row(conn, tmp_path):
         assert [name for (name,) in cur.fetchall()] == list(load_postgres.MONTH_CONSTANTS)
         cur.execute("select count(*) from raw.yellow_trips where year = 2024 and month = 1 and service = 'yellow'")
         assert cur.fetchone()[0] == 50
-
-
-def test_a_row_of_another_file_in_a_month_is_refused_and_loads_nothing(conn, tmp_path):
-    load_postgres.ensure_raw_schema(conn)
-    load_postgres.load_partition(conn, _write_month(tmp_path, 30, 2, "f.parquet", "v1"))
-    manifest = _write_month(tmp_path, 40, 0, "f.parquet", "v2")
-    table = pq.read_table(manifest.lake_files[0])
-    files = table.column("source_file").to_pylist()
-    files[23] = "g.parquet"  # a row the month's file did not give
-    position = table.schema.get_field_index("source_file")
-    pq.write_table(table.set_column(position, "source_file", pa.array(files)), manifest.lake_files[0])
-    with pytest.raises(RuntimeError) as refused:
-        load_postgres.load_partition(conn, manifest)
-    message = str(refused.value)
-    assert "\n" not in message and message.startswith("f.parquet: ") and "source_file is not 'f.parquet'" in message
-    conn.rollback()
-    assert _counts(conn) == (30, 2, 30)
 
 
 def test_a_raw_layer_of_an_earlier_release_is_named_and_dropped_whole(conn, tmp_path):
