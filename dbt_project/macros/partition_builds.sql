@@ -29,8 +29,8 @@
 {#
     A fact's build stamps as the relation months_to_rebuild and the roll-ups read: service,
     pickup_month, _loaded_at (the load the fact's rows of that partition were built from). Unit tests
-    give them as `this` (a fixture with those columns). When the fact's incremental run is about to
-    read them, the table is created first if missing (a warehouse a release before the stamps built).
+    give them as `this` (a fixture with those columns). When the fact's own incremental run is about
+    to read them, the table is created first if missing (a warehouse a release before the stamps built).
 
     Args:
         fact: the fact's relation (`this` in the fact, ref() elsewhere).
@@ -39,7 +39,8 @@
     {%- if model.resource_type == 'unit_test' -%}
         {{ return(this) }}
     {%- endif -%}
-    {%- if execute and flags.INTROSPECT and is_incremental() -%}
+    {#- the fact's own incremental run; a roll-up reads them after the fact's build wrote them -#}
+    {%- if execute and flags.INTROSPECT and fact.identifier == this.identifier and is_incremental() -%}
         {%- do run_query(create_partition_builds(fact)) -%}
     {%- endif %}
     (
@@ -104,17 +105,12 @@
         from (
             {{ latest_partition_loads_sql(load_log, services) }}
         ) as latest_loads
+        {{- where_months_to_build('latest_loads.pickup_month', months) }}
         {%- if months is none %}
 
         union all
 
         select cast(null as varchar(8)), cast(null as date), cast(null as timestamp)
-        {%- elif months | length == 0 %}
-        where 1 = 0
-        {%- else %}
-        where latest_loads.pickup_month in (
-            {%- for month in months %}cast('{{ month }}' as date){{ ', ' if not loop.last }}{% endfor -%}
-        )
         {%- endif %}
     {%- endset -%}
     {%- do run_query(query) -%}
@@ -165,17 +161,13 @@
 
 
 {#
-    The CTE `stamped` of a roll-up of the facts: its `aggregated` rows (with service and pickup_month)
-    and, as partition_loaded_at, the load the facts' rows of that partition were built from (their
-    build stamps): the roll-up's own stamp, which its months_to_rebuild compares with the load log.
-    Without a stamp (a partition loaded while the fact was being built, so its rows are newer than
-    the captured loads) the oldest time: the fact and the roll-up both rebuild that month next run.
-    Ends with a comma: the model's next CTE follows.
+    The CTE `partition_builds`: the build stamps of every fact a model reads (service, pickup_month,
+    _loaded_at; the facts hold disjoint services). Ends with a comma: the model's next CTE follows.
 
     Args:
-        facts: the relations of the facts the roll-up reads ([ref('fact_trips')], ...).
+        facts: the relations of the facts the model reads ([ref('fact_trips')], ...).
 #}
-{% macro stamped_by_partition_builds(facts) -%}
+{% macro partition_builds_cte(facts) -%}
 partition_builds as (
 
     {%- for fact in facts %}
@@ -187,6 +179,22 @@ partition_builds as (
     {%- endfor %}
 
 ),
+{%- endmacro %}
+
+
+{#
+    The CTE `stamped` of a roll-up of the facts (after partition_builds_cte): its `aggregated` rows
+    (with service and pickup_month) and, as partition_loaded_at, the load the facts' rows of that
+    partition were built from (their build stamps): the roll-up's own stamp, which its
+    months_to_rebuild compares with the load log. Without a stamp (a partition loaded while the fact
+    was being built, so its rows are newer than the captured loads) the oldest time: the fact and the
+    roll-up both rebuild that month next run. Ends with a comma: the model's next CTE follows.
+
+    Args:
+        facts: the relations of the facts the roll-up reads ([ref('fact_trips')], ...).
+#}
+{% macro stamped_by_partition_builds(facts) -%}
+{{ partition_builds_cte(facts) }}
 
 stamped as (
 

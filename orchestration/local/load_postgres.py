@@ -305,7 +305,7 @@ def _batches(
     constants = constants or {}
     dataset = pads.dataset(sorted(files), format="parquet")
     present = set(dataset.schema.names)
-    unknown = sorted(present - set(columns) - set(constants) - {"year", "month"})
+    unknown = sorted(present - set(columns) - set(constants))
     if unknown:
         raise RuntimeError(
             f"{files[0]}: lake columns {', '.join(unknown)} are not in the contract (ingestion/contract/);"
@@ -323,6 +323,7 @@ def _aligned(
     dataset, present: set[str], columns: list[str], year: int, month: int, checked: dict
 ) -> Iterator[pa.RecordBatch]:
     reading = sorted((present & set(columns)) | set(checked))
+    partition = {"year": year, "month": month}
     for batch in dataset.to_batches(batch_size=32_768, columns=reading):
         batch = _naive_timestamps(batch)
         n = batch.num_rows
@@ -330,9 +331,12 @@ def _aligned(
             column = batch.column(name)
             if column.null_count or not pc.all(pc.equal(column, value)).as_py():
                 raise NotTheMonths(f"row whose {name} is not {value!r}")
-        partition = {"year": pa.array(np.full(n, year, np.int32)), "month": pa.array(np.full(n, month, np.int32))}
         arrays = [
-            partition[name] if name in partition else batch.column(name) if name in present else pa.nulls(n)
+            pa.array(np.full(n, partition[name], np.int32))
+            if name in partition
+            else batch.column(name)
+            if name in present
+            else pa.nulls(n)
             for name in columns
         ]
         yield pa.RecordBatch.from_arrays(arrays, names=columns)

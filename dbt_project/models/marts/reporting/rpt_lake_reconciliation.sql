@@ -108,15 +108,7 @@ warehouse_trips as (
 ),
 
 -- built_from: the load the month's fact rows were built from (the facts' build stamps).
-partition_builds as (
-
-    select * from {{ partition_builds_sql(ref('fact_trips')) }} as taxi_builds
-
-    union all
-
-    select * from {{ partition_builds_sql(ref('fact_fhv_trips')) }} as for_hire_builds
-
-),
+{{ partition_builds_cte([ref('fact_trips'), ref('fact_fhv_trips')]) }}
 
 warehouse_quarantine as (
 
