@@ -269,7 +269,8 @@
 
 {#
     Custom incremental strategy (`incremental_strategy='rebuild_months'`): delete exactly the months the
-    model resolved (months_to_rebuild) from the target, then insert the new rows; the months are
+    model resolved (months_to_rebuild) from the target, then insert the new rows (a model stored as
+    month tables on Postgres swaps in new tables for those months instead: month_tables.sql); the months are
     recorded in the build log (month_builds.sql), which scopes this `dbt build`'s tests to them. dbt's
     delete+insert deletes only the key values present in the new rows, so a month whose reload left
     zero trips kept its old rows, and an incremental run no longer equalled a full refresh.
@@ -283,6 +284,9 @@
 #}
 {% macro get_incremental_rebuild_months_sql(arg_dict) -%}
     {%- set months = recorded_rebuild_months(rebuild_months_relation(arg_dict['target_relation'])) -%}
+    {%- if stored_as_month_tables() -%}
+        {{ return(month_tables_rebuild_sql(arg_dict, months)) }}
+    {%- endif -%}
     {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {#- first: the last statement's row count is what dbt reports as the model's rows -#}
     {{ record_month_builds(arg_dict['target_relation'], months) }};

@@ -132,31 +132,7 @@
     insert into {{ stamps }} (service, pickup_month, loaded_at)
     select service, pickup_month, loaded_at
     from {{ captured }}
-    where service is not null;
-    {{ analyze_month_key(this) }}
-{%- endmacro %}
-
-
-{#
-    Fresh statistics of a fact's month key after a build, so the next statement that picks months (the
-    next run's delete, this build's tests) reads them through the BRIN index: without statistics the
-    planner knows no correlation and scans the whole table. A small sample (3,000 rows) is enough for
-    13 or 200 distinct months and costs the same at any history. Redshift analyzes on its own.
-
-    Args:
-        relation: the fact (`this`).
-#}
-{% macro analyze_month_key(relation) -%}
-    {{ return(adapter.dispatch('analyze_month_key')(relation)) }}
-{%- endmacro %}
-
-{% macro default__analyze_month_key(relation) -%}
-    set local default_statistics_target = 10;
-    analyze {{ relation }} (pickup_month)
-{%- endmacro %}
-
-{% macro redshift__analyze_month_key(relation) -%}
-    select 1
+    where service is not null
 {%- endmacro %}
 
 

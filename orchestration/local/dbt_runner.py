@@ -27,6 +27,9 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # dbt's words when an incremental model's table has other columns than the model builds now
 # (on_schema_change='fail'): a table an earlier release created.
 OUT_OF_SYNC = "schemas on this incremental model are out of sync"
+# The project's words when a table is stored as an earlier release stored it (macros/month_tables.sql
+# earlier_layout_message): the same columns, another layout; rebuilt in full, as OUT_OF_SYNC.
+EARLIER_LAYOUT = "stored by an earlier release in another layout"
 # dbt's console report of an exception that ended the invocation ("Encountered an error:" and the stack trace).
 DBT_CRASH_REPORT = ("MainEncounteredError", "MainStackTrace")
 
@@ -43,7 +46,7 @@ class DbtOutcome:
     fact_rows: int | None = None
     failures: list[str] = field(default_factory=list)
     failed_tests: list[str] = field(default_factory=list)
-    # incremental models whose existing table has other columns than the model now builds
+    # incremental models whose existing table has other columns or another layout than the model now builds
     out_of_sync: list[str] = field(default_factory=list)
 
     def failures_text(self) -> str:
@@ -118,7 +121,7 @@ def _summarise(results) -> DbtOutcome:
             elif status != "skipped":
                 outcome.models_failed += 1
                 outcome.failures.append(f"{kind} {node.name}: {result.message or status}")
-                if OUT_OF_SYNC in (result.message or ""):
+                if OUT_OF_SYNC in (result.message or "") or EARLIER_LAYOUT in (result.message or ""):
                     outcome.out_of_sync.append(node.name)
         elif kind == "seed":
             outcome.seeds_ok += status == "success"

@@ -307,7 +307,7 @@ def transform(state: RunState) -> StageReport:
         # Tables an earlier release built with other columns: everything is rebuilt from the raw layer,
         # as a first run would, instead of stopping every run at the same check.
         say(
-            f"  {', '.join(outcome.out_of_sync)}: built by an earlier release with other columns;"
+            f"  {', '.join(outcome.out_of_sync)}: built by an earlier release with other columns or layout;"
             " rebuilding every model in full (dbt build --full-refresh)"
         )
         outcome = build("--full-refresh")

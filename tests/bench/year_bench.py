@@ -55,7 +55,8 @@ def _run(work: Path, database: str, months: list[str], rows: int, say) -> dict:
 
 def _footprint(dsn: str) -> dict:
     """Bytes the database occupies (indexes, TOAST, catalogs: pg_database_size) per accepted trip, and
-    fact_trips' bytes per row (pg_total_relation_size), beside the largest relations."""
+    fact_trips' bytes per row (pg_total_relation_size of every table of its partition tree: a table per
+    month, macros/month_tables.sql), beside the largest tables."""
     import psycopg2
 
     conn = psycopg2.connect(dsn)
@@ -65,7 +66,10 @@ def _footprint(dsn: str) -> dict:
             database_bytes = int(cur.fetchone()[0])
             cur.execute("select coalesce(sum(row_count), 0) from raw.partition_loads")
             trips = int(cur.fetchone()[0])
-            cur.execute("select count(*), pg_total_relation_size('analytics.fact_trips') from analytics.fact_trips")
+            cur.execute(
+                "select (select count(*) from analytics.fact_trips),"
+                " (select sum(pg_total_relation_size(relid)) from pg_partition_tree('analytics.fact_trips'))"
+            )
             fact_rows, fact_bytes = (int(v) for v in cur.fetchone())
             cur.execute(
                 "select n.nspname || '.' || c.relname, pg_total_relation_size(c.oid) from pg_class c"

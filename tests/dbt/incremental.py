@@ -39,6 +39,21 @@ class IncrementalSchemas:
         )
 
 
+def month_tables(sql, relation: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """A fact stored as month tables (macros/month_tables.sql): (service, month) -> (the oid of the table
+    holding its rows, its rows). A build that rebuilt a month swapped a new table in; one it left alone
+    kept its table."""
+    rows = sql(f"select service, pickup_month, tableoid::bigint, count(*) from {relation} group by 1, 2, 3")
+    tables = {(service, str(month)): (oid, count) for service, month, oid, count in rows}
+    assert len(tables) == len(rows), "a month's rows are in more than one table"
+    return tables
+
+
+def rows_rebuilt(before: dict, after: dict) -> int:
+    """The rows of the month tables in `after` (month_tables) that were not there in `before`."""
+    return sum(count for key, (oid, count) in after.items() if before.get(key, (None, 0))[0] != oid)
+
+
 def rows_inserted(result, unique_id: str) -> int:
     (node,) = [r for r in result.run_results["results"] if r["unique_id"] == unique_id]
     return node["adapter_response"]["rows_affected"]

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from tests.dbt.incremental import IncrementalSchemas, checksum, rows_inserted
+from tests.dbt.incremental import IncrementalSchemas, checksum, month_tables, rows_inserted, rows_rebuilt
 
 RAW = "raw_incremental"
 INCREMENTAL = "incremental"
@@ -41,8 +41,8 @@ STAMPS = {"fact_trips_partition_builds": "pickup_month, t.service"}
 _vars = SCHEMAS.vars
 
 
-def _rows_inserted(result) -> int:
-    return rows_inserted(result, "model.tlc_warehouse.fact_trips")
+def _tables(sql) -> dict:
+    return month_tables(sql, f"{INCREMENTAL}.fact_trips")
 
 
 def _checksum(sql, schema: str) -> tuple[int, str]:
@@ -89,30 +89,35 @@ def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):
     for month, loaded_at in ((2, "2024-04-05 06:00+00"), (3, "2024-05-05 06:00+00")):
         for service in ("yellow", "green"):
             _log_load(sql, service, month, loaded_at)
+        was = _tables(sql)
         result = dbt(*DOWNSTREAM, *_vars(), schema=INCREMENTAL)
-        assert _rows_inserted(result) == _month_rows(sql, month)
+        assert rows_rebuilt(was, _tables(sql)) == _month_rows(sql, month)
 
     # January's yellow file is re-published: some trips gone, a fare corrected. Only January is rebuilt.
     sql(f"delete from {RAW}.yellow_trips where month = 1 and source_row % 10 = 0")
     sql(f"update {RAW}.yellow_trips set fare_amount = fare_amount + 1 where month = 1 and source_row % 7 = 0")
     _log_load(sql, "yellow", 1, "2024-06-01 09:00+00")
+    was = _tables(sql)
     result = dbt(*DOWNSTREAM, *_vars(), schema=INCREMENTAL)
-    assert _rows_inserted(result) == _month_rows(sql, 1)
+    assert rows_rebuilt(was, _tables(sql)) == _month_rows(sql, 1)
     # the aggregates rebuild January only: what each inserted is exactly its January rows
     for table in (t for t in BUILT_FROM_FACT if t.startswith("int_")):
         january = sql(f"select count(*) from {_relation(INCREMENTAL, table)} where pickup_month = '2024-01-01'")
         assert rows_inserted(result, f"model.tlc_warehouse.{table}") == january[0][0] > 0, table
 
     # Nothing new: a run rebuilds no month; with lookback_months=1 it rebuilds the newest month only.
+    was = _tables(sql)
     result = dbt("run", "--select", "fact_trips", *_vars(lookback_months=1), schema=INCREMENTAL)
-    assert _rows_inserted(result) == _month_rows(sql, 3)
+    assert rows_rebuilt(was, _tables(sql)) == _month_rows(sql, 3)
 
     # A fix in the model: var rebuild_months rebuilds the months it names although none was reloaded.
+    was = _tables(sql)
     result = dbt("run", "--select", "fact_trips", *_vars(rebuild_months=["2024-02"]), schema=INCREMENTAL)
-    assert _rows_inserted(result) == _month_rows(sql, 2)
+    assert rows_rebuilt(was, _tables(sql)) == _month_rows(sql, 2)
 
+    was = _tables(sql)
     result = dbt(*DOWNSTREAM, *_vars(rebuild_months=["2024-02"]), schema=INCREMENTAL)
-    assert _rows_inserted(result) == _month_rows(sql, 2)
+    assert rows_rebuilt(was, _tables(sql)) == _month_rows(sql, 2)
 
     dbt(*RUN_FACT, "--full-refresh", *_vars(), schema=FULL_REFRESH)
 
@@ -124,8 +129,9 @@ def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):
 
 def test_run_without_new_loads_rebuilds_nothing(raw_months, dbt, sql):
     before = _checksum(sql, INCREMENTAL)
+    was = _tables(sql)
     result = dbt(*DOWNSTREAM, *_vars(), schema=INCREMENTAL)
-    assert _rows_inserted(result) == 0
+    assert rows_rebuilt(was, _tables(sql)) == 0
     for table in (t for t in BUILT_FROM_FACT if t.startswith("int_")):
         assert rows_inserted(result, f"model.tlc_warehouse.{table}") == 0, table
     assert _checksum(sql, INCREMENTAL) == before
@@ -139,8 +145,9 @@ def test_for_hire_loads_rebuild_nothing(raw_months, dbt, sql):
             _log_load(sql, service, month, "2024-06-15 09:00+00")
     before = _checksum(sql, INCREMENTAL)
     for _ in range(2):
-        result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
-        assert _rows_inserted(result) == 0
+        was = _tables(sql)
+        dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+        assert rows_rebuilt(was, _tables(sql)) == 0
     assert _checksum(sql, INCREMENTAL) == before
 
 
@@ -152,8 +159,9 @@ def test_reload_that_leaves_a_month_without_trips_equals_a_full_refresh(raw_mont
     sql(f"delete from {RAW}.green_trips where month = 2")
     for service in ("yellow", "green"):
         _log_load(sql, service, 2, "2024-07-01 09:00+00")
-    result = dbt(*DOWNSTREAM, *_vars(), schema=INCREMENTAL)
-    assert _rows_inserted(result) == 0
+    was = _tables(sql)
+    dbt(*DOWNSTREAM, *_vars(), schema=INCREMENTAL)
+    assert rows_rebuilt(was, _tables(sql)) == 0
     assert sql(f"select count(*) from {INCREMENTAL}.fact_trips where pickup_month = '2024-02-01'") == [(0,)]
     for table in BUILT_FROM_FACT:
         month = "date_trunc('month', pickup_date)" if table == "rpt_daily_revenue" else "pickup_month"
@@ -167,8 +175,9 @@ def test_reload_that_leaves_a_month_without_trips_equals_a_full_refresh(raw_mont
     _assert_built_from_fact_equal_a_full_refresh(sql)
 
     # the emptied month is stamped like any other (the fact's build stamps): nothing left to rebuild
-    result = dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
-    assert _rows_inserted(result) == 0
+    was = _tables(sql)
+    dbt("run", "--select", "fact_trips", *_vars(), schema=INCREMENTAL)
+    assert rows_rebuilt(was, _tables(sql)) == 0
     assert _checksum(sql, INCREMENTAL) == full
 
 

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from tests.dbt.incremental import IncrementalSchemas, checksum, rows_inserted
+from tests.dbt.incremental import IncrementalSchemas, checksum, month_tables, rows_inserted, rows_rebuilt
 
 RAW = "raw_incremental_fhv"
 INCREMENTAL = "incremental_fhv"
@@ -23,7 +23,6 @@ SCHEMAS = IncrementalSchemas(RAW, INCREMENTAL, FULL_REFRESH)
 SELECT = ("--select", "+fact_fhv_trips", "+rpt_code_counts")
 BUILD = ("build", *SELECT, "--resource-type", "model", "--resource-type", "seed")
 RUN = ("run", *SELECT)
-FACT = "model.tlc_warehouse.fact_fhv_trips"
 # Every table these runs build incrementally or from the incremental ones, compared with a full refresh.
 COMPARED = {
     "fact_fhv_trips": "trip_id",
@@ -37,8 +36,8 @@ _vars = SCHEMAS.vars
 _log_load = SCHEMAS.log_load
 
 
-def _rows_inserted(result, unique_id: str = FACT) -> int:
-    return rows_inserted(result, unique_id)
+def _tables(sql) -> dict:
+    return month_tables(sql, f"{INCREMENTAL}.fact_fhv_trips")
 
 
 def _relation(schema: str, table: str) -> str:
@@ -82,8 +81,9 @@ def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):
     for month, loaded_at in ((2, "2024-04-05 06:00+00"), (3, "2024-05-05 06:00+00")):
         for service in ("fhv", "fhvhv"):
             _log_load(sql, service, 2024, month, loaded_at)
-        result = dbt(*RUN, *_vars(), schema=INCREMENTAL)
-        assert _rows_inserted(result) == _month_rows(sql, month)
+        was = _tables(sql)
+        dbt(*RUN, *_vars(), schema=INCREMENTAL)
+        assert rows_rebuilt(was, _tables(sql)) == _month_rows(sql, month)
     new_bases = sql(
         f"select dispatching_base_num, count(*) from {INCREMENTAL}.fact_fhv_trips"
         " where dispatching_base_num in ('B03999', 'B09999') group by 1 order by 1"
@@ -99,8 +99,9 @@ def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):
 
     # A taxi month is loaded: not this fact's dataset, so it rebuilds nothing here (fact_trips does)
     _log_load(sql, "yellow", 2024, 1, "2024-06-01 06:00+00")
-    result = dbt("run", "--select", "fact_fhv_trips", *_vars(), schema=INCREMENTAL)
-    assert _rows_inserted(result) == 0
+    was = _tables(sql)
+    dbt("run", "--select", "fact_fhv_trips", *_vars(), schema=INCREMENTAL)
+    assert rows_rebuilt(was, _tables(sql)) == 0
 
     # January's fhvhv file is re-published: trips gone, a license TLC does not list, a new base.
     # Only January is rebuilt; the dimension and the aggregates follow.
@@ -108,17 +109,20 @@ def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):
     sql(f"update {RAW}.fhvhv_trips set hvfhs_license_num = 'HV0009' where month = 1 and source_row % 7 = 0")
     sql(f"update {RAW}.fhvhv_trips set dispatching_base_num = 'B03777' where month = 1 and source_row % 9 = 0")
     _log_load(sql, "fhvhv", 2024, 1, "2024-06-01 09:00+00")
-    result = dbt(*RUN, *_vars(), schema=INCREMENTAL)
-    assert _rows_inserted(result) == _month_rows(sql, 1)
+    was = _tables(sql)
+    dbt(*RUN, *_vars(), schema=INCREMENTAL)
+    assert rows_rebuilt(was, _tables(sql)) == _month_rows(sql, 1)
     assert sql(f"select count(*) from {INCREMENTAL}.dim_base where base_num = 'B03777'") == [(1,)]
 
     # Nothing new: with lookback_months=1 a run rebuilds the newest month only
-    result = dbt("run", "--select", "fact_fhv_trips", *_vars(lookback_months=1), schema=INCREMENTAL)
-    assert _rows_inserted(result) == _month_rows(sql, 3)
+    was = _tables(sql)
+    dbt("run", "--select", "fact_fhv_trips", *_vars(lookback_months=1), schema=INCREMENTAL)
+    assert rows_rebuilt(was, _tables(sql)) == _month_rows(sql, 3)
 
     # A fix in the model: var rebuild_months rebuilds the months it names although none was reloaded
-    result = dbt("run", "--select", "fact_fhv_trips", *_vars(rebuild_months=["2015-01"]), schema=INCREMENTAL)
-    assert _rows_inserted(result) == _month_rows(sql, 1, year=2015)
+    was = _tables(sql)
+    dbt("run", "--select", "fact_fhv_trips", *_vars(rebuild_months=["2015-01"]), schema=INCREMENTAL)
+    assert rows_rebuilt(was, _tables(sql)) == _month_rows(sql, 1, year=2015)
 
     _assert_equal_to_a_full_refresh(dbt, sql)
     total = sum(_month_rows(sql, m) for m in (1, 2, 3)) + _month_rows(sql, 1, year=2015)
@@ -127,9 +131,10 @@ def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):
 
 def test_run_without_new_loads_rebuilds_nothing(raw_months, dbt, sql):
     before = {table: _checksum(sql, INCREMENTAL, table) for table in COMPARED}
+    was = _tables(sql)
     result = dbt(*RUN, *_vars(), schema=INCREMENTAL)
-    assert _rows_inserted(result) == 0
-    assert _rows_inserted(result, "model.tlc_warehouse.int_base_months_aggregated") == 0
+    assert rows_rebuilt(was, _tables(sql)) == 0
+    assert rows_inserted(result, "model.tlc_warehouse.int_base_months_aggregated") == 0
     assert {table: _checksum(sql, INCREMENTAL, table) for table in COMPARED} == before
 
 
@@ -141,8 +146,9 @@ def test_reload_that_leaves_a_month_without_trips_equals_a_full_refresh(raw_mont
     sql(f"delete from {RAW}.fhvhv_trips where year = 2024 and month = 2")
     for service in ("fhv", "fhvhv"):
         _log_load(sql, service, 2024, 2, "2024-07-01 09:00+00")
-    result = dbt(*RUN, *_vars(), schema=INCREMENTAL)
-    assert _rows_inserted(result) == 0
+    was = _tables(sql)
+    dbt(*RUN, *_vars(), schema=INCREMENTAL)
+    assert rows_rebuilt(was, _tables(sql)) == 0
     for table in ("fact_fhv_trips", "int_base_months_aggregated"):
         assert sql(f"select count(*) from {_relation(INCREMENTAL, table)} where pickup_month = '2024-02-01'") == [
             (0,)
@@ -158,8 +164,9 @@ def test_reload_that_leaves_a_month_without_trips_equals_a_full_refresh(raw_mont
     assert full[0] == _month_rows(sql, 1) + _month_rows(sql, 3) + _month_rows(sql, 1, year=2015)
 
     # the emptied month is stamped like any other (the fact's build stamps): nothing left to rebuild
-    result = dbt(*RUN, *_vars(), schema=INCREMENTAL)
-    assert _rows_inserted(result) == 0
+    was = _tables(sql)
+    dbt(*RUN, *_vars(), schema=INCREMENTAL)
+    assert rows_rebuilt(was, _tables(sql)) == 0
     assert _checksum(sql, INCREMENTAL) == full
 
 

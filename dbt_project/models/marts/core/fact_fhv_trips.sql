@@ -30,7 +30,7 @@
         dist='even',
         sort=['pickup_at'],
         sort_type='compound',
-        indexes=[{'columns': ['pickup_month'], 'type': 'brin'}],
+        month_tables=true,
         post_hook="{{ record_partition_builds() }}",
     )
 }}

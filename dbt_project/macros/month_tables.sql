@@ -1,0 +1,310 @@
+{#
+    PostgreSQL storage of a fact (config `month_tables=true`): one table per (service, month), each
+    holding the columns that vary by row, with its `service` and `pickup_month` kept once in the
+    catalog, as the raw layer stores a month (orchestration/local/load_postgres.py). The fact is a
+    table partitioned by list (service), each service a table partitioned by list (pickup_month).
+
+    A month table is filled under a loading name, then `service` and `pickup_month` are added as
+    columns with a default, which PostgreSQL keeps once and reads for every row already there (the
+    default is dropped after: it is these rows' value, not one for later rows); the old table of that
+    (service, month) is dropped and the new one attached, in the model's transaction. So a rebuild
+    replaces a month whole, a month a reload emptied loses its table, readers see the old month until
+    the commit, and a `where pickup_month in (...)` reads only those months' tables. Columns are laid
+    out widest alignment first, so no row pays padding.
+
+    Redshift (columnar, sorted on the pickup time) stores the fact as one table and rebuilds months by
+    delete + insert: `rebuild_months_sql` and `get_create_table_as_sql` keep dbt's behaviour there.
+#}
+
+{# The partition columns: constant within a month table, so kept once per table, not per row. #}
+{% macro month_table_constants() -%}
+    {{ return(['service', 'pickup_month']) }}
+{%- endmacro %}
+
+
+{# True when the model being built is stored as month tables (config month_tables, on PostgreSQL). #}
+{% macro stored_as_month_tables() -%}
+    {{ return(config.get('month_tables', false) and adapter.type() == 'postgres') }}
+{%- endmacro %}
+
+
+{#
+    dbt's table creation for a first build or --full-refresh: month tables for a model configured so
+    (month_tables_create_sql), dbt's own create table otherwise (a temporary table always).
+#}
+{% macro postgres__get_create_table_as_sql(temporary, relation, sql) -%}
+    {%- if not temporary and stored_as_month_tables() -%}
+        {{ return(month_tables_create_sql(relation, sql)) }}
+    {%- endif -%}
+    {{ return(create_table_as(temporary, relation, sql)) }}
+{%- endmacro %}
+
+{% macro redshift__get_create_table_as_sql(temporary, relation, sql) -%}
+    {{ return(create_table_as(temporary, relation, sql)) }}
+{%- endmacro %}
+
+
+{#
+    The first build (or --full-refresh) of a model stored as month tables: its rows into a temporary
+    table, then the partitioned table with the contract's columns and constraints, and a month table
+    for each (service, month) among the rows. On --full-refresh dbt builds `relation` beside the model
+    and swaps the two; the old month tables are dropped first so the new ones take their names.
+
+    Args:
+        relation: the table to create (`this`, or dbt's intermediate relation on --full-refresh).
+        sql: the model's compiled select.
+#}
+{% macro month_tables_create_sql(relation, sql) -%}
+    {%- if config.get('contract').enforced -%}
+        {%- do get_assert_columns_equivalent(sql) -%}
+    {%- endif -%}
+    {%- set rows = month_rows_relation(this) -%}
+    {%- do run_query('drop table if exists ' ~ rows ~ '; create temporary table ' ~ rows ~ ' as (' ~ sql ~ ')') -%}
+    {%- set earlier = month_tables_of(this) if relation != this else [] %}
+    {%- for service in earlier | map(attribute='service_table') | unique %}
+    drop table {{ service }};
+    {%- endfor %}
+    create table {{ relation }}
+    {{ get_table_columns_and_constraints() }}
+    partition by list (service);
+    {{ month_tables_fill_sql(relation, rows, [], []) }}
+    drop table {{ rows }}
+{%- endmacro %}
+
+
+{#
+    The rebuild_months strategy for a model stored as month tables: each month rebuilt gets new tables
+    from dbt's temporary table of the new rows (one per service with rows), swapped in for its old
+    ones; a month rebuilt without rows loses its tables. First, the build log row, as for every model.
+
+    Args:
+        arg_dict: dbt's strategy arguments (target_relation, temp_relation).
+        months: the 'YYYY-MM-DD' months being rebuilt.
+#}
+{% macro month_tables_rebuild_sql(arg_dict, months) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set kind = run_query(
+        "select relkind from pg_class where oid = cast('" ~ target ~ "' as regclass)"
+    ).rows[0][0] -%}
+    {%- if kind != 'p' -%}
+        {{ exceptions.raise_compiler_error(
+            target ~ " is " ~ earlier_layout_message() ~ ": one table, where this release keeps a table per month"
+        ) }}
+    {%- endif -%}
+    {%- set existing = month_tables_of(target) -%}
+    {%- set replaced = existing | selectattr('pickup_month', 'in', months) | list -%}
+    {{ record_month_builds(target, months) }};
+    {{ month_tables_fill_sql(target, arg_dict['temp_relation'], existing, replaced) }}
+{%- endmacro %}
+
+
+{#
+    Message of a model a release before month tables built, the phrase the local runner knows (it
+    rebuilds every model in full: orchestration/local/dbt_runner.py EARLIER_LAYOUT).
+#}
+{% macro earlier_layout_message() -%}
+    {{ return('stored by an earlier release in another layout') }}
+{%- endmacro %}
+
+
+{#
+    Statements that build a month table for each (service, month) among the rows of `source`, then
+    swap them in: the tables in `replaced` dropped, each new one renamed and attached (creating its
+    service's table where missing), and analyzed, since the next models read it at once. The swap comes
+    last, so the parent's exclusive lock is held only from there to the commit.
+
+    Args:
+        parent: the partitioned table.
+        source: a relation of the model's rows (every column).
+        existing: the parent's month tables (month_tables_of) before this build.
+        replaced: those of them to drop.
+#}
+{% macro month_tables_fill_sql(parent, source, existing, replaced) -%}
+    {%- set constants = month_table_constants() -%}
+    {%- set columns = month_row_columns(source) -%}
+    {%- set names = columns | map(attribute='quoted') | join(', ') -%}
+    {%- set not_null = contract_not_null_columns() -%}
+    {%- set constant_types = month_constant_types(source) -%}
+    {%- set services_present = existing | map(attribute='service') | unique | list -%}
+    {%- set pairs = run_query(
+        'select service, pickup_month from ' ~ source ~ ' group by 1, 2 order by 1, 2'
+    ).rows -%}
+    {%- set built = [] -%}
+    {%- for row in pairs -%}
+        {%- set service = month_table_service(row[0]) -%}
+        {%- set month = row[1].strftime('%Y-%m-%d') -%}
+        {%- set table = month_table_relation(parent, service, month) -%}
+        {%- set loading = table.incorporate(path={'identifier': table.identifier ~ '__loading'}) -%}
+        {%- do built.append({'service': service, 'month': month, 'table': table, 'loading': loading}) %}
+    drop table if exists {{ loading }};
+    create table {{ loading }} (
+        {%- for column in columns %}
+        {{ column.quoted }} {{ column.data_type }}{{ ' not null' if column.name in not_null }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    );
+    insert into {{ loading }} ({{ names }})
+    select {{ names }}
+    from {{ source }}
+    where service = '{{ service }}' and pickup_month = cast('{{ month }}' as date);
+    alter table {{ loading }}
+        {%- for name in constants %}
+        add column {{ name }} {{ constant_types[name] }}{{ ' not null' if name in not_null }} default
+        {{- " '" ~ service ~ "'" if name == 'service' else " cast('" ~ month ~ "' as date)" }}{{ ',' if not loop.last }}
+        {%- endfor %};
+    alter table {{ loading }}
+        {%- for name in constants %}
+        alter column {{ name }} drop default{{ ',' if not loop.last }}
+        {%- endfor %};
+    {%- endfor %}
+    {%- for table in replaced %}
+    drop table {{ table.relation }};
+    {%- endfor %}
+    {%- for item in built %}
+    {%- set service_table = month_table_relation(parent, item.service, none) %}
+    {%- if item.service not in services_present %}
+    {%- do services_present.append(item.service) %}
+    create table {{ service_table }} partition of {{ parent }}
+    for values in ('{{ item.service }}') partition by list (pickup_month);
+    {%- endif %}
+    alter table {{ item.loading }} rename to {{ item.table.identifier }};
+    alter table {{ service_table }} attach partition {{ item.table }} for values in (cast('{{ item.month }}' as date));
+    analyze {{ item.table }};
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#
+    The month tables of a partitioned model, from the catalog: service, pickup_month ('YYYY-MM-DD'),
+    relation, and service_table (its service's partitioned table). Empty when the model is not stored so.
+
+    Args:
+        parent: the partitioned table.
+#}
+{% macro month_tables_of(parent) -%}
+    {%- set query -%}
+        select
+            substring(pg_get_expr(service_table.relpartbound, service_table.oid) from '\(''(.*)''\)'),
+            substring(pg_get_expr(month_table.relpartbound, month_table.oid) from '\(''(.*)''\)'),
+            service_table.relname,
+            month_table.relname
+        from pg_inherits as service_link
+        inner join pg_class as service_table on service_link.inhrelid = service_table.oid
+        inner join pg_inherits as month_link on service_table.oid = month_link.inhparent
+        inner join pg_class as month_table on month_link.inhrelid = month_table.oid
+        where service_link.inhparent = to_regclass('{{ parent }}')
+        order by 1, 2
+    {%- endset -%}
+    {%- set tables = [] -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do tables.append({
+            'service': row[0],
+            'pickup_month': row[1],
+            'service_table': parent.incorporate(path={'identifier': row[2]}),
+            'relation': parent.incorporate(path={'identifier': row[3]}),
+        }) -%}
+    {%- endfor -%}
+    {{ return(tables) }}
+{%- endmacro %}
+
+
+{#
+    The table of a service's month (`<model>__<service>_<yyyy>_<mm>`), or of the service alone
+    (`<model>__<service>`) when month is none; named after the model, not `parent`, so the tables of a
+    --full-refresh keep their names once dbt has swapped the new table in.
+
+    Args:
+        parent: the partitioned table.
+        service: a service name (month_table_service).
+        month: 'YYYY-MM-DD', or none.
+#}
+{% macro month_table_relation(parent, service, month) -%}
+    {%- set name = this.identifier ~ '__' ~ service ~ ('' if month is none else '_' ~ month[0:4] ~ '_' ~ month[5:7]) -%}
+    {{ return(parent.incorporate(path={'identifier': name})) }}
+{%- endmacro %}
+
+
+{#
+    A service name as it goes into a table name and a literal: lower-case letters, digits and
+    underscores only, else the build stops naming the value.
+
+    Args:
+        value: the service of a row.
+#}
+{% macro month_table_service(value) -%}
+    {%- if not modules.re.fullmatch('[a-z][a-z0-9_]{0,15}', value | string) -%}
+        {{ exceptions.raise_compiler_error("month tables: service " ~ (value | string)[:40] ~ " is not a service name") }}
+    {%- endif -%}
+    {{ return(value | string) }}
+{%- endmacro %}
+
+
+{#
+    The columns of `source` but the constants, in the order a month table stores them: 8-byte aligned
+    first, then 4, 2 and 1, variable-length last, so no value waits on padding.
+
+    Args:
+        source: a relation with the model's columns.
+#}
+{% macro month_row_columns(source) -%}
+    {%- set query -%}
+        select attribute.attname, format_type(attribute.atttypid, attribute.atttypmod)
+        from pg_attribute as attribute
+        inner join pg_type as type on attribute.atttypid = type.oid
+        where
+            attribute.attrelid = to_regclass('{{ source }}')
+            and attribute.attnum > 0
+            and not attribute.attisdropped
+            and attribute.attname not in ('{{ month_table_constants() | join("', '") }}')
+        order by
+            type.typlen = -1,
+            case type.typalign when 'd' then 0 when 'i' then 1 when 's' then 2 else 3 end,
+            attribute.attnum
+    {%- endset -%}
+    {%- set columns = [] -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do columns.append({'name': row[0], 'quoted': adapter.quote(row[0]), 'data_type': row[1]}) -%}
+    {%- endfor -%}
+    {%- if not columns -%}
+        {{ exceptions.raise_compiler_error("month tables: " ~ source ~ " has no columns to store") }}
+    {%- endif -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+
+{#
+    The types of the constants in `source` (name -> type), as the parent declares them.
+
+    Args:
+        source: a relation with the model's columns.
+#}
+{% macro month_constant_types(source) -%}
+    {%- set types = {} -%}
+    {%- for row in run_query(
+        "select attname, format_type(atttypid, atttypmod) from pg_attribute where attrelid = to_regclass('"
+        ~ source ~ "') and attname in ('" ~ month_table_constants() | join("', '") ~ "')"
+    ).rows -%}
+        {%- do types.update({row[0]: row[1]}) -%}
+    {%- endfor -%}
+    {%- for name in month_table_constants() if name not in types -%}
+        {{ exceptions.raise_compiler_error("month tables: " ~ source ~ " has no column " ~ name) }}
+    {%- endfor -%}
+    {{ return(types) }}
+{%- endmacro %}
+
+
+{# The names of the model's columns with a not_null constraint (the contract's, enforced on the parent). #}
+{% macro contract_not_null_columns() -%}
+    {%- set names = [] -%}
+    {%- for name, column in model.columns.items() -%}
+        {%- if column.constraints | selectattr('type', 'equalto', 'not_null') | list -%}
+            {%- do names.append(name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{%- endmacro %}
+
+
+{# The session's temporary table of a first build's rows, before they go to their month tables. #}
+{% macro month_rows_relation(relation) -%}
+    {{ return(api.Relation.create(identifier=relation.identifier ~ '__month_rows', type='table')) }}
+{%- endmacro %}
