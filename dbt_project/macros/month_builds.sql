@@ -116,7 +116,7 @@
 {#
     The rows a generic test reads (dbt wraps every generic test's model in get_where_subquery): dbt's own
     `where` config, and for a model this `dbt build` rebuilt by month only those months, as literals on
-    pickup_month (the month index on Postgres, zone maps on Redshift). A month rebuilt is tested whole;
+    pickup_month (only those months' tables on Postgres, zone maps on Redshift). A month rebuilt is tested whole;
     a month not rebuilt was tested by the build that rebuilt it. `dbt test` alone tests every row: the
     whole-history check (`make test-warehouse`).
 #}

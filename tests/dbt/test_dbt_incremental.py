@@ -127,6 +127,42 @@ def test_incremental_runs_equal_a_full_refresh(raw_months, dbt, sql):
     _assert_built_from_fact_equal_a_full_refresh(sql)
 
 
+def test_a_facts_month_is_a_table_that_holds_its_service_and_month_once(raw_months, sql):
+    """PostgreSQL stores fact_trips as a table per (service, month) (macros/month_tables.sql), built
+    incrementally and by --full-refresh alike: a month table's service and pickup_month are in the
+    catalog (added after its rows, with a default), equal to its rows' values, and its other columns
+    are laid out 8-byte aligned first, variable-length last."""
+    for schema in (INCREMENTAL, FULL_REFRESH):
+        leaves = sql(
+            "select c.oid::regclass::text, pg_get_expr(c.relpartbound, c.oid) from pg_partition_tree(%s) t"
+            " join pg_class c on c.oid = t.relid where t.isleaf",
+            (f"{schema}.fact_trips",),
+        )
+        assert len(leaves) >= 4, leaves  # yellow and green, January to March less the emptied months
+        for table, bound in leaves:
+            kept = dict(
+                sql(
+                    "select attname, attmissingval::text from pg_attribute where attrelid = %s::regclass"
+                    " and attname in ('service', 'pickup_month') and atthasmissing",
+                    (table,),
+                )
+            )
+            (values,) = sql(f"select distinct service, pickup_month::text from {table}")
+            assert kept == {"service": f"{{{values[0]}}}", "pickup_month": f"{{{values[1]}}}"}, table
+            assert bound == f"FOR VALUES IN ('{values[1]}')", table
+            layout = [
+                (length, align)
+                for length, align in sql(
+                    "select t.typlen, t.typalign from pg_attribute a join pg_type t on t.oid = a.atttypid"
+                    " where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped"
+                    " and a.attname not in ('service', 'pickup_month') order by a.attnum",
+                    (table,),
+                )
+            ]
+            widths = [{"d": 8, "i": 4, "s": 2, "c": 1}[align] if length > 0 else 0 for length, align in layout]
+            assert widths == sorted(widths, reverse=True), (table, layout)
+
+
 def test_run_without_new_loads_rebuilds_nothing(raw_months, dbt, sql):
     before = _checksum(sql, INCREMENTAL)
     was = _tables(sql)

@@ -18,7 +18,7 @@
 
     Redshift: dimensions are DISTSTYLE ALL, nothing joins this table on trip_id: EVEN. Sort on the
     pickup time, as fact_trips. Which load each partition was built from: the fact's build stamps
-    (macros/partition_builds.sql), as fact_trips; Postgres: BRIN on pickup_month serves the month delete.
+    (macros/partition_builds.sql), as fact_trips; Postgres: a table per (service, month), as fact_trips.
 #}
 {{
     config(

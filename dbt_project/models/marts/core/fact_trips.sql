@@ -25,10 +25,10 @@
 
     Which load each (service, month) was built from is the fact's build stamps (macros/partition_builds.sql:
     a table beside the fact, one row per partition, written by the post-hook in the model's
-    transaction), not a column of every row. So the one Postgres index serves the month delete: BRIN on
-    pickup_month (months arrive in order, so each block range holds one month; a few KB where a btree
-    took 7 bytes a row), which the planner uses only knowing the column's correlation: the post-hook
-    also refreshes the month key's statistics (analyze_month_key). Each adapter ignores the other's keys.
+    transaction), not a column of every row. Postgres keeps the fact as a table per (service, month)
+    (month_tables, macros/month_tables.sql): service and pickup_month are kept once per table, a rebuild
+    swaps a month's table, a month filter reads only that month's tables, and no index is needed.
+    Redshift ignores month_tables, Postgres the dist and sort keys.
 #}
 {{
     config(
