@@ -48,7 +48,7 @@
     The first build (or --full-refresh) of a model stored as month tables: its rows into a temporary
     table, then the partitioned table with the contract's columns and constraints, and a month table
     for each (service, month) among the rows. On --full-refresh dbt builds `relation` beside the model
-    and swaps the two; the old month tables are dropped first so the new ones take their names.
+    and swaps the two; the old service tables are dropped at the swap, so the new ones take their names.
 
     Args:
         relation: the table to create (`this`, or dbt's intermediate relation on --full-refresh).
@@ -65,14 +65,12 @@
         'drop table if exists ' ~ rows ~ '; create temporary table ' ~ rows ~ ' as (' ~ sql ~ ');'
         ~ ' create index on ' ~ rows ~ ' using brin (pickup_month); analyze ' ~ rows
     ) -%}
-    {%- set earlier = month_tables_of(this) if relation != this else [] %}
-    {%- for service in earlier | map(attribute='service_table') | unique %}
-    drop table {{ service }};
-    {%- endfor %}
+    {#- --full-refresh: the model's old service tables (none on a first build), dropped at the swap -#}
+    {%- set earlier = service_tables_of(this) %}
     create table {{ relation }}
     {{ get_table_columns_and_constraints() }}
     partition by list (service);
-    {{ month_tables_fill_sql(relation, rows, [], []) }}
+    {{ month_tables_fill_sql(relation, rows, {}, earlier.values() | list) }}
     drop table {{ rows }}
 {%- endmacro %}
 
@@ -96,10 +94,10 @@
             target ~ " is " ~ earlier_layout_message() ~ ": one table, where this release keeps a table per month"
         ) }}
     {%- endif -%}
-    {%- set existing = month_tables_of(target) -%}
-    {%- set replaced = existing | selectattr('pickup_month', 'in', months) | list -%}
+    {%- set replaced = month_tables_of(target) | selectattr('pickup_month', 'in', months)
+        | map(attribute='relation') | list -%}
     {{ record_month_builds(target, months) }};
-    {{ month_tables_fill_sql(target, arg_dict['temp_relation'], existing, replaced) }}
+    {{ month_tables_fill_sql(target, arg_dict['temp_relation'], service_tables_of(target), replaced) }}
 {%- endmacro %}
 
 
@@ -114,23 +112,26 @@
 
 {#
     Statements that build a month table for each (service, month) among the rows of `source`, then
-    swap them in: the tables in `replaced` dropped, each new one renamed and attached (creating its
-    service's table where missing), and analyzed, since the next models read it at once. The swap comes
-    last, so the parent's exclusive lock is held only from there to the commit.
+    swap them in. Each is filled under a loading name, its constants added (with a default, so kept
+    once; not null, and checked to be the month's, so that ATTACH need not read the rows), and
+    analyzed, since the next models read it at once. Then the swap, last, so the parent's exclusive
+    lock is held only from there to the commit: the `replaced` tables dropped, each new one renamed and
+    attached to its service's table (created where the parent has none).
 
     Args:
         parent: the partitioned table.
         source: a relation of the model's rows (every column).
-        existing: the parent's month tables (month_tables_of) before this build.
-        replaced: those of them to drop.
+        existing_service_tables: the parent's service tables (service_tables_of) before this build.
+        replaced: the tables to drop (month tables, or a --full-refresh's old service tables).
 #}
-{% macro month_tables_fill_sql(parent, source, existing, replaced) -%}
+{% macro month_tables_fill_sql(parent, source, existing_service_tables, replaced) -%}
     {%- set constants = month_table_constants() -%}
     {%- set columns = month_row_columns(source) -%}
     {%- set names = columns | map(attribute='quoted') | join(', ') -%}
     {%- set not_null = contract_not_null_columns() -%}
     {%- set constant_types = month_constant_types(source) -%}
-    {%- set services_present = existing | map(attribute='service') | unique | list -%}
+    {%- set service_tables = {} -%}
+    {%- do service_tables.update(existing_service_tables) -%}
     {%- set pairs = run_query(
         'select service, pickup_month from ' ~ source ~ ' group by 1, 2 order by 1, 2'
     ).rows -%}
@@ -140,6 +141,7 @@
         {%- set month = row[1].strftime('%Y-%m-%d') -%}
         {%- set table = month_table_relation(parent, service, month) -%}
         {%- set loading = table.incorporate(path={'identifier': table.identifier ~ '__loading'}) -%}
+        {%- set values = {'service': "'" ~ service ~ "'", 'pickup_month': "cast('" ~ month ~ "' as date)"} -%}
         {%- do built.append({'service': service, 'month': month, 'table': table, 'loading': loading}) %}
     drop table if exists {{ loading }};
     create table {{ loading }} (
@@ -150,37 +152,63 @@
     insert into {{ loading }} ({{ names }})
     select {{ names }}
     from {{ source }}
-    where service = '{{ service }}' and pickup_month = cast('{{ month }}' as date);
+    where service = {{ values.service }} and pickup_month = {{ values.pickup_month }};
     alter table {{ loading }}
         {%- for name in constants %}
-        add column {{ name }} {{ constant_types[name] }}{{ ' not null' if name in not_null }} default
-        {{- " '" ~ service ~ "'" if name == 'service' else " cast('" ~ month ~ "' as date)" }}{{ ',' if not loop.last }}
-        {%- endfor %};
+        add column {{ name }} {{ constant_types[name] }} not null default {{ values[name] }},
+        {%- endfor %}
+        add constraint month_table_values check (
+            {%- for name in constants %}{{ name }} = {{ values[name] }}{{ ' and ' if not loop.last }}{% endfor -%}
+        );
     alter table {{ loading }}
         {%- for name in constants %}
         alter column {{ name }} drop default{{ ',' if not loop.last }}
         {%- endfor %};
+    analyze {{ loading }};
     {%- endfor %}
     {%- for table in replaced %}
-    drop table {{ table.relation }};
+    drop table {{ table }};
     {%- endfor %}
     {%- for item in built %}
-    {%- set service_table = month_table_relation(parent, item.service, none) %}
-    {%- if item.service not in services_present %}
-    {%- do services_present.append(item.service) %}
-    create table {{ service_table }} partition of {{ parent }}
+    {%- if item.service not in service_tables %}
+    {%- do service_tables.update({item.service: month_table_relation(parent, item.service, none)}) %}
+    create table {{ service_tables[item.service] }} partition of {{ parent }}
     for values in ('{{ item.service }}') partition by list (pickup_month);
     {%- endif %}
     alter table {{ item.loading }} rename to {{ item.table.identifier }};
-    alter table {{ service_table }} attach partition {{ item.table }} for values in (cast('{{ item.month }}' as date));
-    analyze {{ item.table }};
+    alter table {{ service_tables[item.service] }}
+    attach partition {{ item.table }} for values in (cast('{{ item.month }}' as date));
     {%- endfor %}
 {%- endmacro %}
 
 
 {#
-    The month tables of a partitioned model, from the catalog: service, pickup_month ('YYYY-MM-DD'),
-    relation, and service_table (its service's partitioned table). Empty when the model is not stored so.
+    The service tables of a partitioned model, from the catalog's partition bounds: service -> its
+    partitioned table (every one, with months or not). Empty when the model does not exist or is not
+    stored so.
+
+    Args:
+        parent: the partitioned table.
+#}
+{% macro service_tables_of(parent) -%}
+    {%- set query -%}
+        select split_part(pg_get_expr(service_table.relpartbound, service_table.oid), '''', 2), service_table.relname
+        from pg_inherits as service_link
+        inner join pg_class as service_table on service_link.inhrelid = service_table.oid
+        where service_link.inhparent = to_regclass('{{ parent }}')
+    {%- endset -%}
+    {%- set tables = {} -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do tables.update({row[0]: parent.incorporate(path={'identifier': row[1]})}) -%}
+    {%- endfor -%}
+    {{ return(tables) }}
+{%- endmacro %}
+
+
+{#
+    The month tables of a partitioned model, from the catalog's partition bounds: service,
+    pickup_month ('YYYY-MM-DD', whatever the session's DateStyle) and relation. Empty when the model
+    does not exist or is not stored so.
 
     Args:
         parent: the partitioned table.
@@ -188,9 +216,8 @@
 {% macro month_tables_of(parent) -%}
     {%- set query -%}
         select
-            substring(pg_get_expr(service_table.relpartbound, service_table.oid) from '\(''(.*)''\)'),
-            substring(pg_get_expr(month_table.relpartbound, month_table.oid) from '\(''(.*)''\)'),
-            service_table.relname,
+            split_part(pg_get_expr(service_table.relpartbound, service_table.oid), '''', 2),
+            to_char(cast(split_part(pg_get_expr(month_table.relpartbound, month_table.oid), '''', 2) as date), 'YYYY-MM-DD'),
             month_table.relname
         from pg_inherits as service_link
         inner join pg_class as service_table on service_link.inhrelid = service_table.oid
@@ -204,8 +231,7 @@
         {%- do tables.append({
             'service': row[0],
             'pickup_month': row[1],
-            'service_table': parent.incorporate(path={'identifier': row[2]}),
-            'relation': parent.incorporate(path={'identifier': row[3]}),
+            'relation': parent.incorporate(path={'identifier': row[2]}),
         }) -%}
     {%- endfor -%}
     {{ return(tables) }}

@@ -276,8 +276,8 @@
     zero trips kept its old rows, and an incremental run no longer equalled a full refresh.
 
     The months come from the session's temporary table months_to_rebuild wrote while the model was
-    rendered (one resolution per run), read back as literals so the delete uses pickup_month's zone maps on Redshift (and the
-    month tables' names on Postgres).
+    rendered (one resolution per run), read back as literals so the delete uses pickup_month's zone maps on Redshift (on Postgres
+    they pick the month tables to replace).
 
     Args:
         arg_dict: dbt's strategy arguments (target_relation, temp_relation, unique_key, dest_columns).

@@ -218,6 +218,40 @@ def test_reload_that_leaves_a_month_without_trips_equals_a_full_refresh(raw_mont
     assert _checksum(sql, INCREMENTAL) == full
 
 
+def test_a_service_left_without_trips_takes_months_again(raw_months, dbt, sql):
+    """Reloads can leave a service without a trip in any month: its table in the fact then holds no
+    month table (macros/month_tables.sql). When its trips come back, a --full-refresh and an incremental
+    run both build them, and the fact equals a full refresh."""
+    green = _green_months(sql)
+    sql(f"create table {RAW}.green_kept as select * from {RAW}.green_trips")
+    try:
+        for day, rebuild in ((2, ("run", "--select", "fact_trips", "--full-refresh")), (4, DOWNSTREAM)):
+            sql(f"delete from {RAW}.green_trips")
+            for month in green:
+                _log_load(sql, "green", month, f"2024-07-0{day} 09:00+00")
+            dbt(*DOWNSTREAM, *_vars(), schema=INCREMENTAL)
+            assert _green_months(sql, INCREMENTAL) == []
+
+            sql(f"insert into {RAW}.green_trips select * from {RAW}.green_kept")
+            for month in green:
+                _log_load(sql, "green", month, f"2024-07-0{day + 1} 09:00+00")
+            dbt(*rebuild, *_vars(), schema=INCREMENTAL)
+            assert _green_months(sql, INCREMENTAL) == green, rebuild
+    finally:
+        sql(f"drop table {RAW}.green_kept")
+    dbt(*RUN_FACT, "--full-refresh", *_vars(), schema=FULL_REFRESH)
+    assert _checksum(sql, INCREMENTAL) == _checksum(sql, FULL_REFRESH)
+    _assert_built_from_fact_equal_a_full_refresh(sql)
+
+
+def _green_months(sql, schema: str | None = None) -> list[int]:
+    """The months with green trips: in the raw fixture, or in a schema's fact_trips."""
+    if schema is None:
+        return [m for (m,) in sql(f"select distinct month from {RAW}.green_trips order by 1")]
+    query = f"select distinct extract(month from pickup_month)::int from {schema}.fact_trips where service = 'green'"
+    return [m for (m,) in sql(query + " order by 1")]
+
+
 def test_incremental_scans_only_the_rebuilt_months_raw_partitions(raw_months, dbt, sql):
     """Issue #4: the rebuilt months reach the raw scans as literals on the partition columns, so
     Postgres prunes every other month's child table at plan time (Spectrum prunes the same way)."""
@@ -247,7 +281,7 @@ def test_a_build_tests_the_months_it_rebuilt_and_dbt_test_alone_tests_every_mont
     result = dbt(*build, schema=INCREMENTAL)
     compiled = dbt.target_path(INCREMENTAL) / "run/tlc_warehouse/models/marts/core/fact_trips.yml"
     unique_sql = next(compiled.glob("unique_fact_trips_trip_id*.sql")).read_text()
-    # March reloaded (and February, emptied earlier: no row stamps its load, so it is rebuilt each run)
+    # March reloaded: only March is tested
     tested = re.search(r"where pickup_month in \((.*?)\)\) dbt_subquery", unique_sql)
     assert tested and "cast('2024-03-01' as date)" in tested.group(1), unique_sql
     assert "2024-01-01" not in unique_sql

@@ -404,10 +404,14 @@ class ActivityWatch:
 
 
 COPY_STATEMENT = "copy %from stdin%"  # the loader's COPY into a raw partition (load_postgres._copy)
-# dbt writing fact_trips: a first build sends `create table ... ; insert into ...` as one statement (its
-# visible start is the create); an incremental one sends `delete from` and `insert into` the table.
+# dbt writing fact_trips: a first build sends `create table ...` and the filling of its month tables
+# (`insert into "analytics"."fact_trips__<service>_<yyyy>_<mm>__loading"`) as one statement (its visible
+# start is the create); an incremental one builds the month tables it replaces, starting with a `drop
+# table if exists` of each loading name (dbt_project/macros/month_tables.sql; a table of an earlier
+# release: `delete from`, `insert into`).
 FACT_WRITE = (
     '%create %table %"analytics"."fact_trips"%',
+    r'%"analytics"."fact_trips\_\_%',  # a month table: any statement on it
     '%delete from %"analytics"."fact_trips"%',
     '%insert into %"analytics"."fact_trips"%',
 )
