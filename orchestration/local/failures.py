@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import traceback
@@ -163,15 +164,23 @@ def _message(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def _dead_spark_jvm() -> str | None:
-    """'Spark's JVM (pid N) was killed by SIGKILL' when the JVM this process started has died of a signal."""
+def _dead_spark_jvm(wait: float = 0.0) -> str | None:
+    """'Spark's JVM (pid N) was killed by SIGKILL' when the JVM this process started has died of a signal.
+    `wait`: seconds to let a dying JVM finish exiting (its sockets close before the kernel reports it dead)."""
     try:
         from pyspark import SparkContext
     except ImportError:
         return None
     gateway = getattr(SparkContext, "_gateway", None)
     process = getattr(gateway, "proc", None)
-    code = process.poll() if process is not None else None
+    if process is None:
+        return None
+    code = process.poll()
+    if code is None and wait > 0:
+        try:
+            code = process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            return None
     if code is None or code >= 0:
         return None
     name = signal.Signals(-code).name
@@ -183,7 +192,11 @@ def cause(exc: BaseException) -> str:
     """One line: what stopped the stage. A killed child is named (it cannot say so itself); a full disk
     says so first, whatever layer (Spark task, pyiceberg, SQLite, PostgreSQL, dbt) reported it."""
     chain = list(_chain(exc))
-    dead = _dead_spark_jvm() if any(type(e).__module__.startswith(("py4j", "pyspark")) for e in chain) else None
+    # A JVM killed mid-call surfaces as a py4j error, or as the bare socket error of py4j's next call
+    # ("[Errno 111] Connection refused"), which can come before the kernel reports the JVM dead.
+    network = any(isinstance(e, ConnectionError) or type(e).__name__ == "Py4JNetworkError" for e in chain)
+    talks_to_jvm = network or any(type(e).__module__.startswith(("py4j", "pyspark")) for e in chain)
+    dead = _dead_spark_jvm(wait=5.0 if network else 0.0) if talks_to_jvm else None
     if dead:
         return dead
     message = _message(exc)

@@ -58,3 +58,27 @@ def test_a_failed_runs_last_line_is_bounded_and_escaped():
     assert line.startswith("error: pipeline failed in stage Ingest (exit status 1): bad value \\x1b[2J")
     assert len(line) <= len("error: pipeline failed in stage Ingest (exit status 1): ") + MAX_MESSAGE_CHARS + 40
     assert line.isprintable()
+
+
+def test_a_killed_spark_jvm_is_named_whether_py4j_or_its_socket_reports_it(monkeypatch):
+    """A SIGKILLed JVM (the OOM killer) reaches the runner as a py4j error or, when the kill lands
+    between two calls, as py4j's bare "Connection refused", which can come before the kernel reports
+    the JVM dead: both name the JVM and the signal. The same socket error with a live JVM is only itself."""
+    import signal
+    import subprocess
+    import types
+
+    from pyspark import SparkContext
+
+    from orchestration.local import failures
+
+    def still_running(timeout: float) -> int:
+        raise subprocess.TimeoutExpired("java", timeout)
+
+    dying = types.SimpleNamespace(pid=4242, poll=lambda: None, wait=lambda timeout: -signal.SIGKILL)
+    monkeypatch.setattr(SparkContext, "_gateway", types.SimpleNamespace(proc=dying), raising=False)
+    refused = ConnectionRefusedError(111, "Connection refused")
+    assert failures.cause(refused).startswith("Spark's JVM (pid 4242) was killed by SIGKILL")
+
+    dying.wait = still_running
+    assert failures.cause(refused) == "[Errno 111] Connection refused"
