@@ -66,7 +66,7 @@
         ~ ' create index on ' ~ rows ~ ' using brin (pickup_month); analyze ' ~ rows
     ) -%}
     {#- --full-refresh: the model's old service tables (none on a first build), dropped at the swap -#}
-    {%- set earlier = service_tables_of(this) %}
+    {%- set earlier = partitions_of(this).services %}
     create table {{ relation }}
     {{ get_table_columns_and_constraints() }}
     partition by list (service);
@@ -94,10 +94,11 @@
             target ~ " is " ~ earlier_layout_message() ~ ": one table, where this release keeps a table per month"
         ) }}
     {%- endif -%}
-    {%- set replaced = month_tables_of(target) | selectattr('pickup_month', 'in', months)
+    {%- set partitions = partitions_of(target) -%}
+    {%- set replaced = partitions.months | selectattr('pickup_month', 'in', months)
         | map(attribute='relation') | list -%}
     {{ record_month_builds(target, months) }};
-    {{ month_tables_fill_sql(target, arg_dict['temp_relation'], service_tables_of(target), replaced) }}
+    {{ month_tables_fill_sql(target, arg_dict['temp_relation'], partitions.services, replaced) }}
 {%- endmacro %}
 
 
@@ -121,15 +122,16 @@
     Args:
         parent: the partitioned table.
         source: a relation of the model's rows (every column).
-        existing_service_tables: the parent's service tables (service_tables_of) before this build.
+        existing_service_tables: the parent's service tables (partitions_of) before this build.
         replaced: the tables to drop (month tables, or a --full-refresh's old service tables).
 #}
 {% macro month_tables_fill_sql(parent, source, existing_service_tables, replaced) -%}
     {%- set constants = month_table_constants() -%}
-    {%- set columns = month_row_columns(source) -%}
+    {%- set layout = month_table_columns(source) -%}
+    {%- set columns = layout.rows -%}
+    {%- set constant_types = layout.constants -%}
     {%- set names = columns | map(attribute='quoted') | join(', ') -%}
     {%- set not_null = contract_not_null_columns() -%}
-    {%- set constant_types = month_constant_types(source) -%}
     {%- set service_tables = {} -%}
     {%- do service_tables.update(existing_service_tables) -%}
     {%- set pairs = run_query(
@@ -183,58 +185,40 @@
 
 
 {#
-    The service tables of a partitioned model, from the catalog's partition bounds: service -> its
-    partitioned table (every one, with months or not). Empty when the model does not exist or is not
-    stored so.
-
-    Args:
-        parent: the partitioned table.
-#}
-{% macro service_tables_of(parent) -%}
-    {%- set query -%}
-        select split_part(pg_get_expr(service_table.relpartbound, service_table.oid), '''', 2), service_table.relname
-        from pg_inherits as service_link
-        inner join pg_class as service_table on service_link.inhrelid = service_table.oid
-        where service_link.inhparent = to_regclass('{{ parent }}')
-    {%- endset -%}
-    {%- set tables = {} -%}
-    {%- for row in run_query(query).rows -%}
-        {%- do tables.update({row[0]: parent.incorporate(path={'identifier': row[1]})}) -%}
-    {%- endfor -%}
-    {{ return(tables) }}
-{%- endmacro %}
-
-
-{#
-    The month tables of a partitioned model, from the catalog's partition bounds: service,
-    pickup_month ('YYYY-MM-DD', whatever the session's DateStyle) and relation. Empty when the model
+    A partitioned model's tables, from the catalog's partition bounds: `services` (service -> its
+    partitioned table, every one, with months or not) and `months` (each month table: service,
+    pickup_month as 'YYYY-MM-DD' whatever the session's DateStyle, relation). Both empty when the model
     does not exist or is not stored so.
 
     Args:
         parent: the partitioned table.
 #}
-{% macro month_tables_of(parent) -%}
+{% macro partitions_of(parent) -%}
     {%- set query -%}
         select
             split_part(pg_get_expr(service_table.relpartbound, service_table.oid), '''', 2),
+            service_table.relname,
             to_char(cast(split_part(pg_get_expr(month_table.relpartbound, month_table.oid), '''', 2) as date), 'YYYY-MM-DD'),
             month_table.relname
         from pg_inherits as service_link
         inner join pg_class as service_table on service_link.inhrelid = service_table.oid
-        inner join pg_inherits as month_link on service_table.oid = month_link.inhparent
-        inner join pg_class as month_table on month_link.inhrelid = month_table.oid
+        left join pg_inherits as month_link on service_table.oid = month_link.inhparent
+        left join pg_class as month_table on month_link.inhrelid = month_table.oid
         where service_link.inhparent = to_regclass('{{ parent }}')
-        order by 1, 2
+        order by 1, 3
     {%- endset -%}
-    {%- set tables = [] -%}
-    {%- for row in run_query(query).rows -%}
-        {%- do tables.append({
-            'service': row[0],
-            'pickup_month': row[1],
-            'relation': parent.incorporate(path={'identifier': row[2]}),
-        }) -%}
+    {%- set partitions = {'services': {}, 'months': []} -%}
+    {%- for service, service_table, month, month_table in run_query(query).rows -%}
+        {%- do partitions.services.update({service: parent.incorporate(path={'identifier': service_table})}) -%}
+        {%- if month_table is not none -%}
+            {%- do partitions.months.append({
+                'service': service,
+                'pickup_month': month,
+                'relation': parent.incorporate(path={'identifier': month_table}),
+            }) -%}
+        {%- endif -%}
     {%- endfor -%}
-    {{ return(tables) }}
+    {{ return(partitions) }}
 {%- endmacro %}
 
 
@@ -270,13 +254,14 @@
 
 
 {#
-    The columns of `source` but the constants, in the order a month table stores them: 8-byte aligned
-    first, then 4, 2 and 1, variable-length last, so no value waits on padding.
+    The columns of `source`, as a month table holds them: `rows`, the columns but the constants (name,
+    quoted, data_type) in the order a month table stores them (8-byte aligned first, then 4, 2 and 1,
+    variable-length last, so no value waits on padding), and `constants` (name -> type).
 
     Args:
         source: a relation with the model's columns.
 #}
-{% macro month_row_columns(source) -%}
+{% macro month_table_columns(source) -%}
     {%- set query -%}
         select attribute.attname, format_type(attribute.atttypid, attribute.atttypmod)
         from pg_attribute as attribute
@@ -285,41 +270,26 @@
             attribute.attrelid = to_regclass('{{ source }}')
             and attribute.attnum > 0
             and not attribute.attisdropped
-            and attribute.attname not in ('{{ month_table_constants() | join("', '") }}')
         order by
             type.typlen = -1,
             case type.typalign when 'd' then 0 when 'i' then 1 when 's' then 2 else 3 end,
             attribute.attnum
     {%- endset -%}
-    {%- set columns = [] -%}
-    {%- for row in run_query(query).rows -%}
-        {%- do columns.append({'name': row[0], 'quoted': adapter.quote(row[0]), 'data_type': row[1]}) -%}
+    {%- set columns = {'rows': [], 'constants': {}} -%}
+    {%- for name, data_type in run_query(query).rows -%}
+        {%- if name in month_table_constants() -%}
+            {%- do columns.constants.update({name: data_type}) -%}
+        {%- else -%}
+            {%- do columns.rows.append({'name': name, 'quoted': adapter.quote(name), 'data_type': data_type}) -%}
+        {%- endif -%}
     {%- endfor -%}
-    {%- if not columns -%}
+    {%- if not columns.rows -%}
         {{ exceptions.raise_compiler_error("month tables: " ~ source ~ " has no columns to store") }}
     {%- endif -%}
-    {{ return(columns) }}
-{%- endmacro %}
-
-
-{#
-    The types of the constants in `source` (name -> type), as the parent declares them.
-
-    Args:
-        source: a relation with the model's columns.
-#}
-{% macro month_constant_types(source) -%}
-    {%- set types = {} -%}
-    {%- for row in run_query(
-        "select attname, format_type(atttypid, atttypmod) from pg_attribute where attrelid = to_regclass('"
-        ~ source ~ "') and attname in ('" ~ month_table_constants() | join("', '") ~ "')"
-    ).rows -%}
-        {%- do types.update({row[0]: row[1]}) -%}
-    {%- endfor -%}
-    {%- for name in month_table_constants() if name not in types -%}
+    {%- for name in month_table_constants() if name not in columns.constants -%}
         {{ exceptions.raise_compiler_error("month tables: " ~ source ~ " has no column " ~ name) }}
     {%- endfor -%}
-    {{ return(types) }}
+    {{ return(columns) }}
 {%- endmacro %}
 
 
